@@ -1,0 +1,187 @@
+"""Forward jets: value, first directional derivatives and summed second directional derivatives in one pass.
+
+For a univariate edge ``phi`` applied to a feature with tangents ``t_k`` and second term ``s``::
+
+    t'_k = phi'(x) t_k,      s' = phi''(x) sum_k a_k t_k^2 + phi'(x) s
+
+and a KAN layer sums edges: ``T_out = D1 @ T`` and ``S_out = D2 @ q + D1 @ S`` with ``D1_ji = phi'_ji(x_i)``,
+``D2_ji = phi''_ji(x_i)`` ``(N, out, in)`` and ``q_i = sum_k a_k T_ik^2``. In the first layer the tangents are the
+probe directions themselves, so ``T_out`` is ``D1`` pushed onto the directions (for coordinate directions only
+the chosen columns are evaluated) and ``S_out = D2 @ weighted_sq``. Linear layers map tangents linearly.
+
+Jets are plain tensors built with differentiable torch ops, so ``loss.backward()`` through a Laplacian works.
+Rules are looked up by layer type in a registry; :func:`register_jet_rule` adds one for a custom layer.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Optional, Union
+
+import torch
+from torch import nn
+
+from ..nn import Activation, KANLayer
+from .directions import Directions
+
+
+@dataclass
+class Jet:
+    """Second-order jet of features ``(N, F)`` along K directions.
+
+    Attributes:
+        value: ``(N, F)``.
+        tangent: ``(N, F, K)`` first directional derivatives — or the :class:`Directions` themselves for the
+            input jet (identity tangents are never materialised).
+        second: ``(N, F)`` ``sum_k a_k v_k^T ∇²f v_k``; None means zero (the input jet).
+        directions: the probe directions (scale, weights).
+    """
+
+    value: torch.Tensor
+    tangent: Union[torch.Tensor, Directions]
+    second: Optional[torch.Tensor]
+    directions: Directions
+
+    @classmethod
+    def input(cls, x: torch.Tensor, directions: Directions) -> "Jet":
+        if directions.dim != x.shape[1]:
+            raise ValueError(f"directions have dimension {directions.dim}, x has shape {tuple(x.shape)}; "
+                             f"build the directions for d={x.shape[1]}.")
+        return cls(x, directions, None, directions)
+
+    @property
+    def is_input(self) -> bool:
+        return isinstance(self.tangent, Directions)
+
+    @property
+    def laplacian(self) -> torch.Tensor:
+        """``(N, F)``: the (weighted) Laplacian or its unbiased estimate, ``scale * second``."""
+        return self.directions.scale * self.second
+
+    def weighted_sq_tangent(self) -> torch.Tensor:
+        """``q = sum_k a_k T_k^2``: ``(N, F)``."""
+        t2 = self.tangent * self.tangent
+        w = self.directions.weights
+        return t2 @ w.to(t2.dtype) if w is not None else t2.sum(-1)
+
+    # --- jet arithmetic (features broadcast like tensors) -----------------------------------------------
+    def __add__(self, other: "Jet") -> "Jet":
+        return Jet(self.value + other.value, self.tangent + other.tangent, self.second + other.second,
+                   self.directions)
+
+    def __mul__(self, other: "Jet") -> "Jet":
+        cross = self.tangent * other.tangent
+        w = self.directions.weights
+        cross = cross @ w.to(cross.dtype) if w is not None else cross.sum(-1)
+        return Jet(
+            self.value * other.value,
+            self.value.unsqueeze(-1) * other.tangent + other.value.unsqueeze(-1) * self.tangent,
+            self.value * other.second + other.value * self.second + 2 * cross,
+            self.directions,
+        )
+
+    def map(self, f: torch.Tensor, d1: torch.Tensor, d2: torch.Tensor) -> "Jet":
+        """Apply an elementwise function given its values ``f, f', f''`` at ``self.value``."""
+        return Jet(f, d1.unsqueeze(-1) * self.tangent, d2 * self.weighted_sq_tangent() + d1 * self.second,
+                   self.directions)
+
+    @classmethod
+    def closed_form(cls, value: torch.Tensor, grad: torch.Tensor, quad: torch.Tensor, directions: Directions) -> "Jet":
+        """Jet of a closed-form scalar field: ``value (N,)``, ``grad (N, d)``, ``quad (N,) = sum_k a_k v_k^T H v_k``."""
+        return cls(value.unsqueeze(-1), directions.project(grad).unsqueeze(1), quad.unsqueeze(-1), directions)
+
+
+JetRule = Callable[[nn.Module, Jet], Jet]
+JET_RULES: dict[type, JetRule] = {}
+
+
+def register_jet_rule(layer_type: type) -> Callable[[JetRule], JetRule]:
+    """Decorator: ``@register_jet_rule(MyLayer) def rule(layer, jet) -> Jet``."""
+
+    def deco(fn: JetRule) -> JetRule:
+        JET_RULES[layer_type] = fn
+        return fn
+
+    return deco
+
+
+def _rule_for(layer: nn.Module) -> JetRule:
+    for cls in type(layer).__mro__:
+        if cls in JET_RULES:
+            return JET_RULES[cls]
+    raise TypeError(f"no jet rule for layer type {type(layer).__name__}; register one with "
+                    f"pde_kan.diff.register_jet_rule({type(layer).__name__}) or use method='autograd'.")
+
+
+def edge_derivatives(layer: KANLayer, x: torch.Tensor, c: torch.Tensor, w: torch.Tensor):
+    """``D1, D2: (N, out, in)`` — first and second derivatives of every edge function at ``x (N, in)``.
+
+    ``c: (out, in, n_basis)`` and ``w: (out, in)`` are the (possibly column-selected) coefficients.
+    """
+    b = layer.basis(x, derivatives=2)
+    d1 = torch.einsum("nim,oim->noi", b.d1, c) + layer.act.d1(x).unsqueeze(1) * w
+    d2 = torch.einsum("nim,oim->noi", b.d2, c) + layer.act.d2(x).unsqueeze(1) * w
+    return b.value, d1, d2
+
+
+@register_jet_rule(KANLayer)
+def _kan_rule(layer: KANLayer, jet: Jet) -> Jet:
+    x = jet.value
+    c, w = layer.coefficients.coefficients()
+    dirs = jet.directions
+    if jet.is_input and dirs.index is not None and dirs.k < dirs.dim:
+        # only the chosen input columns need derivatives: O(N * out * K * n_basis), not O(N * out * d * n_basis)
+        basis, _, _ = layer.basis(x, derivatives=0)
+        xs = x[:, dirs.index]
+        _, t_out, d2 = edge_derivatives(layer, xs, c[:, dirs.index], w[:, dirs.index])
+        s_out = d2 @ dirs.weights.to(d2.dtype) if dirs.weights is not None else d2.sum(-1)
+    else:
+        basis, d1, d2 = edge_derivatives(layer, x, c, w)
+        if jet.is_input:
+            t_out = dirs.apply(d1)
+            sq = dirs.weighted_sq(x.dtype)
+            s_out = (d2 * sq.unsqueeze(-2)).sum(-1)
+        else:
+            t_out = torch.bmm(d1, jet.tangent)
+            q = jet.weighted_sq_tangent()
+            s_out = torch.einsum("noi,ni->no", d2, q) + torch.einsum("noi,ni->no", d1, jet.second)
+    features = torch.cat([layer.act.f(x).unsqueeze(-1), basis], dim=-1)
+    weight = torch.cat([w.unsqueeze(-1), c], dim=-1).reshape(layer.out_features, -1)
+    value = features.reshape(x.shape[0], -1) @ weight.T
+    return Jet(value, t_out, s_out, dirs)
+
+
+@register_jet_rule(nn.Linear)
+def _linear_rule(layer: nn.Linear, jet: Jet) -> Jet:
+    value = layer(jet.value)
+    n = jet.value.shape[0]
+    if jet.is_input:
+        t_out = jet.directions.apply(layer.weight)
+        if t_out.shape[0] != n:
+            t_out = t_out.expand(n, -1, -1)
+        s_out = torch.zeros_like(value)
+    else:
+        t_out = torch.einsum("oi,nik->nok", layer.weight, jet.tangent)
+        s_out = jet.second @ layer.weight.T
+    return Jet(value, t_out, s_out, jet.directions)
+
+
+@register_jet_rule(Activation)
+def _activation_rule(layer: Activation, jet: Jet) -> Jet:
+    if jet.is_input:
+        raise TypeError("an Activation cannot be the first layer of a jet; start the network with a linear or "
+                        "KAN layer.")
+    z = jet.value
+    return jet.map(layer.fns.f(z), layer.fns.d1(z), layer.fns.d2(z))
+
+
+def forward_jet(model: nn.Module, x: torch.Tensor, directions: Directions) -> Jet:
+    """Propagate ``x (N, d)`` along ``directions`` through ``model.layers``; returns the output jet ``(N, out)``."""
+    if not hasattr(model, "layers"):
+        raise TypeError(f"forward jets need a model with a `layers` sequence (a pde_kan backbone), got "
+                        f"{type(model).__name__}; use method='autograd' for arbitrary callables.")
+    if hasattr(model, "check"):
+        model.check(x)
+    jet = Jet.input(x, directions)
+    for layer in model.layers:
+        jet = _rule_for(layer)(layer, jet)
+    return jet

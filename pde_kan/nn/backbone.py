@@ -1,0 +1,78 @@
+"""Common base of every backbone: a sequence of layers with validated input and a JSON config."""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import torch
+from torch import nn
+
+from .._checks import check_input, dtype_name, positive_int, resolve_dtype
+
+
+def check_widths(widths: Sequence[int], owner: str) -> list[int]:
+    if isinstance(widths, (str, bytes)) or not hasattr(widths, "__len__") or len(widths) < 2:
+        raise ValueError(f"{owner}: widths must list at least two layer widths like [2, 16, 1], got {widths!r}.")
+    return [positive_int(f"widths[{i}]", w, owner=owner) for i, w in enumerate(widths)]
+
+
+class Backbone(nn.Module):
+    """``x: (N, widths[0])`` -> ``(N, widths[-1])`` through ``self.layers`` in order.
+
+    Subclasses call :meth:`_setup` and fill ``self.layers``; ``config`` holds the JSON-serialisable
+    constructor arguments so that ``type(m).from_config(m.config)`` rebuilds an identical architecture.
+    """
+
+    name: str = "backbone"
+
+    def _setup(self, widths, dtype, config: dict[str, Any]) -> None:
+        self.widths = check_widths(widths, type(self).__name__)
+        self.dtype = resolve_dtype(dtype)
+        self._config = {"widths": list(self.widths), **config, "dtype": dtype_name(self.dtype)}
+
+    @property
+    def in_features(self) -> int:
+        return self.widths[0]
+
+    @property
+    def out_features(self) -> int:
+        return self.widths[-1]
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return {"backbone": self.name, **self._config}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any], device=None) -> "Backbone":
+        kw = {k: v for k, v in config.items() if k != "backbone"}
+        return cls(**kw, device=device)
+
+    def check(self, x: torch.Tensor) -> torch.Tensor:
+        """Validate ``x: (N, in_features)`` of the model's dtype (argument named, value and fix in the error)."""
+        return check_input(type(self).__name__, x, self.in_features, self.dtype)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.check(x)
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+    def param_groups(self) -> dict[str, list[nn.Parameter]]:
+        """Trainable parameters by group name; each parameter appears once (shared modules deduplicated)."""
+        groups: dict[str, list[nn.Parameter]] = {}
+        seen: set[int] = set()
+        for layer in self.layers:
+            sub = layer.coefficients.param_groups() if hasattr(layer, "coefficients") else {
+                "default": list(layer.parameters())}
+            for name, params in sub.items():
+                for p in params:
+                    if p.requires_grad and id(p) not in seen:
+                        seen.add(id(p))
+                        groups.setdefault(name, []).append(p)
+        for p in self.parameters():  # anything registered outside the layers
+            if p.requires_grad and id(p) not in seen:
+                seen.add(id(p))
+                groups.setdefault("default", []).append(p)
+        return groups
+
+    def n_parameters(self, trainable_only: bool = True) -> int:
+        return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)

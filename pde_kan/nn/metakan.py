@@ -1,0 +1,54 @@
+"""MetaKAN backbone (arXiv 2506.07549): a hypernetwork generates every edge's coefficients."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .._checks import positive_int
+from .backbone import Backbone
+from .layer import HyperCoefficients, HyperNet, KANLayer
+from .splines import BSplineBasis
+
+
+class MetaKAN(Backbone):
+    """KAN whose edge functions come from a hypernet ``H: R^e -> R^(n_basis+1)`` applied to per-edge embeddings.
+
+    ``x: (N, widths[0]) -> (N, widths[-1])``. Parameters, with ``E = sum_l in_l out_l`` edges,
+    ``P_H = (e + 1) h + (h + 1)(n_basis + 1)`` per hypernet: ``E * e + P_H`` (shared hypernet) or
+    ``E * e + (L) * P_H`` (one per layer, the default).
+
+    Two parameter groups, ``"hypernet"`` and ``"embeddings"``, so a trainer can give them their own learning
+    rates (the reference uses 1e-4 and 1e-3).
+
+    Args:
+        embedding_dim: size e of each edge's embedding (1 in the reference).
+        hyper_hidden: hypernet hidden width h.
+        share_hypernet: one hypernet for all layers instead of one per layer.
+        Other arguments as :class:`~pde_kan.nn.KAN`.
+    """
+
+    name = "metakan"
+
+    def __init__(self, widths, embedding_dim=1, hyper_hidden=16, share_hypernet=False, grid_size=5,
+                 spline_order=3, grid_range=(-1.0, 1.0), base_activation="silu", init_scale=0.1, seed=0,
+                 dtype=torch.float64, device=None):
+        super().__init__()
+        embedding_dim = positive_int("embedding_dim", embedding_dim, owner="MetaKAN")
+        hyper_hidden = positive_int("hyper_hidden", hyper_hidden, owner="MetaKAN")
+        basis = BSplineBasis(grid_size, spline_order, grid_range)
+        self._setup(widths, dtype, dict(basis.config, embedding_dim=embedding_dim, hyper_hidden=hyper_hidden,
+                                        share_hypernet=bool(share_hypernet), base_activation=base_activation,
+                                        init_scale=init_scale, seed=seed))
+        g = torch.Generator().manual_seed(int(seed))
+        self.basis = basis
+
+        def hypernet():
+            return HyperNet(embedding_dim, hyper_hidden, basis.n_basis, generator=g, dtype=self.dtype, device=device)
+
+        shared = hypernet() if share_hypernet else None
+        self.layers = nn.ModuleList(
+            KANLayer(i, o, basis, HyperCoefficients(
+                i, o, basis.n_basis, embedding_dim=embedding_dim, hypernet=shared or hypernet(),
+                init_scale=init_scale, generator=g, dtype=self.dtype, device=device), base_activation)
+            for i, o in zip(self.widths[:-1], self.widths[1:])
+        )
