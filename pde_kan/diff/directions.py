@@ -45,10 +45,14 @@ class Directions:
         """``sum_k a_k v_k^T diag(h) v_k`` for a diagonal Hessian ``h (N, d)`` -> ``(N,)``."""
         return (hess_diag * self.weighted_sq(hess_diag.dtype)).sum(-1)
 
-    def quad_outer(self, u: torch.Tensor) -> torch.Tensor:
-        """``sum_k a_k (u · v_k)^2`` for ``u (N, d)`` (Hessians with a rank-one part ``u u^T``) -> ``(N,)``."""
-        p = self.project(u)
-        return (p * p) @ self.weights if self.weights is not None else (p * p).sum(-1)
+    def cross(self, u: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        """``sum_k a_k (u · v_k)(w · v_k)`` for ``u, w (N, d)`` -> ``(N,)``.
+
+        ``v^T (u w^T + w u^T) v = 2 (u·v)(w·v)``, so Hessians with low-rank parts (radial fields, products with
+        a time factor) reduce to this plus :meth:`quad_diag`.
+        """
+        p = self.project(u) * self.project(w)
+        return p @ self.weights.to(p.dtype) if self.weights is not None else p.sum(-1)
 
 
 class Coordinates(Directions):
@@ -71,10 +75,6 @@ class Coordinates(Directions):
 
     def apply(self, d1):
         return d1[..., self.index]
-
-    def quad_outer(self, u):
-        p = u[:, self.index]
-        return (p * p) @ self.weights if self.weights is not None else (p * p).sum(-1)
 
 
 class Dense(Directions):

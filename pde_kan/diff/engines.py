@@ -12,12 +12,12 @@ method           what                                                        cos
 """
 from __future__ import annotations
 
-from typing import Callable, Optional
+from typing import Callable, NamedTuple, Optional, Sequence
 
 import torch
 
 from .._checks import positive_int
-from .directions import Coordinates, Directions, hutchinson, sdgd
+from .directions import Coordinates, Dense, Directions, hutchinson, sdgd
 from .jet import Jet, forward_jet
 
 JET_METHODS = ("jet", "sdgd", "hutchinson")
@@ -110,3 +110,88 @@ def gradient(model, x: torch.Tensor) -> torch.Tensor:
     if jet.value.shape[1] != 1:
         raise ValueError(f"gradient needs a scalar-output model, got {jet.value.shape[1]} outputs.")
     return jet.tangent[:, 0, :]
+
+
+class Derivatives(NamedTuple):
+    """What a PDE residual reads: ``value (N,)``, ``laplacian (N,)`` over the spatial coordinates (exact or an
+    unbiased estimate) and ``first (N, F)`` — exact first derivatives along the ``first_order`` coordinates."""
+
+    value: torch.Tensor
+    laplacian: torch.Tensor
+    first: torch.Tensor
+
+
+Transform = Callable[[torch.Tensor, Jet], Jet]
+
+
+def value_directions(dim: int, device=None) -> Coordinates:
+    """No directions at all (K = 0): a jet that carries only values, for evaluating a transform plainly."""
+    return Coordinates(torch.zeros(0, dtype=torch.long, device=device), dim)
+
+
+def apply_transform(transform: Optional[Transform], x: torch.Tensor, raw: torch.Tensor) -> torch.Tensor:
+    """Plain evaluation of a jet transform (e.g. a hard-BC ansatz): ``raw (N, 1)`` -> ``u (N,)``."""
+    if transform is None:
+        return raw[:, 0]
+    dirs = value_directions(x.shape[1], device=x.device)
+    raw_jet = Jet(raw, raw.new_zeros(raw.shape[0], raw.shape[1], 0), torch.zeros_like(raw), dirs)
+    return transform(x, raw_jet).value[:, 0]
+
+
+def pde_derivatives(model, x: torch.Tensor, method: str = "jet", *, spatial_dim: Optional[int] = None,
+                    first_order: Sequence[int] = (), transform: Optional[Transform] = None,
+                    k: Optional[int] = None, generator: Optional[torch.Generator] = None,
+                    distribution: str = "rademacher") -> Derivatives:
+    """Value, spatial Laplacian and selected first derivatives of ``u = transform(x, model(x))``.
+
+    Args:
+        model: scalar-output backbone ``(N, d) -> (N, 1)``.
+        x: ``(N, d)`` points; the Laplacian runs over coordinates ``0 .. spatial_dim - 1`` (default all).
+        method: one of :data:`METHODS`.
+        first_order: coordinates whose exact first derivative the residual needs (e.g. time).
+        transform: ``(x, raw_jet) -> u_jet`` written with :class:`Jet` algebra (hard boundary conditions);
+            the same function serves the jet and the autograd paths.
+        k, generator, distribution: stochastic probes (see :func:`make_directions`).
+    """
+    check_method(method)
+    n, d = x.shape
+    sd = d if spatial_dim is None else spatial_dim
+    fo = torch.as_tensor(list(first_order), dtype=torch.long, device=x.device)
+    if method in JET_METHODS:
+        if method == "jet":
+            dirs = Coordinates.all(sd, device=x.device)
+        else:
+            dirs = make_directions(method, n, sd, k=k, generator=generator, dtype=x.dtype, device=x.device,
+                                   distribution=distribution)
+        dirs = _extend(dirs, d, fo, x.dtype)
+        jet = forward_jet(model, x, dirs)
+        if transform is not None:
+            jet = transform(x, jet)
+        kk = jet.tangent.shape[-1]
+        return Derivatives(jet.value[:, 0], jet.laplacian[:, 0], jet.tangent[:, 0, kk - fo.numel():])
+    index, scale = torch.arange(sd, device=x.device), 1.0
+    if method == "sdgd_autograd":
+        dirs = make_directions("sdgd", n, sd, k=k, generator=generator, device=x.device)
+        index, scale = dirs.index, dirs.scale
+    if hasattr(model, "check"):
+        model.check(x)
+    u, lap, g = autograd_laplacian(lambda z: apply_transform(transform, z, model(z)), x, index, scale)
+    return Derivatives(u, lap, g[:, fo])
+
+
+def _extend(dirs: Directions, d: int, fo: torch.Tensor, dtype) -> Directions:
+    """Embed spatial directions in the full input dimension and append weight-0 unit directions for ``fo``."""
+    nf = fo.numel()
+    if isinstance(dirs, Coordinates):
+        if dirs.dim == d and nf == 0:
+            return dirs
+        weights = torch.cat([torch.ones(dirs.k, dtype=dtype, device=fo.device),
+                             torch.zeros(nf, dtype=dtype, device=fo.device)])
+        return Coordinates(torch.cat([dirs.index, fo]), d, dirs.scale, weights if nf else None)
+    v = dirs.vectors
+    n, sd, k = v.shape
+    full = v.new_zeros(n, d, k + nf)
+    full[:, :sd, :k] = v
+    full[:, fo, k + torch.arange(nf, device=v.device)] = 1
+    weights = torch.cat([torch.ones(k, dtype=dtype, device=v.device), torch.zeros(nf, dtype=dtype, device=v.device)])
+    return Dense(full, dirs.scale, weights if nf else None)
