@@ -26,8 +26,14 @@ class Backbone(nn.Module):
 
     def _setup(self, widths, dtype, config: dict[str, Any]) -> None:
         self.widths = check_widths(widths, type(self).__name__)
-        self.dtype = resolve_dtype(dtype)
-        self._config = {"widths": list(self.widths), **config, "dtype": dtype_name(self.dtype)}
+        self._init_dtype = resolve_dtype(dtype)
+        self._config = {"widths": list(self.widths), **config}
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """The parameters' dtype (follows ``model.to(dtype)``)."""
+        p = next(self.parameters(), None)
+        return self._init_dtype if p is None else p.dtype
 
     @property
     def in_features(self) -> int:
@@ -39,7 +45,7 @@ class Backbone(nn.Module):
 
     @property
     def config(self) -> dict[str, Any]:
-        return {"backbone": self.name, **self._config}
+        return {"backbone": self.name, **self._config, "dtype": dtype_name(self.dtype)}
 
     @classmethod
     def from_config(cls, config: dict[str, Any], device=None) -> "Backbone":

@@ -1,0 +1,115 @@
+"""TrainConfig: the frozen description of one training run."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Optional
+
+from .._checks import choice, positive_float, positive_int, resolve_dtype
+from ..diff import METHODS, STOCHASTIC_METHODS
+
+OPTIMIZERS = ("adam", "lbfgs", "adam+lbfgs")
+SCHEDULES = ("constant", "cosine", "exponential")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything a training run needs besides the model and the task.
+
+    Attributes:
+        steps: optimisation steps (Adam steps for ``"adam+lbfgs"``).
+        optimizer: ``"adam"``, ``"lbfgs"`` or ``"adam+lbfgs"`` (Adam, then ``lbfgs_steps`` L-BFGS steps).
+        lr: base learning rate; ``group_lr`` overrides it per parameter group (MetaKAN's ``"hypernet"`` /
+            ``"embeddings"``, LoTRA's ``"core"``/``"factor_out"``, ...). Unknown group names raise at start.
+        lbfgs_steps, lbfgs_lr: the L-BFGS phase (``lbfgs``: ``steps`` L-BFGS steps).
+        schedule: ``"constant"``, ``"cosine"`` or ``"exponential"`` (decays to ``lr * lr_final_factor``).
+        n_interior, n_boundary: collocation points per step, fresh every step when ``resample``.
+        boundary_weight: soft boundary loss weight; None takes the problem's default.
+        laplacian: derivative engine (``"jet"``, ``"sdgd"``, ``"hutchinson"``, ``"autograd"``, ...).
+        k: probe directions for stochastic engines.
+        eval_every, n_eval: evaluation period (steps; 0 = only at the end) and Monte-Carlo test points.
+        seed: seeds the run's own generator (sampling, probes); the global RNG is never touched.
+        dtype, device: ``"float64"`` (PINN default) / ``"float32"``; ``"auto"`` picks CUDA when present.
+        grad_clip: max gradient norm or None.
+        guard_every: steps between snapshots of the last good state for the divergence guard.
+        max_retries: divergence recoveries before the run stops with an error; ``retry_lr_factor``
+            multiplies the learning rate at each recovery.
+    """
+
+    steps: int = 1000
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    group_lr: Mapping[str, float] = field(default_factory=dict)
+    lbfgs_steps: int = 0
+    lbfgs_lr: float = 1.0
+    schedule: str = "constant"
+    lr_final_factor: float = 0.1
+    n_interior: int = 100
+    n_boundary: int = 100
+    boundary_weight: Optional[float] = None
+    resample: bool = True
+    laplacian: str = "jet"
+    k: Optional[int] = None
+    eval_every: int = 500
+    n_eval: int = 20000
+    seed: int = 0
+    dtype: str = "float64"
+    device: str = "auto"
+    grad_clip: Optional[float] = None
+    guard_every: int = 20
+    max_retries: int = 5
+    retry_lr_factor: float = 0.5
+
+    def __post_init__(self):
+        own = "TrainConfig"
+        positive_int("steps", self.steps, minimum=0 if self.optimizer == "adam+lbfgs" else 1, owner=own)
+        choice("optimizer", self.optimizer, OPTIMIZERS, owner=own)
+        positive_float("lr", self.lr, owner=own)
+        object.__setattr__(self, "group_lr", dict(self.group_lr))
+        for name, value in self.group_lr.items():
+            positive_float(f"group_lr[{name!r}]", value, owner=own)
+        positive_int("lbfgs_steps", self.lbfgs_steps, minimum=0, owner=own)
+        if self.optimizer == "adam+lbfgs" and self.lbfgs_steps == 0:
+            raise ValueError("TrainConfig: optimizer='adam+lbfgs' needs lbfgs_steps >= 1, got 0.")
+        positive_float("lbfgs_lr", self.lbfgs_lr, owner=own)
+        choice("schedule", self.schedule, SCHEDULES, owner=own)
+        positive_float("lr_final_factor", self.lr_final_factor, owner=own)
+        positive_int("n_interior", self.n_interior, owner=own)
+        positive_int("n_boundary", self.n_boundary, minimum=0, owner=own)
+        if self.boundary_weight is not None:
+            positive_float("boundary_weight", self.boundary_weight, owner=own, allow_zero=True)
+        if self.laplacian not in METHODS:
+            raise ValueError(f"TrainConfig: unknown laplacian {self.laplacian!r}; valid names: "
+                             f"{', '.join(map(repr, METHODS))}.")
+        if self.laplacian in STOCHASTIC_METHODS and self.k is None:
+            raise ValueError(f"TrainConfig: laplacian={self.laplacian!r} is stochastic and needs k, the number "
+                             f"of probe directions per point (e.g. k=4).")
+        if self.k is not None:
+            positive_int("k", self.k, owner=own)
+        positive_int("eval_every", self.eval_every, minimum=0, owner=own)
+        positive_int("n_eval", self.n_eval, owner=own)
+        positive_int("seed", self.seed, minimum=0, owner=own)
+        resolve_dtype(self.dtype)
+        if self.grad_clip is not None:
+            positive_float("grad_clip", self.grad_clip, owner=own)
+        positive_int("guard_every", self.guard_every, owner=own)
+        positive_int("max_retries", self.max_retries, minimum=0, owner=own)
+        positive_float("retry_lr_factor", self.retry_lr_factor, owner=own)
+
+    @property
+    def total_steps(self) -> int:
+        return self.steps + (self.lbfgs_steps if self.optimizer == "adam+lbfgs" else 0)
+
+    def replace(self, **changes: Any) -> "TrainConfig":
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "TrainConfig":
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ValueError(f"TrainConfig: unknown field(s) {unknown}; valid fields: {sorted(names)}.")
+        return cls(**data)

@@ -1,0 +1,144 @@
+"""Solution: the result of a run, and its single-file HDF5 record."""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import h5py
+import numpy as np
+import torch
+
+from .checkpoint import atomic_write
+
+FORMAT = "pde_kan.solution"
+FORMAT_VERSION = 1
+
+
+@dataclass
+class Solution:
+    """A trained model with its history and metrics.
+
+    Attributes:
+        model: the trained module.
+        config: the :class:`TrainConfig` used.
+        history: one dict per accepted step (``step``, ``loss``, ..., evaluation metrics where measured).
+        metrics: final metrics (``rel_l2``, ``rel_l1``, ``max_abs`` for PDEs; ``test_accuracy`` / ``test_rmse``
+            for supervised tasks) plus ``seconds``, ``steps_per_second``, ``peak_memory_mb``,
+            ``trainable_parameters``.
+        task: the task trained on (not saved); PDE tasks give evaluation points and predictions.
+        arrays: evaluation arrays (``x``, ``prediction``, ``exact``, ``error``) when loaded from a file.
+    """
+
+    model: Optional[torch.nn.Module]
+    config: Any
+    history: list[dict[str, float]]
+    metrics: dict[str, float]
+    task: Any = None
+    stop_reason: Optional[str] = None
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def problem(self):
+        return getattr(self.task, "problem", None)
+
+    def evaluation_arrays(self) -> dict[str, np.ndarray]:
+        """``x (N, d)``, ``prediction``, ``exact``, ``error`` ``(N,)`` on the evaluation points (PDE tasks)."""
+        if self.arrays:
+            return self.arrays
+        if not hasattr(self.task, "predict") or self.model is None:
+            return {}
+        pred = self.task.predict(self.model)
+        x, exact = self.task.x_eval, self.task.u_eval
+        out = {"x": x, "prediction": pred, "exact": exact, "error": pred - exact}
+        return {k: v.detach().cpu().numpy() for k, v in out.items()}
+
+    def history_table(self) -> dict[str, np.ndarray]:
+        keys: list[str] = []
+        for row in self.history:
+            keys.extend(k for k in row if k not in keys)
+        return {k: np.array([row.get(k, math.nan) for row in self.history], dtype=np.float64) for k in keys}
+
+    def save(self, path, max_eval_points: int = 20000) -> Path:
+        """Write one HDF5 file (atomically): history, evaluation arrays, model state and JSON attrs."""
+        from .. import __version__
+
+        arrays = {k: v[:max_eval_points] for k, v in self.evaluation_arrays().items()}
+        cfg = self.config.to_dict() if hasattr(self.config, "to_dict") else self.config
+        attrs = {
+            "format": FORMAT, "format_version": FORMAT_VERSION, "pde_kan_version": __version__,
+            "config": json.dumps(cfg), "metrics": json.dumps(self.metrics),
+            "model_config": json.dumps(getattr(self.model, "config", None)),
+            "problem": json.dumps(self.problem.params() if self.problem is not None else None),
+            "seed": int(cfg.get("seed", 0)) if isinstance(cfg, dict) else 0,
+            "stop_reason": self.stop_reason or "",
+        }
+
+        def write(tmp):
+            with h5py.File(tmp, "w") as f:
+                for k, v in attrs.items():
+                    f.attrs[k] = v
+                h = f.create_group("history")
+                for k, v in self.history_table().items():
+                    h.create_dataset(k, data=v)
+                e = f.create_group("evaluation")
+                for k, v in arrays.items():
+                    e.create_dataset(k, data=v)
+                m = f.create_group("model")
+                if self.model is not None:
+                    for k, v in self.model.state_dict().items():
+                        m.create_dataset(k, data=v.detach().cpu().numpy())
+
+        return atomic_write(path, write)
+
+
+def load_solution(path, device=None) -> Solution:
+    """Read a file written by :meth:`Solution.save`; the model is rebuilt when its config names a backbone.
+
+    Raises:
+        FileNotFoundError / ValueError naming the path for missing, truncated or foreign files.
+    """
+    from ..nn import backbone_from_config
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"results file {str(path)!r} does not exist; pass a results.h5 written by "
+                                f"Solution.save.")
+    try:
+        f = h5py.File(path, "r")
+    except OSError as e:
+        raise ValueError(f"results file {str(path)!r} is corrupt or not HDF5 ({e}); rerun or restore it.") from None
+    with f:
+        if f.attrs.get("format") != FORMAT:
+            raise ValueError(f"results file {str(path)!r} is not a pde_kan solution (format "
+                             f"{f.attrs.get('format')!r}, expected {FORMAT!r}).")
+        attrs = {k: f.attrs[k] for k in f.attrs}
+        history_cols = {k: f["history"][k][()] for k in f["history"]}
+        arrays = {k: f["evaluation"][k][()] for k in f["evaluation"]}
+        state = {k: torch.from_numpy(np.array(f["model"][k][()])) for k in _walk(f["model"])}
+    n = len(next(iter(history_cols.values()))) if history_cols else 0
+    history = [{k: float(v[i]) for k, v in history_cols.items() if not math.isnan(v[i])} for i in range(n)]
+    model_config = json.loads(attrs["model_config"])
+    model = None
+    if isinstance(model_config, dict) and "backbone" in model_config:
+        model = backbone_from_config(model_config, device=device)
+        model.load_state_dict(state)
+    from .config import TrainConfig
+
+    config = TrainConfig.from_dict(json.loads(attrs["config"]))
+    return Solution(model=model, config=config, history=history, metrics=json.loads(attrs["metrics"]),
+                    arrays=arrays, stop_reason=attrs["stop_reason"] or None,
+                    attrs={k: (json.loads(v) if k in ("problem", "model_config") else v) for k, v in attrs.items()})
+
+
+def _walk(group, prefix: str = "") -> list[str]:
+    names = []
+    for k, v in group.items():
+        if isinstance(v, h5py.Group):
+            names.extend(_walk(v, f"{prefix}{k}/"))
+        else:
+            names.append(f"{prefix}{k}")
+    return names

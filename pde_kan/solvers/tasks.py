@@ -1,0 +1,157 @@
+"""Tasks: what the one :class:`~pde_kan.solvers.Trainer` optimises.
+
+A task draws a batch for a step, turns (model, batch) into a scalar loss and evaluates the model. The PDE task
+wraps a problem; the supervised task wraps a data set (function fitting, image classification). Both run
+through the same loop, optimisers, guards, checkpoints and callbacks.
+"""
+from __future__ import annotations
+
+from typing import Any, Optional, Protocol
+
+import torch
+from torch.nn import functional as F
+
+from .._checks import choice, positive_int
+from .config import TrainConfig
+
+
+class Task(Protocol):
+    def prepare(self, dtype: torch.dtype, device: torch.device) -> None: ...
+
+    def batch(self, step: int, generator: torch.Generator, dtype: torch.dtype, device: torch.device) -> Any: ...
+
+    def loss(self, model: torch.nn.Module, batch: Any) -> tuple[torch.Tensor, dict[str, float]]: ...
+
+    def evaluate(self, model: torch.nn.Module) -> dict[str, float]: ...
+
+
+def _eval_chunks(model, x: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
+    with torch.no_grad():
+        return torch.cat([model(x[i:i + chunk]) for i in range(0, x.shape[0], chunk)])
+
+
+def error_metrics(pred: torch.Tensor, exact: torch.Tensor) -> dict[str, float]:
+    """Relative L2 / L1 and max absolute error of ``pred`` against ``exact`` (both ``(N,)``)."""
+    err = pred - exact
+    return {
+        "rel_l2": float(err.norm() / exact.norm().clamp_min(1e-300)),
+        "rel_l1": float(err.abs().sum() / exact.abs().sum().clamp_min(1e-300)),
+        "max_abs": float(err.abs().max()),
+    }
+
+
+class PDETask:
+    """Physics-informed loss ``mean(r^2) + w_b mean(r_b^2)`` on fresh collocation points every step.
+
+    Evaluation uses ``n_eval`` Monte-Carlo points from the problem's interior sampler, drawn once from a
+    generator seeded ``seed + 1`` (never a grid in high dimension).
+    """
+
+    def __init__(self, problem, config: TrainConfig):
+        self.problem = problem
+        self.config = config
+        w = config.boundary_weight
+        self.boundary_weight = problem.boundary_weight if w is None else w
+        self.x_eval: Optional[torch.Tensor] = None
+        self._fixed: Optional[tuple] = None
+
+    def prepare(self, dtype, device):
+        if self.x_eval is None or self.x_eval.dtype != dtype or self.x_eval.device != device:
+            g = torch.Generator().manual_seed(self.config.seed + 1)
+            self.x_eval = self.problem.sample_interior(self.config.n_eval, g, dtype=dtype, device=device)
+            self.u_eval = self.problem.exact(self.x_eval)
+
+    def batch(self, step, generator, dtype, device):
+        if not self.config.resample and self._fixed is not None:
+            x, xb = self._fixed
+        else:
+            x = self.problem.sample_interior(self.config.n_interior, generator, dtype=dtype, device=device)
+            xb = None
+            if self.config.n_boundary and self.boundary_weight:
+                xb = self.problem.sample_boundary(self.config.n_boundary, generator, dtype=dtype, device=device)
+            self._fixed = (x, xb)
+        # one probe seed per step: L-BFGS closures re-evaluate the same stochastic Laplacian
+        probe_seed = int(torch.randint(0, 2**62, (1,), generator=generator))
+        return x, xb, probe_seed
+
+    def loss(self, model, batch):
+        x, xb, probe_seed = batch
+        gen = torch.Generator(device="cpu").manual_seed(probe_seed)
+        d = self.problem.derivatives(model, x, self.config.laplacian, k=self.config.k, generator=gen)
+        r = self.problem.residual(x, d)
+        loss_pde = (r * r).mean()
+        logs = {"loss_pde": float(loss_pde.detach())}
+        loss = loss_pde
+        if xb is not None:
+            rb = self.problem.boundary_residual(xb, self.problem.ansatz(xb, model(xb)))
+            if rb is not None:
+                loss_bc = (rb * rb).mean()
+                loss = loss + self.boundary_weight * loss_bc
+                logs["loss_bc"] = float(loss_bc.detach())
+        return loss, logs
+
+    def predict(self, model, x: Optional[torch.Tensor] = None) -> torch.Tensor:
+        x = self.x_eval if x is None else x
+        return self.problem.ansatz(x, _eval_chunks(model, x))
+
+    def evaluate(self, model):
+        return error_metrics(self.predict(model), self.u_eval)
+
+
+LOSSES = ("mse", "cross_entropy")
+
+
+class SupervisedTask:
+    """Regression (``"mse"``) or classification (``"cross_entropy"``) on given tensors.
+
+    Args:
+        x_train, y_train, x_test, y_test: ``(N, in)`` inputs; targets ``(N, out)`` (mse) or ``(N,)`` int
+            labels (cross entropy).
+        batch_size: None for full batch; otherwise ``batch_size`` indices drawn per step from the run's
+            generator (with replacement, so a resumed run draws exactly the same batches).
+    """
+
+    def __init__(self, x_train, y_train, x_test, y_test, loss: str = "mse", batch_size: Optional[int] = None):
+        self.loss_name = choice("loss", loss, LOSSES, owner="SupervisedTask")
+        for name, x, y in (("train", x_train, y_train), ("test", x_test, y_test)):
+            if x.shape[0] != y.shape[0]:
+                raise ValueError(f"SupervisedTask: x_{name} has {x.shape[0]} rows but y_{name} has {y.shape[0]}; "
+                                 f"they must match.")
+        self.x_train, self.y_train, self.x_test, self.y_test = x_train, y_train, x_test, y_test
+        self.batch_size = None if batch_size is None else positive_int("batch_size", batch_size,
+                                                                       owner="SupervisedTask")
+
+    def prepare(self, dtype, device):
+        def conv(t):
+            return t.to(device=device, dtype=dtype) if t.is_floating_point() else t.to(device)
+
+        self.x_train, self.x_test = conv(self.x_train), conv(self.x_test)
+        self.y_train, self.y_test = conv(self.y_train), conv(self.y_test)
+
+    def batch(self, step, generator, dtype, device):
+        n = self.x_train.shape[0]
+        if self.batch_size is None or self.batch_size >= n:
+            return self.x_train, self.y_train
+        idx = torch.randint(0, n, (self.batch_size,), generator=generator).to(self.x_train.device)
+        return self.x_train[idx], self.y_train[idx]
+
+    def _loss(self, out, y):
+        if self.loss_name == "mse":
+            return F.mse_loss(out, y.reshape(out.shape))
+        return F.cross_entropy(out, y)
+
+    def loss(self, model, batch):
+        x, y = batch
+        loss = self._loss(model(x), y)
+        return loss, {}
+
+    def evaluate(self, model):
+        metrics = {}
+        for split, x, y in (("train", self.x_train, self.y_train), ("test", self.x_test, self.y_test)):
+            out = _eval_chunks(model, x)
+            metrics[f"{split}_loss"] = float(self._loss(out, y))
+            if self.loss_name == "mse":
+                metrics[f"{split}_rmse"] = float(((out - y.reshape(out.shape)) ** 2).mean().sqrt())
+            else:
+                metrics[f"{split}_accuracy"] = float((out.argmax(-1) == y).double().mean())
+        return metrics

@@ -1,0 +1,318 @@
+"""The one training loop of pde_kan, and the verbs built on it: :func:`fit` and :func:`solve`."""
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import resource
+import sys
+import time
+from typing import Any, Iterable, Optional, Sequence
+
+import torch
+
+from .._checks import resolve_device, resolve_dtype
+from .callbacks import Callback
+from .checkpoint import load_checkpoint, save_checkpoint
+from .config import TrainConfig
+from .results import Solution
+from .tasks import PDETask, Task
+
+log = logging.getLogger("pde_kan")
+
+
+class DivergenceError(RuntimeError):
+    """Raised when the loss stays non-finite after ``max_retries`` recoveries."""
+
+
+def peak_memory_mb(device: torch.device) -> float:
+    """Peak memory so far: CUDA allocator peak on GPU, process peak RSS on CPU (MiB)."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss / 2**20 if sys.platform == "darwin" else rss / 2**10
+
+
+def _groups(model: torch.nn.Module) -> dict[str, list[torch.nn.Parameter]]:
+    if hasattr(model, "param_groups"):
+        return model.param_groups()
+    return {"default": [p for p in model.parameters() if p.requires_grad]}
+
+
+class Trainer:
+    """Optimise ``model`` on ``task`` as ``config`` says.
+
+    The loop: draw a batch from the run's generator, evaluate the loss (one closure for Adam and L-BFGS),
+    back-propagate, optionally all-reduce gradients across ranks and clip them, step. A non-finite loss
+    or gradient restores the last good snapshot (taken every ``guard_every`` steps), multiplies the
+    learning rate by ``retry_lr_factor`` and goes on; after ``max_retries`` recoveries it raises
+    :class:`DivergenceError`. Every piece of state (model, optimiser, generator, step, history, learning-rate
+    scale) is in :meth:`state_dict`, so a resumed run continues bit-identically on CPU.
+
+    Args:
+        model: any ``torch.nn.Module``; moved to ``config.device`` / ``config.dtype`` in place.
+        task: a :class:`~pde_kan.solvers.tasks.PDETask`, :class:`SupervisedTask` or anything with
+            ``prepare``/``batch``/``loss``/``evaluate``.
+        config: the :class:`TrainConfig`.
+        callbacks: :class:`~pde_kan.solvers.callbacks.Callback` instances.
+        distributed: optional :class:`~pde_kan.solvers.distributed.DistributedContext` (per-rank sampling
+            seed, gradient all-reduce, rank-0 side effects).
+    """
+
+    def __init__(self, model: torch.nn.Module, task: Task, config: TrainConfig,
+                 callbacks: Sequence[Callback] = (), distributed: Any = None):
+        if not isinstance(config, TrainConfig):
+            raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}.")
+        self.config = config
+        self.dtype = resolve_dtype(config.dtype)
+        self.device = resolve_device(config.device)
+        self.model = model.to(device=self.device, dtype=self.dtype)
+        self.task = task
+        self.task.prepare(self.dtype, self.device)
+        self.distributed = distributed
+        seed = config.seed if distributed is None else distributed.rank_seed(config.seed)
+        self.generator = torch.Generator().manual_seed(seed)
+        self.callbacks = list(callbacks)
+        self.groups = _groups(model)
+        unknown = sorted(set(config.group_lr) - set(self.groups))
+        if unknown:
+            raise ValueError(f"TrainConfig.group_lr names unknown parameter group(s) {unknown}; this model has "
+                             f"groups {sorted(self.groups)}.")
+        if not any(self.groups.values()):
+            raise ValueError("the model has no trainable parameters; unfreeze some or check the adapter.")
+        self.step = 0
+        self.history: list[dict[str, float]] = []
+        self.lr_scale = 1.0
+        self.recoveries: list[int] = []
+        self.stop_reason: Optional[str] = None
+        self.phase = self._phase(0)
+        self.optimizer = self._make_optimizer(self.phase)
+        self._good: Optional[dict] = None
+        self.last_metrics: dict[str, float] = {}
+        self.seconds = 0.0
+
+    # --- optimiser ------------------------------------------------------------------------------------
+    @property
+    def total_steps(self) -> int:
+        return self.config.total_steps
+
+    def _phase(self, step: int) -> str:
+        c = self.config
+        if c.optimizer == "lbfgs" or (c.optimizer == "adam+lbfgs" and step >= c.steps):
+            return "lbfgs"
+        return "adam"
+
+    def _make_optimizer(self, phase: str) -> torch.optim.Optimizer:
+        c = self.config
+        if phase == "lbfgs":
+            params = [p for ps in self.groups.values() for p in ps]
+            return torch.optim.LBFGS(params, lr=c.lbfgs_lr, max_iter=20, history_size=50,
+                                     line_search_fn="strong_wolfe", tolerance_grad=1e-12, tolerance_change=1e-15)
+        groups = [{"params": ps, "lr": c.group_lr.get(name, c.lr), "name": name}
+                  for name, ps in self.groups.items() if ps]
+        return torch.optim.Adam(groups)
+
+    def _schedule(self, step: int) -> float:
+        c = self.config
+        t = min(step / max(c.steps, 1), 1.0)
+        if c.schedule == "cosine":
+            return c.lr_final_factor + (1 - c.lr_final_factor) * 0.5 * (1 + math.cos(math.pi * t))
+        if c.schedule == "exponential":
+            return c.lr_final_factor ** t
+        return 1.0
+
+    def _set_lr(self) -> None:
+        c = self.config
+        if self.phase == "lbfgs":
+            for g in self.optimizer.param_groups:
+                g["lr"] = c.lbfgs_lr * self.lr_scale
+            return
+        f = self._schedule(self.step) * self.lr_scale
+        for g in self.optimizer.param_groups:
+            g["lr"] = c.group_lr.get(g["name"], c.lr) * f
+
+    # --- state ----------------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "phase": self.phase,
+            "generator": self.generator.get_state(),
+            "step": self.step,
+            "history": list(self.history),
+            "lr_scale": self.lr_scale,
+            "recoveries": list(self.recoveries),
+            "config": self.config.to_dict(),
+            "model_config": getattr(self.model, "config", None),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.phase = state["phase"]
+        self.optimizer = self._make_optimizer(self.phase)
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.generator.set_state(state["generator"])
+        self.step = int(state["step"])
+        self.history = list(state["history"])
+        self.lr_scale = float(state["lr_scale"])
+        self.recoveries = list(state["recoveries"])
+
+    def save_checkpoint(self, path) -> None:
+        if self.distributed is None or self.distributed.is_main:
+            save_checkpoint(path, self.state_dict())
+
+    def resume(self, path) -> "Trainer":
+        """Continue from a checkpoint written by :meth:`save_checkpoint` (config must match the run's)."""
+        state = load_checkpoint(path, map_location=self.device)
+        saved = dict(state.get("config", {}))
+        mine = self.config.to_dict()
+        differ = sorted(k for k in mine if k not in ("steps", "lbfgs_steps", "eval_every")
+                        and saved.get(k, mine[k]) != mine[k])
+        if differ:
+            raise ValueError(f"checkpoint {str(path)!r} was written with a different config for {differ}; resume "
+                             f"with the same settings (only steps / lbfgs_steps / eval_every may change).")
+        try:
+            self.load_state_dict(state)
+        except RuntimeError as e:
+            raise ValueError(f"checkpoint {str(path)!r} does not fit this model: {str(e).splitlines()[0]}") from None
+        return self
+
+    def _snapshot(self) -> None:
+        self._good = copy.deepcopy({"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                                    "phase": self.phase, "step": self.step, "n_history": len(self.history)})
+
+    def _recover(self, why: str) -> None:
+        self.recoveries.append(self.step)
+        if len(self.recoveries) > self.config.max_retries:
+            raise DivergenceError(
+                f"training diverged: {why} at step {self.step}, still after {self.config.max_retries} recoveries "
+                f"(learning rate scaled down to {self.lr_scale:.3g}x). Lower lr, set grad_clip, or check the "
+                f"problem's data.")
+        good = self._good
+        self.model.load_state_dict(good["model"])
+        self.phase = good["phase"]
+        self.optimizer = self._make_optimizer(self.phase)
+        self.optimizer.load_state_dict(copy.deepcopy(good["optimizer"]))
+        self.step = good["step"]
+        del self.history[good["n_history"]:]
+        self.lr_scale *= self.config.retry_lr_factor
+        log.warning("%s at step %d: restored step %d, learning rate scale now %.3g", why, self.recoveries[-1],
+                    self.step, self.lr_scale)
+
+    # --- the loop -------------------------------------------------------------------------------------
+    def _closure(self, batch, logs: dict):
+        params = [p for g in self.optimizer.param_groups for p in g["params"]]
+
+        def closure():
+            self.optimizer.zero_grad(set_to_none=True)
+            loss, extra = self.task.loss(self.model, batch)
+            loss.backward()
+            if self.distributed is not None:
+                loss = self.distributed.all_reduce_gradients(params, loss)
+            if self.config.grad_clip is not None:
+                torch.nn.utils.clip_grad_norm_(params, self.config.grad_clip)
+            logs.update(extra)
+            logs["loss"] = float(loss.detach())
+            return loss
+
+        return closure
+
+    def _evaluate(self) -> dict[str, float]:
+        self.model.eval()
+        try:
+            metrics = self.task.evaluate(self.model)
+        finally:
+            self.model.train()
+        self.last_metrics = metrics
+        for cb in self.callbacks:
+            cb.on_eval(self, metrics)
+        return metrics
+
+    def fit(self) -> "Trainer":
+        """Run until ``total_steps`` (or a callback's stop); returns self."""
+        c = self.config
+        for cb in self.callbacks:
+            cb.on_start(self)
+        start = time.perf_counter()
+        self._snapshot()
+        evaluated_at = -1
+        try:
+            while self.step < self.total_steps and self.stop_reason is None:
+                phase = self._phase(self.step)
+                if phase != self.phase:
+                    self.phase = phase
+                    self.optimizer = self._make_optimizer(phase)
+                self._set_lr()
+                batch = self.task.batch(self.step, self.generator, self.dtype, self.device)
+                logs: dict[str, float] = {}
+                closure = self._closure(batch, logs)
+                if self.phase == "lbfgs":
+                    self.optimizer.step(closure)
+                    ok = math.isfinite(logs.get("loss", math.nan)) and all(
+                        torch.isfinite(p).all() for g in self.optimizer.param_groups for p in g["params"])
+                else:
+                    closure()
+                    ok = math.isfinite(logs["loss"]) and all(
+                        p.grad is None or torch.isfinite(p.grad).all()
+                        for g in self.optimizer.param_groups for p in g["params"])
+                    if ok:
+                        self.optimizer.step()
+                if not ok:
+                    self._recover("non-finite loss or gradient")
+                    continue
+                self.step += 1
+                row = {"step": self.step, **logs, "lr_scale": self.lr_scale}
+                if (c.eval_every and self.step % c.eval_every == 0) or self.step == self.total_steps:
+                    row.update(self._evaluate())
+                    evaluated_at = self.step
+                self.history.append(row)
+                if self.step % c.guard_every == 0:
+                    self._snapshot()
+                for cb in self.callbacks:
+                    cb.on_step(self, row)
+            if evaluated_at != self.step:
+                metrics = self._evaluate()
+                if self.history:
+                    self.history[-1].update(metrics)
+        finally:
+            self.seconds += time.perf_counter() - start
+            for cb in self.callbacks:
+                cb.on_end(self)
+        return self
+
+    def summary(self, steps_run: int) -> dict[str, float]:
+        n = sum(p.numel() for ps in self.groups.values() for p in ps)
+        return {**self.last_metrics, "seconds": self.seconds, "steps": self.step,
+                "steps_per_second": steps_run / self.seconds if self.seconds > 0 else float("nan"),
+                "peak_memory_mb": peak_memory_mb(self.device), "trainable_parameters": n,
+                "recoveries": len(self.recoveries)}
+
+
+def fit(model: torch.nn.Module, task: Task, config: TrainConfig, callbacks: Iterable[Callback] = (),
+        resume: Optional[str] = None, distributed: Any = None) -> Solution:
+    """Train ``model`` on any task with the one loop; returns a :class:`Solution`."""
+    trainer = Trainer(model, task, config, list(callbacks), distributed=distributed)
+    if resume is not None:
+        trainer.resume(resume)
+    first = trainer.step
+    trainer.fit()
+    return Solution(model=trainer.model, config=config, history=trainer.history,
+                    metrics=trainer.summary(trainer.step - first), task=task, stop_reason=trainer.stop_reason)
+
+
+def solve(problem, model: torch.nn.Module, config: Optional[TrainConfig] = None,
+          callbacks: Iterable[Callback] = (), resume: Optional[str] = None, distributed: Any = None) -> Solution:
+    """Solve ``problem`` with a physics-informed loss on ``model``; returns a :class:`Solution`.
+
+    Args:
+        problem: a :mod:`pde_kan.problems` problem (its ``dim`` must equal the model's input width).
+        model: a backbone (or LoTRA-adapted backbone) with one output.
+        config: :class:`TrainConfig` (default ``TrainConfig()``).
+        callbacks: e.g. ``[ProgressBar(), Checkpoint("runs/x/checkpoints")]``.
+        resume: path of a checkpoint to continue from.
+    """
+    config = TrainConfig() if config is None else config
+    problem.check_model(model)
+    return fit(model, PDETask(problem, config), config, callbacks, resume=resume, distributed=distributed)
+
+
