@@ -18,7 +18,7 @@ demo: venv
 
 # pytest exits 5 when it collects no test; that is a failure of the set-up, not a pass.
 test: venv
-	$(PY) -m pytest -q
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PY) -m pytest -q
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -1,0 +1,169 @@
+"""The one training loop: optimisers, schedules, divergence guard, checkpoints and resume, results files."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from pde_kan import KAN, MLP, MetaKAN
+from pde_kan.solvers import (Callback, Checkpoint, DivergenceError, EarlyStopping, HistoryCSV, SupervisedTask,
+                             TrainConfig, Trainer, fit, load_checkpoint, load_solution)
+
+
+def regression_task(n=128, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(2 * n, 2, generator=g, dtype=torch.float64) * 2 - 1
+    y = (torch.sin(2 * x[:, 0]) * x[:, 1] + 0.5 * x[:, 0] ** 2)[:, None]
+    return SupervisedTask(x[:n], y[:n], x[n:], y[n:], batch_size=64)
+
+
+def params(model):
+    return torch.cat([p.detach().flatten() for p in model.parameters()])
+
+
+def test_adam_fit_reduces_error_below_stated_level():
+    sol = fit(KAN([2, 6, 1]), regression_task(), TrainConfig(steps=300, lr=1e-2, eval_every=100, device="cpu"))
+    assert sol.metrics["test_rmse"] < 0.05
+    assert sol.metrics["steps"] == 300 and len(sol.history) == 300
+    assert sol.history[-1]["test_rmse"] == sol.metrics["test_rmse"]
+    assert sol.metrics["trainable_parameters"] == 2 * 6 * 9 + 6 * 9
+
+
+def test_lbfgs_and_adam_plus_lbfgs_run_and_improve():
+    task = regression_task()
+    base = fit(KAN([2, 6, 1]), task, TrainConfig(steps=1, lr=1e-2, device="cpu")).metrics["test_rmse"]
+    for cfg in (TrainConfig(steps=10, optimizer="lbfgs", device="cpu"),
+                TrainConfig(steps=20, optimizer="adam+lbfgs", lbfgs_steps=5, lr=1e-2, device="cpu")):
+        sol = fit(KAN([2, 6, 1]), regression_task(), cfg)
+        assert sol.metrics["test_rmse"] < 0.5 * base
+        assert sol.metrics["steps"] == cfg.total_steps
+
+
+def test_group_learning_rates_reach_the_optimizer():
+    model = MetaKAN([2, 4, 1])
+    cfg = TrainConfig(steps=1, lr=1e-3, group_lr={"hypernet": 1e-4, "embeddings": 2e-3}, device="cpu")
+    tr = Trainer(model, regression_task(), cfg)
+    lrs = {g["name"]: g["lr"] for g in tr.optimizer.param_groups}
+    assert lrs == {"hypernet": 1e-4, "embeddings": 2e-3}
+    with pytest.raises(ValueError, match=r"group_lr names unknown parameter group\(s\) \['core'\]"):
+        Trainer(MetaKAN([2, 4, 1]), regression_task(), TrainConfig(group_lr={"core": 1.0}, device="cpu"))
+
+
+@pytest.mark.parametrize("schedule", ["cosine", "exponential"])
+def test_schedules_decay_to_final_factor(schedule):
+    cfg = TrainConfig(steps=10, lr=1.0, schedule=schedule, lr_final_factor=0.1, device="cpu")
+    tr = Trainer(MLP([2, 4, 1]), regression_task(), cfg)
+    assert tr._schedule(0) == pytest.approx(1.0)
+    assert tr._schedule(10) == pytest.approx(0.1)
+    assert 0.1 < tr._schedule(5) < 1.0
+
+
+class NaNInjector(Callback):
+    """Makes the task's loss NaN at chosen (global) loss evaluations."""
+
+    def __init__(self, task, at):
+        self.task, self.at, self.calls = task, set(at), 0
+        inner = task.loss
+
+        def loss(model, batch):
+            self.calls += 1
+            value, logs = inner(model, batch)
+            return (value * math.nan if self.calls in self.at else value), logs
+
+        task.loss = loss
+
+
+def test_divergence_guard_restores_and_recovers_with_history_intact():
+    task = regression_task()
+    NaNInjector(task, at=[25])
+    cfg = TrainConfig(steps=40, lr=1e-2, guard_every=10, device="cpu")
+    tr = Trainer(KAN([2, 4, 1]), task, cfg).fit()
+    assert tr.step == 40 and tr.recoveries == [24]
+    assert [r["step"] for r in tr.history] == list(range(1, 41))
+    assert all(math.isfinite(r["loss"]) for r in tr.history)
+    assert tr.lr_scale == 0.5
+    assert all(torch.isfinite(p).all() for p in tr.model.parameters())
+
+
+def test_divergence_guard_gives_up_with_clear_error():
+    task = regression_task()
+    NaNInjector(task, at=range(1, 1000))
+    with pytest.raises(DivergenceError, match="training diverged: non-finite loss or gradient at step 0, still "
+                                              "after 2 recoveries"):
+        Trainer(KAN([2, 4, 1]), task, TrainConfig(steps=5, max_retries=2, device="cpu")).fit()
+
+
+def test_checkpoint_resume_is_bit_identical(tmp_path):
+    cfg = TrainConfig(steps=30, lr=1e-2, eval_every=10, device="cpu")
+    full = fit(MetaKAN([2, 4, 1]), regression_task(), cfg)
+    part = fit(MetaKAN([2, 4, 1]), regression_task(), cfg.replace(steps=12),
+               callbacks=[Checkpoint(tmp_path / "ck", every=5)])
+    state = load_checkpoint(tmp_path / "ck" / "last.pt")
+    assert state["step"] == 12
+    resumed = fit(MetaKAN([2, 4, 1]), regression_task(), cfg, resume=tmp_path / "ck" / "last.pt")
+    assert torch.equal(params(resumed.model), params(full.model))
+    assert [r["loss"] for r in resumed.history] == [r["loss"] for r in full.history]
+    assert part.metrics["steps"] == 12
+
+
+def test_resume_refuses_changed_config(tmp_path):
+    cfg = TrainConfig(steps=3, device="cpu")
+    fit(KAN([2, 3, 1]), regression_task(), cfg, callbacks=[Checkpoint(tmp_path, every=1)])
+    with pytest.raises(ValueError, match=r"different config for \['lr'\]"):
+        fit(KAN([2, 3, 1]), regression_task(), cfg.replace(lr=0.5), resume=tmp_path / "last.pt")
+
+
+def test_same_seed_bit_identical_and_different_seed_differs():
+    cfg = TrainConfig(steps=20, lr=1e-2, device="cpu")
+    a = fit(KAN([2, 4, 1]), regression_task(), cfg)
+    b = fit(KAN([2, 4, 1]), regression_task(), cfg)
+    c = fit(KAN([2, 4, 1]), regression_task(), cfg.replace(seed=1))
+    assert torch.equal(params(a.model), params(b.model))
+    assert not torch.equal(params(a.model), params(c.model))
+
+
+def test_early_stopping_and_history_csv(tmp_path):
+    sol = fit(KAN([2, 6, 1]), regression_task(), TrainConfig(steps=500, lr=1e-2, eval_every=10, device="cpu"),
+              callbacks=[EarlyStopping(0.2, metric="test_rmse"), HistoryCSV(tmp_path / "h.csv")])
+    assert sol.stop_reason and "test_rmse" in sol.stop_reason
+    assert sol.metrics["steps"] < 500 and sol.metrics["test_rmse"] <= 0.2
+    lines = (tmp_path / "h.csv").read_text().splitlines()
+    assert lines[0].startswith("step,loss") and len(lines) == sol.metrics["steps"] + 1
+    with pytest.raises(ValueError, match="metric 'rel_l2' is not reported"):
+        fit(KAN([2, 3, 1]), regression_task(), TrainConfig(steps=2, eval_every=1, device="cpu"),
+            callbacks=[EarlyStopping(0.1)])
+
+
+def test_solution_hdf5_round_trip_for_supervised(tmp_path):
+    sol = fit(KAN([2, 4, 1]), regression_task(), TrainConfig(steps=5, device="cpu"))
+    path = sol.save(tmp_path / "r.h5")
+    back = load_solution(path)
+    assert back.metrics == sol.metrics
+    assert back.config == sol.config
+    x = torch.rand(5, 2, dtype=torch.float64)
+    assert torch.equal(back.model(x), sol.model(x))
+    assert [r["loss"] for r in back.history] == [r["loss"] for r in sol.history]
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(steps=0), "steps must be an integer >= 1, got 0"),
+    (dict(steps=-3), "steps must be an integer >= 1, got -3"),
+    (dict(lr=0.0), "lr must be a finite number > 0, got 0.0"),
+    (dict(optimizer="sgd"), "unknown optimizer 'sgd'; valid names: 'adam', 'lbfgs', 'adam\\+lbfgs'"),
+    (dict(schedule="step"), "unknown schedule 'step'"),
+    (dict(laplacian="fd"), "unknown laplacian 'fd'"),
+    (dict(laplacian="sdgd"), "needs k, the number of probe directions"),
+    (dict(n_interior=0), "n_interior must be an integer >= 1, got 0"),
+    (dict(optimizer="adam+lbfgs"), "needs lbfgs_steps >= 1"),
+    (dict(dtype="float16"), "unknown dtype 'float16'"),
+    (dict(group_lr={"hypernet": -1.0}), r"group_lr\['hypernet'\] must be a finite number > 0"),
+])
+def test_train_config_rejects_bad_values(kwargs, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        TrainConfig(**kwargs)
+
+
+def test_train_config_from_dict_rejects_unknown_fields():
+    with pytest.raises(ValueError, match=r"unknown field\(s\) \['stpes'\]"):
+        TrainConfig.from_dict({"stpes": 3})
+    assert TrainConfig.from_dict(TrainConfig(steps=7).to_dict()) == TrainConfig(steps=7)
