@@ -82,8 +82,10 @@ class HyperNet(nn.Module):
     def __init__(self, embedding_dim, hidden, n_basis, *, generator=None, dtype=torch.float64, device=None):
         super().__init__()
         self.embedding_dim, self.hidden, self.n_basis = embedding_dim, hidden, n_basis
-        self.fc1 = nn.Linear(embedding_dim, hidden, dtype=dtype, device=device)
-        self.fc2 = nn.Linear(hidden, n_basis + 1, dtype=dtype, device=device)
+        # skip_init: nn.Linear's own init would draw from (and advance) the global RNG
+        dev = torch.get_default_device() if device is None else device
+        self.fc1 = nn.utils.skip_init(nn.Linear, embedding_dim, hidden, dtype=dtype, device=dev)
+        self.fc2 = nn.utils.skip_init(nn.Linear, hidden, n_basis + 1, dtype=dtype, device=dev)
         with torch.no_grad():  # He init for the ReLU layer, unit-variance output per unit-variance embedding
             self.fc1.weight.copy_(_normal(self.fc1.weight.shape, math.sqrt(2.0 / embedding_dim), generator, dtype, device))
             self.fc1.bias.zero_()

@@ -26,7 +26,9 @@ class MLP(Backbone):
         layers = []
         pairs = list(zip(self.widths[:-1], self.widths[1:]))
         for n, (i, o) in enumerate(pairs):
-            lin = nn.Linear(i, o, dtype=self.dtype, device=device)
+            # skip_init: nn.Linear's own init would draw from (and advance) the global RNG
+            dev = torch.get_default_device() if device is None else device
+            lin = nn.utils.skip_init(nn.Linear, i, o, dtype=self.dtype, device=dev)
             with torch.no_grad():
                 std = math.sqrt(2.0 / (i + o))
                 lin.weight.copy_(torch.randn(o, i, generator=g, dtype=self.dtype) * std)
