@@ -43,7 +43,10 @@ def hosvd(t: torch.Tensor, ranks: Sequence[int]) -> tuple[torch.Tensor, list[tor
     ranks = check_ranks(ranks, t.shape, "hosvd")
     factors = []
     for mode, r in enumerate(ranks):
-        u, _, _ = torch.linalg.svd(unfold(t, mode), full_matrices=False)
+        m = unfold(t, mode)
+        # a rank above the product of the other dimensions needs the full U (zero core slices) to keep the
+        # requested core shape; only then is the (small) square right factor computed
+        u, _, _ = torch.linalg.svd(m, full_matrices=r > min(m.shape))
         factors.append(u[:, :r])
     core = torch.einsum("ijk,ia,jb,kc->abc", t, *factors)
     return core, factors
