@@ -87,12 +87,16 @@ def plot_slice(solution, path, resolution: int = 101, fixed: Optional[Sequence[f
     if dom is not None and hasattr(dom, "contains"):
         inside = dom.contains(x[:, : getattr(dom, "dim", d)]).cpu().numpy().astype(bool)
     fields = [("exact", exact), ("predicted", pred), ("|error|", np.abs(pred - exact))]
-    fig, axes = plt.subplots(1, 3, figsize=(13, 4))
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
     for ax, (title, v) in zip(axes, fields):
         v = np.where(inside, v, np.nan).reshape(a.shape)
         im = ax.pcolormesh(a, b, v, shading="auto")
         ax.set_title(title)
         ax.set_aspect("equal")
         fig.colorbar(im, ax=ax)
-    fig.suptitle(f"{getattr(problem, 'name', 'problem')}: slice x_3..x_d fixed")
+    title = getattr(problem, "name", "problem")
+    if d > 2:
+        title += f": slice through ({', '.join(f'{v:.2g}' for v in base[2:])}) in x_3..x_{d}"
+    fig.suptitle(title)
+    fig.tight_layout()
     return _save(fig, path)

@@ -25,10 +25,30 @@ class DivergenceError(RuntimeError):
     """Raised when the loss stays non-finite after ``max_retries`` recoveries."""
 
 
+def reset_peak_memory(device: torch.device) -> None:
+    """Start a new peak-memory window: CUDA allocator stats, or the process high-water mark on Linux."""
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+        return
+    try:  # Linux: writing 5 to clear_refs resets VmHWM (the peak RSS) of this process
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
+
+
 def peak_memory_mb(device: torch.device) -> float:
-    """Peak memory so far: CUDA allocator peak on GPU, process peak RSS on CPU (MiB)."""
+    """Peak memory since :func:`reset_peak_memory`: CUDA allocator peak on GPU, process peak RSS on CPU (MiB;
+    where the high-water mark cannot be reset, the process's lifetime peak)."""
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**20
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 2**10
+    except OSError:
+        pass
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return rss / 2**20 if sys.platform == "darwin" else rss / 2**10
 
@@ -67,7 +87,8 @@ class Trainer:
         self.dtype = resolve_dtype(config.dtype)
         self.device = resolve_device(config.device)
         self.model = model.to(device=self.device, dtype=self.dtype)
-        self.task = task
+        # under a DistributedContext each rank draws its shard of every batch and evaluation is gathered
+        self.task = distributed.shard_task(task) if hasattr(distributed, "shard_task") else task
         self.task.prepare(self.dtype, self.device)
         self.distributed = distributed
         seed = config.seed if distributed is None else distributed.rank_seed(config.seed)
@@ -233,6 +254,7 @@ class Trainer:
         c = self.config
         for cb in self.callbacks:
             cb.on_start(self)
+        reset_peak_memory(self.device)
         start = time.perf_counter()
         self._snapshot()
         evaluated_at = -1
