@@ -32,6 +32,16 @@ def check_method(method: str) -> str:
     return method
 
 
+def check_points(owner: str, x) -> torch.Tensor:
+    """``x`` must be a tensor ``(N, d)``; checked before its shape is unpacked (the model checks the rest)."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{owner}: x must be a torch.Tensor of shape (N, d), got {type(x).__name__}.")
+    if x.ndim != 2:
+        raise ValueError(f"{owner}: x must have shape (N, d), got {tuple(x.shape)}; reshape a single point "
+                         f"with x.reshape(1, -1) or a 1-D grid with x.reshape(-1, 1).")
+    return x
+
+
 def make_directions(method: str, n: int, dim: int, *, k: Optional[int] = None,
                     generator: Optional[torch.Generator] = None, dtype=torch.float64, device=None,
                     distribution: str = "rademacher") -> Directions:
@@ -89,6 +99,7 @@ def laplacian(model, x: torch.Tensor, method: str = "jet", *, k: Optional[int] =
         generator: explicit ``torch.Generator`` for the stochastic methods (no global RNG).
     """
     check_method(method)
+    check_points("laplacian", x)
     n, d = x.shape
     if method in JET_METHODS:
         dirs = make_directions(method, n, d, k=k, generator=generator, dtype=x.dtype, device=x.device,
@@ -106,6 +117,7 @@ def laplacian(model, x: torch.Tensor, method: str = "jet", *, k: Optional[int] =
 
 def gradient(model, x: torch.Tensor) -> torch.Tensor:
     """Exact gradient of a scalar-output backbone from one forward jet: ``(N, d)``."""
+    check_points("gradient", x)
     jet = forward_jet(model, x, Coordinates.all(x.shape[1], device=x.device))
     if jet.value.shape[1] != 1:
         raise ValueError(f"gradient needs a scalar-output model, got {jet.value.shape[1]} outputs.")
@@ -154,6 +166,7 @@ def pde_derivatives(model, x: torch.Tensor, method: str = "jet", *, spatial_dim:
         k, generator, distribution: stochastic probes (see :func:`make_directions`).
     """
     check_method(method)
+    check_points("pde_derivatives", x)
     n, d = x.shape
     sd = d if spatial_dim is None else spatial_dim
     fo = torch.as_tensor(list(first_order), dtype=torch.long, device=x.device)

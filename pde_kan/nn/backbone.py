@@ -6,7 +6,8 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
-from .._checks import check_input, dtype_name, positive_int, resolve_dtype
+from .._checks import check_input, choice, dtype_name, positive_int, resolve_dtype
+from .activations import ACTIVATIONS
 
 
 def check_widths(widths: Sequence[int], owner: str) -> list[int]:
@@ -25,7 +26,15 @@ class Backbone(nn.Module):
     name: str = "backbone"
 
     def _setup(self, widths, dtype, config: dict[str, Any]) -> None:
-        self.widths = check_widths(widths, type(self).__name__)
+        owner = type(self).__name__
+        self.widths = check_widths(widths, owner)
+        if "spline_order" in config and config["spline_order"] < 1:
+            raise ValueError(
+                f"{owner}: spline_order must be an integer >= 1, got {config['spline_order']}; order-0 splines are "
+                f"piecewise constant, so no derivative (in x, or through later layers) passes the spline branch. "
+                f"Use spline_order=3 (cubic) for PDEs.")
+        if "base_activation" in config:
+            choice("base_activation", config["base_activation"], ACTIVATIONS, owner=owner)
         self._init_dtype = resolve_dtype(dtype)
         self._config = {"widths": list(self.widths), **config}
 
