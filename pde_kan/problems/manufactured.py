@@ -144,9 +144,12 @@ def allen_cahn_profile(r: torch.Tensor, c: float):
         and ``m / r`` uses ``expm1 / log1p`` for small ``r`` (``m / r -> 2.5``).
     """
     a = 1 - r
-    abs_a = a.abs()
+    # |a| and sign(a) through where: double backward of abs() goes through a decomposition whose first use
+    # imports torch._dynamo (seconds), and the autograd path differentiates this value twice
+    positive = a >= 0
+    abs_a = torch.where(positive, a, -a)
     s = abs_a ** 2.5
-    ds = -2.5 * abs_a ** 1.5 * torch.sign(a)
+    ds = torch.where(positive, -2.5, 2.5) * abs_a ** 1.5
     d2s = 3.75 * abs_a ** 0.5
     # m / r without cancellation: for r <= 1/2, 1 - (1 - r)^2.5 = -expm1(2.5 log1p(-r))
     r_small = r.clamp(1e-300, 0.5)
