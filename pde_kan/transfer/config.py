@@ -1,0 +1,130 @@
+"""LoTRAConfig: the frozen description of a LoTRA adapter (which layers, which ranks, which learning rates)."""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Union
+
+from .._checks import choice, positive_float, positive_int
+from .rates import COMPONENTS, RATE_RULES
+
+METAKAN_MODES = ("embeddings", "hypernet")
+Ranks = Union[tuple[int, int, int], float]
+
+
+def _check_ranks(ranks: Any) -> Ranks:
+    own = "LoTRAConfig"
+    if isinstance(ranks, bool):
+        raise TypeError(f"{own}: ranks must be (r_out, r_in, r_basis) or a fraction in (0, 1], got {ranks!r}.")
+    if isinstance(ranks, (int, float)):
+        f = float(ranks)
+        if not (math.isfinite(f) and 0 < f <= 1):
+            raise ValueError(f"{own}: ranks as a fraction must lie in (0, 1], got {ranks!r}; or pass a triple "
+                             f"(r_out, r_in, r_basis) such as (4, 4, 3).")
+        return f
+    if isinstance(ranks, (str, bytes)) or not hasattr(ranks, "__len__") or len(ranks) != 3:
+        raise ValueError(f"{own}: ranks must be three integers (r_out, r_in, r_basis) or a fraction in (0, 1], "
+                         f"got {ranks!r}.")
+    names = ("r_out", "r_in", "r_basis")
+    return tuple(positive_int(f"ranks {n}", r, owner=own) for n, r in zip(names, ranks))
+
+
+def _check_targets(targets: Any) -> tuple:
+    own = "LoTRAConfig"
+    if isinstance(targets, (str, int)) and not isinstance(targets, bool):
+        targets = (targets,)
+    if not hasattr(targets, "__iter__"):
+        raise TypeError(f"{own}: targets must be layer indices or name patterns like ('layers.*',) or (0, -1), "
+                        f"got {targets!r}.")
+    targets = tuple(targets)
+    if not targets:
+        raise ValueError(f"{own}: targets is empty; pass 'all' or patterns/indices of the layers to adapt.")
+    for t in targets:
+        if isinstance(t, bool) or not isinstance(t, (str, int)):
+            raise TypeError(f"{own}: each target must be a layer index (int) or a name pattern (str), got {t!r}.")
+    return targets
+
+
+@dataclass(frozen=True)
+class LoTRAConfig:
+    """How a backbone is adapted: ``C = C0 (frozen) + alpha * G x1 U_out x2 U_in x3 U_basis`` per targeted layer.
+
+    Attributes:
+        ranks: Tucker ranks ``(r_out, r_in, r_basis)`` of every layer's delta, or a fraction in (0, 1] of each
+            dimension (at least 1). For MetaKAN (``metakan_mode="embeddings"``) the third mode is the embedding
+            dimension instead of the basis.
+        targets: which KAN layers get an adapter: ``"all"``, indices into ``model.layers`` (``-1`` = last) or
+            :mod:`fnmatch` patterns on the layer names ``"layers.0"``, ``"layers.1"``, ... A target matching no
+            layer raises.
+        alpha: fixed scale of the delta.
+        adapt_base_weight: also adapt the base-branch weights ``w (out, in)``: the delta then runs over
+            ``(out, in, n_basis + 1)`` with ``w``'s change as the last slice of the third mode (costs
+            ``r_basis`` extra parameters per layer). MetaKAN ignores it (the hypernet emits ``w`` too).
+        lr_rule: ``"lotra"`` (per-component rates scale-free in width, see :mod:`pde_kan.transfer.rates`) or
+            ``"uniform"`` (one rate for core and factors).
+        lr_ratios: multipliers of the ``"lotra"`` rates per component ``"core"``, ``"out"``, ``"in"``,
+            ``"basis"`` (missing ones are 1).
+        reference_width: the width at which every ``"lotra"`` rate equals ``lr * ratio``.
+        strict_ranks: raise when a rank exceeds a layer's dimension instead of clipping it to that dimension
+            (clipping lets one triple serve layers of different widths, e.g. the output layer of width 1).
+        metakan_mode: MetaKAN bases only: ``"embeddings"`` (a Tucker delta on the per-edge embeddings
+            ``(out, in, embedding_dim)``, hypernets frozen) or ``"hypernet"`` (train the targeted layers'
+            hypernets only, embeddings frozen: no delta tensor, cheapest in parameters).
+        seed: seeds the factor initialisation (a private ``torch.Generator``).
+    """
+
+    ranks: Ranks = (4, 4, 3)
+    targets: tuple = ("all",)
+    alpha: float = 1.0
+    adapt_base_weight: bool = False
+    lr_rule: str = "lotra"
+    lr_ratios: Mapping[str, float] = field(default_factory=dict)
+    reference_width: int = 16
+    strict_ranks: bool = False
+    metakan_mode: str = "embeddings"
+    seed: int = 0
+
+    def __post_init__(self):
+        own = "LoTRAConfig"
+        object.__setattr__(self, "ranks", _check_ranks(self.ranks))
+        object.__setattr__(self, "targets", _check_targets(self.targets))
+        object.__setattr__(self, "alpha", positive_float("alpha", self.alpha, owner=own))
+        for name in ("adapt_base_weight", "strict_ranks"):
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(f"{own}: {name} must be True or False, got {getattr(self, name)!r}.")
+        choice("lr_rule", self.lr_rule, RATE_RULES, owner=own)
+        if not isinstance(self.lr_ratios, Mapping):
+            raise TypeError(f"{own}: lr_ratios must be a mapping like {{'core': 2.0}}, got {self.lr_ratios!r}.")
+        ratios = {c: 1.0 for c in COMPONENTS}
+        for k, v in self.lr_ratios.items():
+            choice("lr_ratios component", k, COMPONENTS, owner=own)
+            ratios[k] = positive_float(f"lr_ratios[{k!r}]", v, owner=own)
+        object.__setattr__(self, "lr_ratios", ratios)
+        object.__setattr__(self, "reference_width", positive_int("reference_width", self.reference_width, owner=own))
+        choice("metakan_mode", self.metakan_mode, METAKAN_MODES, owner=own)
+        object.__setattr__(self, "seed", positive_int("seed", self.seed, minimum=0, owner=own))
+
+    def replace(self, **changes: Any) -> "LoTRAConfig":
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable fields (tuples as lists)."""
+        d = dataclasses.asdict(self)
+        d["ranks"] = list(self.ranks) if isinstance(self.ranks, tuple) else self.ranks
+        d["targets"] = list(self.targets)
+        d["lr_ratios"] = dict(self.lr_ratios)
+        return d
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "LoTRAConfig":
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ValueError(f"LoTRAConfig: unknown field(s) {unknown}; valid fields: {sorted(names)}.")
+        data = dict(data)
+        if isinstance(data.get("ranks"), list):
+            data["ranks"] = tuple(data["ranks"])
+        if isinstance(data.get("targets"), list):
+            data["targets"] = tuple(data["targets"])
+        return cls(**data)

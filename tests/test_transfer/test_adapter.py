@@ -1,0 +1,237 @@
+"""LoTRA adapters: zero-init identity, merge/unmerge, expressiveness, parameter counts, save/load, errors."""
+import json
+
+import pytest
+import torch
+
+from pde_kan import KAN, MetaKAN, SlimKAN
+from pde_kan.diff import laplacian
+from pde_kan.nn import hosvd
+from pde_kan.transfer import (LoTRAConfig, LoTRAModel, TuckerDelta, get_delta, inject_lotra, load_adapter,
+                              lotra_parameter_count, weights_hash)
+
+BACKBONES = {
+    "kan": lambda: KAN([3, 7, 5, 1], seed=1),
+    "slimkan": lambda: SlimKAN([3, 7, 5, 1], ranks=(4, 3, 4), seed=1),
+    "metakan": lambda: MetaKAN([3, 7, 5, 1], embedding_dim=2, hyper_hidden=8, seed=1),
+}
+
+
+def points(n=24, d=3, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(n, d, generator=g, dtype=torch.float64) * 1.8 - 0.9
+
+
+def perturb(model, scale=0.2, seed=5):
+    """Give every adapter parameter a nonzero value (as after training)."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.requires_grad:
+                p.add_(scale * torch.randn(p.shape, generator=g, dtype=p.dtype))
+
+
+@pytest.mark.parametrize("name", sorted(BACKBONES))
+def test_injection_is_bit_for_bit_identity_and_only_the_core_gets_a_gradient(name):
+    base = BACKBONES[name]()
+    x = points()
+    y0, lap0 = base(x), laplacian(base, x)
+    model = inject_lotra(base, LoTRAConfig(ranks=(3, 2, 2)))
+    y1, lap1 = model(x), laplacian(model, x)
+    assert torch.equal(y0, y1) and torch.equal(lap0, lap1)
+    (y1.square().sum() + lap1.square().sum()).backward()
+    for layer, a in model.adapters().items():
+        comps = a.delta.components()
+        assert comps["core"].grad.abs().max() > 0, layer
+        for c in ("out", "in", "basis"):
+            assert torch.count_nonzero(comps[c].grad) == 0, (layer, c)
+    assert all(p.grad is None for n, p in model.named_parameters() if ".delta." not in n)
+    assert all(not p.requires_grad for n, p in model.named_parameters() if ".delta." not in n)
+
+
+@pytest.mark.parametrize("adapt_base_weight", [False, True])
+@pytest.mark.parametrize("name", ["kan", "slimkan"])
+def test_outputs_equal_across_merge_states(name, adapt_base_weight):
+    base = BACKBONES[name]()
+    original = {k: v.clone() for k, v in base.state_dict().items()}
+    x = points()
+    model = inject_lotra(base, LoTRAConfig(ranks=(4, 3, 3), adapt_base_weight=adapt_base_weight))
+    perturb(model)
+    y, lap = model(x), laplacian(model, x)
+    assert (y - base_out(original, name, x)).abs().max() > 1e-3  # the adapter does change the model
+    model.merge()
+    assert model.merged
+    torch.testing.assert_close(model(x), y, rtol=0, atol=1e-12)
+    torch.testing.assert_close(laplacian(model, x), lap, rtol=0, atol=1e-12)
+    model.unmerge()
+    torch.testing.assert_close(model(x), y, rtol=0, atol=1e-12)
+    unmerged_state = {k.replace("coefficients.base.", "coefficients."): v for k, v in model.base_model.state_dict().items()
+                      if ".delta." not in k}
+    for k, v in original.items():  # the base weights are restored
+        torch.testing.assert_close(unmerged_state[k], v, rtol=0, atol=1e-14)
+    plain = model.merge_and_unload()
+    assert type(plain) is type(base) and not isinstance(plain, LoTRAModel)
+    torch.testing.assert_close(plain(x), y, rtol=0, atol=1e-12)
+    assert all(p.requires_grad for p in plain.parameters())
+    rebuilt = type(plain).from_config(plain.config)  # the config describes the merged architecture
+    rebuilt.load_state_dict(plain.state_dict())
+    torch.testing.assert_close(rebuilt(x), y, rtol=0, atol=1e-12)
+
+
+def base_out(state, name, x):
+    m = BACKBONES[name]()
+    m.load_state_dict(state)
+    return m(x)
+
+
+def test_slimkan_merge_adds_ranks_clipped_to_the_dimensions():
+    base = SlimKAN([3, 7, 5, 1], ranks=(4, 3, 4), seed=1)
+    before = [tuple(layer.coefficients.core.shape) for layer in base.layers]
+    model = inject_lotra(base, LoTRAConfig(ranks=(2, 2, 3)))
+    perturb(model)
+    plain = model.merge_and_unload()
+    after = [tuple(layer.coefficients.core.shape) for layer in plain.layers]
+    dims = [(7, 3, 8), (5, 7, 8), (1, 5, 8)]
+    delta = [model.layer_ranks[f"layers.{i}"] for i in range(3)]
+    assert after == [tuple(min(a + b, d) for a, b, d in zip(r0, r1, dd)) for r0, r1, dd in zip(before, delta, dims)]
+    assert plain.config["ranks"] == [6, 5, 7]
+
+
+def test_full_ranks_represent_any_target_tensor():
+    g = torch.Generator().manual_seed(3)
+    shape = (5, 4, 8)
+    target = torch.randn(shape, generator=g, dtype=torch.float64)
+    delta = TuckerDelta(shape, shape, alpha=2.0, generator=g, dtype=torch.float64, device=None)
+    core, factors = hosvd(target, shape)
+    with torch.no_grad():
+        delta.core.copy_(core / delta.alpha)
+        for p, u in zip((delta.u_out, delta.u_in, delta.u_basis), factors):
+            p.copy_(u)
+    torch.testing.assert_close(delta.tensor(), target, rtol=0, atol=1e-12)
+    feats = torch.randn(7, 4, 8, generator=g, dtype=torch.float64)  # the factored contraction agrees
+    torch.testing.assert_close(delta.contract(feats), torch.einsum("oim,nim->no", target, feats), rtol=0, atol=1e-12)
+    # and a multilinear-rank-(2, 2, 3) target is exact at ranks (2, 2, 3)
+    low = torch.einsum("abc,ia,jb,kc->ijk", torch.randn(2, 2, 3, generator=g, dtype=torch.float64),
+                       *(torch.randn(d, r, generator=g, dtype=torch.float64) for d, r in zip(shape, (2, 2, 3))))
+    core, factors = hosvd(low, (2, 2, 3))
+    small = TuckerDelta(shape, (2, 2, 3), alpha=1.0, generator=g, dtype=torch.float64, device=None)
+    with torch.no_grad():
+        small.core.copy_(core)
+        for p, u in zip((small.u_out, small.u_in, small.u_basis), factors):
+            p.copy_(u)
+    torch.testing.assert_close(small.tensor(), low, rtol=0, atol=1e-12)
+
+
+def test_parameter_count_formula():
+    assert lotra_parameter_count((64, 32, 8), (4, 4, 3)) == 4 * 4 * 3 + 64 * 4 + 32 * 4 + 8 * 3
+    model = inject_lotra(KAN([3, 7, 5, 1]), LoTRAConfig(ranks=(4, 4, 3)))
+    # ranks are clipped per layer: layers.0 has in = 3, layers.2 has out = 1
+    expected = (4 * 3 * 3 + 7 * 4 + 3 * 3 + 8 * 3) + (4 * 4 * 3 + 5 * 4 + 7 * 4 + 8 * 3) + (1 * 4 * 3 + 1 + 5 * 4 + 8 * 3)
+    assert model.n_parameters() == expected == model.trainable_summary()["trainable_parameters"]
+    assert model.layer_ranks == {"layers.0": (4, 3, 3), "layers.1": (4, 4, 3), "layers.2": (1, 4, 3)}
+    with_w = inject_lotra(KAN([3, 7, 5, 1]), LoTRAConfig(ranks=(4, 4, 3), adapt_base_weight=True))
+    assert with_w.n_parameters() == expected + 3 * 3  # one more row of U_basis per layer
+    meta = inject_lotra(MetaKAN([3, 7, 5, 1], embedding_dim=2), LoTRAConfig(ranks=(4, 4, 3), targets=[1]))
+    assert meta.n_parameters() == lotra_parameter_count((5, 7, 2), (4, 4, 2))
+    frac = inject_lotra(KAN([4, 8, 1]), LoTRAConfig(ranks=0.5))
+    assert frac.layer_ranks == {"layers.0": (4, 2, 4), "layers.1": (1, 4, 4)}
+
+
+def test_metakan_hypernet_only_mode_trains_the_hypernets():
+    base = MetaKAN([3, 7, 5, 1], hyper_hidden=8)
+    hyper = sum(p.numel() for layer in base.layers[1:] for p in layer.coefficients.hypernet.parameters())
+    model = inject_lotra(base, LoTRAConfig(metakan_mode="hypernet", targets="layers.[12]"))
+    assert model.n_parameters() == hyper and set(model.param_groups()) == {"hypernet"}
+    assert model.adapters() == {} and model.group_lr(1e-3) == {"hypernet": 1e-3}
+    with pytest.raises(RuntimeError, match="hypernet mode trains the hypernets in place"):
+        model.merge()
+
+
+def test_param_groups_name_every_component_and_carry_the_rule():
+    model = inject_lotra(KAN([3, 16, 1]), LoTRAConfig(reference_width=4))
+    groups = model.param_groups()
+    assert sorted(groups) == sorted(f"lotra_{c}.{i}" for c in ("core", "out", "in", "basis") for i in (0, 1))
+    rates = model.group_lr(1e-3)
+    assert rates["lotra_core.0"] == pytest.approx(1e-3 * 2) and rates["lotra_out.0"] == pytest.approx(1e-3 / 2)
+    assert rates["lotra_in.1"] == pytest.approx(1e-3 / 4) and rates["lotra_basis.1"] == pytest.approx(1e-3)
+    torch_groups = model.param_groups(1e-3)
+    assert {g["name"]: g["lr"] for g in torch_groups} == rates
+    uniform = inject_lotra(KAN([3, 16, 1]), LoTRAConfig(lr_rule="uniform"))
+    assert set(uniform.group_lr(1e-3).values()) == {1e-3}
+
+
+@pytest.mark.parametrize("name", ["kan", "metakan"])
+def test_adapter_save_load_round_trip(tmp_path, name):
+    x = points()
+    model = inject_lotra(BACKBONES[name](), LoTRAConfig(ranks=(3, 2, 2), lr_rule="uniform"))
+    perturb(model)
+    y = model(x)
+    path = model.save_adapter(tmp_path / "adapter")
+    meta = json.loads((path / "adapter_config.json").read_text())
+    assert meta["base_hash"] == weights_hash(BACKBONES[name]()) and meta["lotra"]["lr_rule"] == "uniform"
+    assert sorted(p.name for p in path.iterdir()) == ["adapter.pt", "adapter_config.json"]
+    loaded = load_adapter(BACKBONES[name](), path)
+    assert isinstance(loaded, LoTRAModel) and loaded.lotra_config == model.lotra_config
+    assert torch.equal(loaded(x), y)
+    fresh = inject_lotra(BACKBONES[name](), model.lotra_config)  # onto an injected model too
+    assert torch.equal(load_adapter(fresh, path)(x), y)
+
+
+def test_adapter_refuses_a_different_base_and_altered_files(tmp_path):
+    model = inject_lotra(KAN([3, 7, 5, 1], seed=1))
+    path = model.save_adapter(tmp_path / "a")
+    with pytest.raises(ValueError, match=r"trained on different base weights \(base hash [0-9a-f]{12}"):
+        load_adapter(KAN([3, 7, 5, 1], seed=2), path)
+    with pytest.raises(ValueError, match="trained on different base weights"):
+        load_adapter(KAN([3, 7, 5, 1], seed=1, dtype=torch.float32), path)
+    (path / "adapter.pt").write_bytes((path / "adapter.pt").read_bytes() + b"x")
+    with pytest.raises(ValueError, match="adapter.pt does not match the hash"):
+        load_adapter(KAN([3, 7, 5, 1], seed=1), path)
+    with pytest.raises(FileNotFoundError, match="adapter_config.json is missing"):
+        load_adapter(KAN([3, 7, 5, 1], seed=1), tmp_path / "nowhere")
+
+
+def test_clear_errors():
+    with pytest.raises(ValueError, match=r"ranks r_out=9 exceeds the dimension 7 of layer 'layers.0'.*strict_ranks"):
+        inject_lotra(KAN([3, 7, 1]), LoTRAConfig(ranks=(9, 2, 2), strict_ranks=True, targets=[0]))
+    with pytest.raises(ValueError, match=r"ranks r_basis=9 exceeds the dimension 8"):
+        inject_lotra(KAN([3, 7, 1]), LoTRAConfig(ranks=(2, 2, 9), strict_ranks=True))
+    with pytest.raises(ValueError, match=r"unknown target 'layers.7'.*valid layer names: 'layers.0', 'layers.1'"):
+        inject_lotra(KAN([3, 7, 1]), LoTRAConfig(targets=("layers.7",)))
+    with pytest.raises(ValueError, match=r"unknown target 5"):
+        inject_lotra(KAN([3, 7, 1]), LoTRAConfig(targets=(5,)))
+    model = inject_lotra(KAN([3, 7, 1]))
+    with pytest.raises(RuntimeError, match="not merged; call merge"):
+        model.unmerge()
+    model.merge()
+    with pytest.raises(RuntimeError, match=r"already merged; call unmerge\(\) before merging again"):
+        model.merge()
+    meta = inject_lotra(MetaKAN([3, 7, 1]))
+    with pytest.raises(RuntimeError, match=r"layer 'layers.0' of MetaKAN cannot be merged exactly: its coefficients "
+                                           r"are generated by a hypernetwork"):
+        meta.merge_and_unload()
+    with pytest.raises(TypeError, match="already a LoTRAModel"):
+        inject_lotra(meta)
+    with pytest.raises(ValueError, match=r"ranks as a fraction must lie in \(0, 1\], got 1.5"):
+        LoTRAConfig(ranks=1.5)
+    with pytest.raises(ValueError, match=r"unknown lr_rule 'adam'; valid names: 'lotra', 'uniform'"):
+        LoTRAConfig(lr_rule="adam")
+    with pytest.raises(ValueError, match=r"unknown lr_ratios component 'G'"):
+        LoTRAConfig(lr_ratios={"G": 2.0})
+    with pytest.raises(ValueError, match="metakan_mode='hypernet' needs MetaKAN layers"):
+        inject_lotra(KAN([3, 7, 1]), LoTRAConfig(metakan_mode="hypernet"))
+    with pytest.raises(TypeError, match="get_delta: layer must be a KANLayer carrying a LoTRA adapter"):
+        get_delta(KAN([3, 7, 1]).layers[0])
+
+
+def test_get_delta_and_config_round_trip():
+    model = inject_lotra(KAN([3, 7, 1]), LoTRAConfig(ranks=(2, 2, 2), targets=("layers.1",), alpha=0.5))
+    assert model.target_names == ["layers.1"]
+    assert torch.count_nonzero(model.get_delta(-1)) == 0 and model.get_delta("layers.1").shape == (1, 7, 8)
+    perturb(model)
+    a = model.adapters()["layers.1"]
+    torch.testing.assert_close(model.get_delta(1), 0.5 * torch.einsum("abc,ia,jb,kc->ijk", a.delta.core,
+                                                                      a.delta.u_out, a.delta.u_in, a.delta.u_basis))
+    cfg = model.lotra_config
+    assert LoTRAConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
+    assert model.config["adapter"] == "lotra" and model.config["base"]["backbone"] == "kan"

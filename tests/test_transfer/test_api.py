@@ -1,0 +1,77 @@
+"""transfer(): every method runs end to end through the one Trainer and leaves the source model untouched."""
+import pytest
+import torch
+
+from pde_kan import KAN, MetaKAN
+from pde_kan.problems import AllenCahn, Poisson
+from pde_kan.solvers import Solution, TrainConfig, solve
+from pde_kan.transfer import LoTRAConfig, LoTRAModel, load_transfer_solution, transfer
+
+CFG = TrainConfig(steps=4, lr=1e-2, n_interior=16, n_eval=64, eval_every=2, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def source():
+    problem = Poisson.two_body(dim=3, seed=0)
+    return problem, solve(problem, KAN([3, 6, 4, 1], seed=0), CFG)
+
+
+def state(model):
+    return {k: v.clone() for k, v in model.state_dict().items()}
+
+
+@pytest.mark.parametrize("method", ["lotra", "full", "last_layer", "scratch"])
+def test_every_method_runs_through_solve_and_keeps_the_source(source, method):
+    problem, base = source
+    before = state(base.model)
+    target = problem.with_params(coeffs=[2 * c for c in problem.coeffs])
+    sol = transfer(base, target, method=method, config=CFG)
+    assert isinstance(sol, Solution) and sol.metrics["steps"] == 4 and len(sol.history) == 4
+    assert sol.problem is target and 0 < sol.metrics["rel_l2"] < 10
+    after = base.model.state_dict()
+    assert all(torch.equal(v, after[k]) for k, v in before.items())
+    n_full = sum(p.numel() for p in base.model.parameters())
+    expected = {"lotra": sol.model.n_parameters() if isinstance(sol.model, LoTRAModel) else -1, "full": n_full,
+                "last_layer": sum(p.numel() for p in base.model.layers[-1].parameters()), "scratch": n_full}
+    assert sol.metrics["trainable_parameters"] == expected[method] == sol.attrs["transfer"]["trainable_parameters"]
+    if method == "lotra":
+        assert isinstance(sol.model, LoTRAModel) and sol.metrics["trainable_parameters"] < n_full
+        assert set(sol.config.group_lr) == set(sol.model.param_groups())
+    if method == "scratch":  # the same architecture, freshly initialised from its config
+        assert sol.model is not base.model and sol.model.config == base.model.config
+
+
+def test_lotra_transfer_learns_and_its_results_file_round_trips(source, tmp_path):
+    problem, base = source
+    target = problem.with_params(coeffs=[-c for c in problem.coeffs])
+    cfg = CFG.replace(steps=12, eval_every=0, resample=False, group_lr={"lotra_core.2": 5e-2})
+    sol = transfer(base, target, method="lotra", config=cfg, lotra=LoTRAConfig(ranks=(2, 2, 2)))
+    losses = [row["loss"] for row in sol.history]
+    assert losses[-1] < 0.5 * losses[0]
+    assert sol.config.group_lr["lotra_core.2"] == 5e-2  # explicit entries win over the rule
+    sol.save(tmp_path / "results.h5")
+    loaded = load_transfer_solution(tmp_path / "results.h5")
+    assert isinstance(loaded.model, LoTRAModel) and loaded.model.lotra_config == sol.model.lotra_config
+    x = sol.task.x_eval[:32]
+    assert torch.equal(loaded.model(x), sol.model(x))
+
+
+def test_transfer_from_a_results_file_and_on_metakan_time_dependent_allen_cahn(tmp_path):
+    problem = AllenCahn.time(2, c=0.0)
+    base = solve(problem, MetaKAN([3, 4, 1], hyper_hidden=4), CFG.replace(steps=2))
+    base.save(tmp_path / "base.h5")
+    for mode in ("embeddings", "hypernet"):
+        sol = transfer(tmp_path / "base.h5", problem.with_params(c=2.0), config=CFG.replace(steps=2),
+                       lotra=LoTRAConfig(metakan_mode=mode))
+        assert sol.metrics["steps"] == 2 and sol.attrs["transfer"]["lotra"]["metakan_mode"] == mode
+
+
+def test_transfer_errors(source):
+    problem, base = source
+    with pytest.raises(ValueError, match=r"unknown transfer method 'lora'; valid names: 'full', 'last_layer', "
+                                         r"'lotra', 'scratch'"):
+        transfer(base, problem, method="lora", config=CFG)
+    with pytest.raises(ValueError, match="lotra=... configures method='lotra' only"):
+        transfer(base, problem, method="full", config=CFG, lotra=LoTRAConfig())
+    with pytest.raises(TypeError, match="solution must be a Solution, a results-file path or a backbone"):
+        transfer(42, problem, config=CFG)
