@@ -79,12 +79,17 @@ def autograd_laplacian(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tens
     if u.shape[1] != 1:
         raise ValueError(f"autograd_laplacian needs a scalar field, got output shape {tuple(u.shape)}.")
     u = u[:, 0]
-    (g,) = torch.autograd.grad(u.sum(), x, create_graph=True)
+    (g,) = torch.autograd.grad(u.sum(), x, create_graph=True, allow_unused=True)
+    g = torch.zeros_like(x) if g is None else g
     idx = range(x.shape[1]) if index is None else index.tolist()
     lap = torch.zeros_like(u)
     for i in idx:
-        (h,) = torch.autograd.grad(g[:, i].sum(), x, create_graph=True)
-        lap = lap + h[:, i]
+        if not g.requires_grad:  # the gradient does not depend on x or on parameters (a frozen linear field)
+            break
+        # allow_unused: a field linear in x (e.g. an MLP without hidden layer) has no second-derivative graph
+        (h,) = torch.autograd.grad(g[:, i].sum(), x, create_graph=True, allow_unused=True)
+        if h is not None:
+            lap = lap + h[:, i]
     return u, scale * lap, g
 
 

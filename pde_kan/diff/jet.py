@@ -156,7 +156,7 @@ def _linear_rule(layer: nn.Linear, jet: Jet) -> Jet:
     n = jet.value.shape[0]
     if jet.is_input:
         t_out = jet.directions.apply(layer.weight)
-        if t_out.shape[0] != n:
+        if t_out.ndim == 2:  # coordinate directions give (out, K) for all points; out may equal N by chance
             t_out = t_out.expand(n, -1, -1)
         s_out = torch.zeros_like(value)
     else:

@@ -202,3 +202,25 @@ def test_jet_rule_registry_for_a_custom_layer():
         torch.testing.assert_close(laplacian(net, x, "jet"), laplacian(net, x, "autograd"), **TOL)
     finally:
         JET_RULES.pop(Scale, None)
+
+
+@pytest.mark.parametrize("widths,n", [([3, 1], 1), ([3, 4, 1], 4), ([2, 5, 1], 3)])
+def test_mlp_first_layer_width_equal_to_batch_size(widths, n):
+    """Coordinate tangents of a first Linear layer are (out, K) for all points; out == N must not confuse them."""
+    m = get_backbone("mlp", widths)
+    x = points(n, widths[0], seed=10)
+    _, lap_ref, grad_ref = autograd_laplacian(m, x)
+    torch.testing.assert_close(gradient(m, x), grad_ref, **TOL)
+    torch.testing.assert_close(laplacian(m, x, "jet"), lap_ref, **TOL)
+
+
+def test_autograd_laplacian_of_fields_linear_in_x():
+    """A field linear in x has no second-derivative graph; the reference loop returns zeros instead of failing."""
+    m = get_backbone("mlp", [3, 1])
+    x = points(4, 3, seed=11)
+    torch.testing.assert_close(laplacian(m, x, "autograd"), torch.zeros(4, dtype=torch.float64))
+    for p in m.parameters():
+        p.requires_grad_(False)
+    torch.testing.assert_close(laplacian(m, x, "autograd"), torch.zeros(4, dtype=torch.float64))
+    u, lap, g = autograd_laplacian(m, x)
+    torch.testing.assert_close(g, m.layers[0].weight.expand(4, -1))
