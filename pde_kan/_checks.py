@@ -86,7 +86,14 @@ def resolve_device(device: Any) -> torch.device:
     """``"auto"`` picks CUDA when present, else CPU; anything else goes to ``torch.device``."""
     if device is None or device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise ValueError(f"unknown device {device!r}; use 'auto', 'cpu', 'cuda' or 'cuda:N'.") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} requested but CUDA is not available here; use device='cpu' or "
+                         f"device='auto'.")
+    return dev
 
 
 def dtype_name(dtype: torch.dtype) -> str:

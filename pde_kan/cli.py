@@ -185,6 +185,13 @@ def cmd_solve(args) -> int:
     if resume == "auto":
         last = out / "checkpoints" / "last.pt"
         resume = str(last) if last.is_file() else None
+    if resume is not None:  # a missing or corrupt checkpoint is a user error, reported before --out is touched
+        from .solvers import load_checkpoint
+
+        try:
+            load_checkpoint(resume)
+        except (ValueError, FileNotFoundError) as e:
+            raise CLIError(f"--resume: {e}") from None
     if dist is None or dist.is_main:
         prepare_out(out, cfg)
     solution = solve(problem, model, train, callbacks=_callbacks(out, args, dist), resume=resume, distributed=dist)
@@ -292,11 +299,22 @@ def cmd_list(args) -> int:
 
 
 # --- parser -------------------------------------------------------------------------------------------
+def _period(text: str) -> int:
+    """argparse type of --checkpoint-every: an integer >= 1 (checked before anything is written)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1 (steps between checkpoints), got {text!r}")
+    return value
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="output directory (results.h5, history.csv, checkpoints, plots)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
-    p.add_argument("--checkpoint-every", type=int, default=500, metavar="N", help="checkpoint period (steps)")
+    p.add_argument("--checkpoint-every", type=_period, default=500, metavar="N", help="checkpoint period (steps)")
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -357,7 +375,7 @@ def make_parser() -> argparse.ArgumentParser:
     d.add_argument("--steps", type=int, default=400)
     d.add_argument("--no-progress", action="store_true")
     d.add_argument("--no-plots", action="store_true")
-    d.add_argument("--checkpoint-every", type=int, default=500)
+    d.add_argument("--checkpoint-every", type=_period, default=500)
     d.set_defaults(func=cmd_demo)
 
     ls = sub.add_parser("list", help="list backbones, problems and Laplacian methods")

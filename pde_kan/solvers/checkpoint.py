@@ -77,8 +77,11 @@ def load_checkpoint(path, map_location=None) -> dict[str, Any]:
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:  # torch raises several types for truncated / foreign files
+        detail = str(e).splitlines()[0] if str(e) else ""
+        if "weights only load failed" in detail.lower():  # torch's advice (weights_only=False) would run pickled code
+            detail = "not a tensors-only torch file"
         raise ValueError(f"checkpoint {str(path)!r} is corrupt or not a pde_kan checkpoint ({type(e).__name__}: "
-                         f"{str(e).splitlines()[0] if str(e) else ''}); use an intact checkpoint.") from None
+                         f"{detail}); use an intact checkpoint.") from None
     if not isinstance(state, dict) or state.get("format_version") != CHECKPOINT_VERSION:
         raise ValueError(f"checkpoint {str(path)!r} is not a pde_kan checkpoint (format_version "
                          f"{state.get('format_version') if isinstance(state, dict) else None!r}, expected "

@@ -115,20 +115,30 @@ def load_solution(path, device=None) -> Solution:
         if f.attrs.get("format") != FORMAT:
             raise ValueError(f"results file {str(path)!r} is not a pde_kan solution (format "
                              f"{f.attrs.get('format')!r}, expected {FORMAT!r}).")
-        attrs = {k: f.attrs[k] for k in f.attrs}
-        history_cols = {k: f["history"][k][()] for k in f["history"]}
-        arrays = {k: f["evaluation"][k][()] for k in f["evaluation"]}
-        state = {k: torch.from_numpy(np.array(f["model"][k][()])) for k in _walk(f["model"])}
+        try:  # a file cut short inside a dataset, or with groups / attrs missing, is damaged, not foreign
+            attrs = {k: f.attrs[k] for k in f.attrs}
+            history_cols = {k: f["history"][k][()] for k in f["history"]}
+            arrays = {k: f["evaluation"][k][()] for k in f["evaluation"]}
+            state = {k: torch.from_numpy(np.array(f["model"][k][()])) for k in _walk(f["model"])}
+            model_config = json.loads(attrs["model_config"])
+            config_dict = json.loads(attrs["config"])
+        except (KeyError, OSError, ValueError) as e:
+            raise ValueError(f"results file {str(path)!r} is incomplete or damaged ({type(e).__name__}: {e}); "
+                             f"rerun or restore it.") from None
     n = len(next(iter(history_cols.values()))) if history_cols else 0
     history = [{k: float(v[i]) for k, v in history_cols.items() if not math.isnan(v[i])} for i in range(n)]
-    model_config = json.loads(attrs["model_config"])
     model = None
     if isinstance(model_config, dict) and "backbone" in model_config:
         model = backbone_from_config(model_config, device=device)
-        model.load_state_dict(state)
+        try:
+            model.load_state_dict(state)
+        except RuntimeError as e:
+            detail = " ".join(line.strip() for line in str(e).splitlines()[:2])
+            raise ValueError(f"results file {str(path)!r}: the stored model state does not fit its model_config "
+                             f"({detail}); the file was edited or damaged; rerun or restore it.") from None
     from .config import TrainConfig
 
-    config = TrainConfig.from_dict(json.loads(attrs["config"]))
+    config = TrainConfig.from_dict(config_dict)
     return Solution(model=model, config=config, history=history, metrics=json.loads(attrs["metrics"]),
                     arrays=arrays, stop_reason=attrs["stop_reason"] or None,
                     attrs={k: (json.loads(v) if k in ("problem", "model_config") else v) for k, v in attrs.items()})

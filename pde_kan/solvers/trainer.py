@@ -334,6 +334,9 @@ def solve(problem, model: torch.nn.Module, config: Optional[TrainConfig] = None,
         resume: path of a checkpoint to continue from.
     """
     config = TrainConfig() if config is None else config
+    if not isinstance(config, TrainConfig):
+        raise TypeError(f"solve: config must be a TrainConfig, got {type(config).__name__}; build one with "
+                        f"TrainConfig(steps=...) or TrainConfig.from_dict(...).")
     problem.check_model(model)
     return fit(model, PDETask(problem, config), config, callbacks, resume=resume, distributed=distributed)
 
