@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from ..nn import Activation, KANLayer
-from .directions import Directions
+from .directions import Coordinates, Directions
 
 
 @dataclass
@@ -112,41 +112,69 @@ def _rule_for(layer: nn.Module) -> JetRule:
                     f"pde_kan.diff.register_jet_rule({type(layer).__name__}) or use method='autograd'.")
 
 
+def _edge_slopes(feats: torch.Tensor, packed: torch.Tensor) -> torch.Tensor:
+    """``sum_m packed[o, i, m] feats[n, i, m]`` for every edge: ``(N, out, in)``.
+
+    One batched GEMM over the inputs, ``(in, N, m+1) @ (in, m+1, out)``, on strided views of the features and
+    the packed weights (no copies); the result is returned as a ``(N, out, in)`` view of the ``(in, N, out)``
+    product, which batched GEMMs downstream read as a column-major operand.
+    """
+    return torch.bmm(feats.transpose(0, 1), packed.permute(1, 2, 0)).permute(1, 2, 0)
+
+
 def edge_derivatives(layer: KANLayer, x: torch.Tensor, c: torch.Tensor, w: torch.Tensor):
     """``D1, D2: (N, out, in)`` — first and second derivatives of every edge function at ``x (N, in)``.
 
-    ``c: (out, in, n_basis)`` and ``w: (out, in)`` are the (possibly column-selected) coefficients.
+    ``c: (out, in, n_basis)`` and ``w: (out, in)`` are the (possibly column-selected) coefficients. Also returns
+    the basis values ``(N, in, n_basis)`` first: ``(B, D1, D2)``.
     """
-    b = layer.basis(x, derivatives=2)
-    d1 = torch.einsum("nim,oim->noi", b.d1, c) + layer.act.d1(x).unsqueeze(1) * w
-    d2 = torch.einsum("nim,oim->noi", b.d2, c) + layer.act.d2(x).unsqueeze(1) * w
-    return b.value, d1, d2
+    act = layer.act
+    f0, f1, f2 = layer.basis.features(x, (act.f(x), act.d1(x), act.d2(x)))
+    packed = torch.cat([w.unsqueeze(-1), c], dim=-1)
+    return f0[..., 1:].contiguous(), _edge_slopes(f1, packed).contiguous(), _edge_slopes(f2, packed).contiguous()
+
+
+def _is_identity(dirs: Directions) -> bool:
+    """All d coordinates in order with unit weights: tangents are the edge slopes themselves."""
+    return (isinstance(dirs, Coordinates) and dirs.k == dirs.dim and dirs.weights is None
+            and bool((dirs.index == torch.arange(dirs.dim, device=dirs.index.device)).all()))
 
 
 @register_jet_rule(KANLayer)
 def _kan_rule(layer: KANLayer, jet: Jet) -> Jet:
+    """Value ``F0 @ W^T``, tangents ``D1 @ T`` and second term ``(F2 q + F1 s) @ W^T``.
+
+    ``F_d = [act^(d)(x), B^(d)(x)]`` are the layer features of derivative order d and ``W`` the packed weights
+    ``[w, C]``, so ``S_out = sum_i D2_i q_i + D1_i s_i`` is one GEMM over in * (n_basis + 1), exactly as the
+    value; the per-edge second derivatives ``D2`` are never formed.
+    """
     x = jet.value
-    c, w = layer.coefficients.coefficients()
+    n = x.shape[0]
+    act, basis = layer.act, layer.basis
+    packed = layer.coefficients.packed()
+    weight = packed.reshape(packed.shape[0], -1)
     dirs = jet.directions
     if jet.is_input and dirs.index is not None and dirs.k < dirs.dim:
         # only the chosen input columns need derivatives: O(N * out * K * n_basis), not O(N * out * d * n_basis)
-        basis, _, _ = layer.basis(x, derivatives=0)
+        (f0,) = basis.features(x, (act.f(x),))
         xs = x[:, dirs.index]
-        _, t_out, d2 = edge_derivatives(layer, xs, c[:, dirs.index], w[:, dirs.index])
-        s_out = d2 @ dirs.weights.to(d2.dtype) if dirs.weights is not None else d2.sum(-1)
+        f1, f2 = basis.features(xs, (act.d1(xs), act.d2(xs)), first=1)
+        sub = packed[:, dirs.index]
+        t_out = _edge_slopes(f1, sub)
+        if dirs.weights is not None:
+            f2 = f2 * dirs.weights.to(f2.dtype).unsqueeze(-1)
+        s_out = f2.reshape(n, -1) @ sub.reshape(sub.shape[0], -1).T
     else:
-        basis, d1, d2 = edge_derivatives(layer, x, c, w)
+        f0, f1, f2 = basis.features(x, (act.f(x), act.d1(x), act.d2(x)))
+        d1 = _edge_slopes(f1, packed)
         if jet.is_input:
-            t_out = dirs.apply(d1)
-            sq = dirs.weighted_sq(x.dtype)
-            s_out = (d2 * sq.unsqueeze(-2)).sum(-1)
+            t_out = d1 if _is_identity(dirs) else dirs.apply(d1)
+            g = f2 * dirs.weighted_sq(x.dtype).unsqueeze(-1)
         else:
             t_out = torch.bmm(d1, jet.tangent)
-            q = jet.weighted_sq_tangent()
-            s_out = torch.einsum("noi,ni->no", d2, q) + torch.einsum("noi,ni->no", d1, jet.second)
-    features = torch.cat([layer.act.f(x).unsqueeze(-1), basis], dim=-1)
-    weight = torch.cat([w.unsqueeze(-1), c], dim=-1).reshape(layer.out_features, -1)
-    value = features.reshape(x.shape[0], -1) @ weight.T
+            g = torch.addcmul(f2 * jet.weighted_sq_tangent().unsqueeze(-1), f1, jet.second.unsqueeze(-1))
+        s_out = g.reshape(n, -1) @ weight.T
+    value = f0.reshape(n, -1) @ weight.T
     return Jet(value, t_out, s_out, dirs)
 
 

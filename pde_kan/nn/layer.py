@@ -17,6 +17,7 @@ from typing import Optional, Sequence
 
 import torch
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from .._checks import positive_int
 from .activations import get_activation
@@ -27,6 +28,23 @@ from .tucker import check_ranks, tucker_to_tensor
 def _normal(shape, std, generator, dtype, device) -> torch.Tensor:
     t = torch.randn(shape, generator=generator, dtype=dtype)
     return (t * std).to(device)
+
+
+def dense_contract(features: torch.Tensor, c: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """``features (N, in, m + 1)`` = [act, B] against ``c (out, in, m)``, ``w (out, in)`` -> ``(N, out)``.
+
+    One GEMM over ``in * (m + 1)`` needs the weights in the features' interleaved order, i.e. a copy of
+    ``out * in * (m + 1)`` numbers (and of their gradient in backward); the alternative copies the basis part of
+    the features instead (``N * in * m``) and accumulates two GEMMs into one output. The smaller copy wins:
+    weights for PINN-sized layers (``out < N``), features for wide layers on small batches (``out > N``).
+    """
+    n = features.shape[0]
+    o = c.shape[0]
+    if o > n:
+        basis = features[..., 1:].reshape(n, -1)
+        return torch.addmm(features[..., 0] @ w.T, basis, c.reshape(o, -1).T)
+    weight = torch.cat([w.unsqueeze(-1), c], dim=-1).reshape(o, -1)
+    return features.reshape(n, -1) @ weight.T
 
 
 class CoefficientSource(nn.Module):
@@ -40,11 +58,15 @@ class CoefficientSource(nn.Module):
         """Return ``(C, w)`` with shapes ``(out, in, n_basis)`` and ``(out, in)``."""
         raise NotImplementedError
 
-    def contract(self, features: torch.Tensor) -> torch.Tensor:
-        """``features (N, in, n_basis + 1)`` = [silu(x), B(x)] -> ``(N, out)``: one GEMM over in * (n_basis + 1)."""
+    def packed(self) -> torch.Tensor:
+        """``(out, in, n_basis + 1)`` = ``[w, C]``: the weights in the order of the layer's features."""
         c, w = self.coefficients()
-        weight = torch.cat([w.unsqueeze(-1), c], dim=-1).reshape(self.out_features, -1)
-        return features.reshape(features.shape[0], -1) @ weight.T
+        return torch.cat([w.unsqueeze(-1), c], dim=-1)
+
+    def contract(self, features: torch.Tensor) -> torch.Tensor:
+        """``features (N, in, n_basis + 1)`` = [silu(x), B(x)] -> ``(N, out)``: GEMM over in * (n_basis + 1)."""
+        c, w = self.coefficients()
+        return dense_contract(features, c, w)
 
     def param_groups(self) -> dict[str, list[nn.Parameter]]:
         """Named parameter groups (a trainer may give each its own learning rate)."""
@@ -97,6 +119,21 @@ class HyperNet(nn.Module):
         return self.fc2(torch.relu(self.fc1(e)))
 
 
+def _hyper_rows(emb, w1, b1, w2, b2):
+    """Hypernet on ``emb (rows, in, e)`` with a (permuted, scaled) output layer -> ``(rows, in * n_out)``."""
+    h = torch.relu(torch.addmm(b1, emb.reshape(-1, emb.shape[-1]), w1.T))
+    return torch.addmm(b2, h, w2.T).view(emb.shape[0], -1)
+
+
+def _hyper_rows_matmul(features, emb, w1, b1, w2, b2):
+    """``features (N, in * n_out) @ hypernet(emb).T`` -> ``(N, rows)``."""
+    return features @ _hyper_rows(emb, w1, b1, w2, b2).T
+
+
+#: Default number of edges whose coefficients a MetaKAN layer generates at once (see HyperCoefficients).
+DEFAULT_CHUNK_SIZE = 65536
+
+
 class HyperCoefficients(CoefficientSource):
     """MetaKAN: ``[C_ji, w_ji] = scale * H(e_ji)`` with one learnable embedding ``e_ji`` per edge.
 
@@ -104,17 +141,34 @@ class HyperCoefficients(CoefficientSource):
     with its fan-in, as for a dense init. Parameters: ``out * in * embedding_dim`` plus the hypernet's (which
     may be shared between layers and is then counted once by the backbone).
 
+    Memory: the coefficients are generated once per forward pass (not per sample). Kept naively, the hypernet's
+    activations for every edge (``2 * out * in * hyper_hidden`` numbers) and the generated ``C`` would cost more
+    than a KAN's dense parameters. With ``recompute`` the layer generates its coefficients in chunks of whole
+    output rows, at most ``chunk_size`` edges each, multiplies each chunk into the output at once, and frees it;
+    backward regenerates one chunk at a time (activation checkpointing), so peak memory holds one chunk of
+    hypernet activations and coefficients instead of the whole layer's, at the price of a second hypernet
+    forward pass.
+
     Args:
         hypernet: the :class:`HyperNet` to use (shared between layers) or None for a private one.
         init_scale: extra factor on the spline part, matching :class:`DenseCoefficients`.
+        chunk_size: maximum number of edges generated at once (rounded down to whole output rows, at least
+            one row); None generates the whole layer at once.
+        recompute: free the hypernet activations after the forward pass and regenerate them in backward.
     """
 
     def __init__(self, in_features, out_features, n_basis, *, embedding_dim=1, hyper_hidden=16,
                  hypernet: Optional[HyperNet] = None, init_scale=0.1, generator=None,
-                 dtype=torch.float64, device=None):
+                 dtype=torch.float64, device=None, chunk_size: Optional[int] = DEFAULT_CHUNK_SIZE,
+                 recompute: bool = True):
         super().__init__()
         self.in_features, self.out_features, self.n_basis = in_features, out_features, n_basis
         self.embedding_dim = embedding_dim
+        self.chunk_size = None if chunk_size is None else positive_int("chunk_size", chunk_size,
+                                                                       owner="HyperCoefficients")
+        if not isinstance(recompute, bool):
+            raise TypeError(f"HyperCoefficients: recompute must be True or False, got {recompute!r}.")
+        self.recompute = recompute
         self.embeddings = nn.Parameter(_normal((out_features, in_features, embedding_dim), 1.0, generator, dtype, device))
         if hypernet is None:
             hypernet = HyperNet(embedding_dim, hyper_hidden, n_basis, generator=generator, dtype=dtype, device=device)
@@ -128,18 +182,67 @@ class HyperCoefficients(CoefficientSource):
         scale = torch.full((n_basis + 1,), init_scale / math.sqrt(in_features), dtype=dtype, device=device)
         scale[-1] = 1.0 / math.sqrt(in_features)
         self.register_buffer("scale", scale, persistent=False)
+        # hypernet outputs are [C, w]; the layer's features are [act, B], so the packed order is [w, C]
+        self.register_buffer("_order", torch.tensor([n_basis] + list(range(n_basis)), device=device),
+                             persistent=False)
 
     def generate(self, embeddings: torch.Tensor) -> torch.Tensor:
         """``embeddings (out, in, e)`` -> ``(out, in, n_basis + 1)`` = [C, w] (scaled hypernet output)."""
         flat = embeddings.reshape(-1, self.embedding_dim)
         return (self.hypernet(flat) * self.scale).reshape(self.out_features, self.in_features, self.n_basis + 1)
 
+    def _hyper_params(self):
+        """fc1 as is; fc2 with the scale folded in and its outputs reordered to [w, C] (tiny tensors)."""
+        fc1, fc2 = self.hypernet.fc1, self.hypernet.fc2
+        w2 = (fc2.weight * self.scale.unsqueeze(-1)).index_select(0, self._order)
+        b2 = (fc2.bias * self.scale).index_select(0, self._order)
+        return fc1.weight, fc1.bias, w2, b2
+
+    def rows_per_chunk(self) -> int:
+        """Output rows generated at once (all of them when ``chunk_size`` is None)."""
+        if self.chunk_size is None:
+            return self.out_features
+        return max(1, min(self.out_features, self.chunk_size // self.in_features))
+
+    def _chunks(self):
+        step = self.rows_per_chunk()
+        return [(o, min(o + step, self.out_features)) for o in range(0, self.out_features, step)]
+
+    def _checkpointing(self) -> bool:
+        return self.recompute and torch.is_grad_enabled()
+
+    def packed(self):
+        params = self._hyper_params()
+        shape = (self.out_features, self.in_features, self.n_basis + 1)
+        if not self._checkpointing():
+            return _hyper_rows(self.embeddings, *params).view(shape)
+        parts = [checkpoint(_hyper_rows, self.embeddings[a:b], *params, use_reentrant=False, preserve_rng_state=False)
+                 for a, b in self._chunks()]
+        return torch.cat(parts, 0).view(shape)
+
     def coefficients(self):
-        cw = self.generate(self.embeddings)
-        return cw[..., :-1], cw[..., -1]
+        cw = self.packed()
+        return cw[..., 1:], cw[..., 0]
+
+    def contract(self, features):
+        n = features.shape[0]
+        f2 = features.reshape(n, -1)
+        params = self._hyper_params()
+        chunks = self._chunks()
+        if self._checkpointing():
+            ys = [checkpoint(_hyper_rows_matmul, f2, self.embeddings[a:b], *params, use_reentrant=False,
+                             preserve_rng_state=False) for a, b in chunks]
+        elif torch.is_grad_enabled():  # every chunk's activations would be kept anyway: one chunk
+            ys = [_hyper_rows_matmul(f2, self.embeddings, *params)]
+        else:
+            ys = [_hyper_rows_matmul(f2, self.embeddings[a:b], *params) for a, b in chunks]
+        return ys[0] if len(ys) == 1 else torch.cat(ys, 1)
 
     def param_groups(self):
         return {"hypernet": list(self.hypernet.parameters()), "embeddings": [self.embeddings]}
+
+    def extra_repr(self) -> str:
+        return f"chunk_size={self.chunk_size}, recompute={self.recompute}"
 
 
 class TuckerCoefficients(CoefficientSource):
@@ -218,7 +321,7 @@ class KANLayer(nn.Module):
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """``x (N, in)`` -> ``(N, in, n_basis + 1)``: base activation followed by the basis values."""
-        return torch.cat([self.act.f(x).unsqueeze(-1), self.basis(x).value], dim=-1)
+        return self.basis.features(x, (self.act.f(x),))[0]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.coefficients.contract(self.features(x))

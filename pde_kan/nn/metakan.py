@@ -6,7 +6,7 @@ from torch import nn
 
 from .._checks import positive_int
 from .backbone import Backbone
-from .layer import HyperCoefficients, HyperNet, KANLayer
+from .layer import DEFAULT_CHUNK_SIZE, HyperCoefficients, HyperNet, KANLayer
 from .splines import BSplineBasis
 
 
@@ -24,6 +24,11 @@ class MetaKAN(Backbone):
         embedding_dim: size e of each edge's embedding (1 in the reference).
         hyper_hidden: hypernet hidden width h.
         share_hypernet: one hypernet for all layers instead of one per layer.
+        chunk_size: edges whose coefficients are generated at once (whole output rows, at least one); None
+            generates a layer at once. Only matters with ``recompute``.
+        recompute: generate coefficients chunk by chunk, use each chunk at once and regenerate it in backward
+            (activation checkpointing): peak memory holds one chunk of hypernet activations instead of every
+            edge's, for a second hypernet forward pass per step. See :class:`~pde_kan.nn.HyperCoefficients`.
         Other arguments as :class:`~pde_kan.nn.KAN`.
     """
 
@@ -31,14 +36,19 @@ class MetaKAN(Backbone):
 
     def __init__(self, widths, embedding_dim=1, hyper_hidden=16, share_hypernet=False, grid_size=5,
                  spline_order=3, grid_range=(-1.0, 1.0), base_activation="silu", init_scale=0.1, seed=0,
-                 dtype=torch.float64, device=None):
+                 dtype=torch.float64, device=None, chunk_size=DEFAULT_CHUNK_SIZE, recompute=True):
         super().__init__()
         embedding_dim = positive_int("embedding_dim", embedding_dim, owner="MetaKAN")
         hyper_hidden = positive_int("hyper_hidden", hyper_hidden, owner="MetaKAN")
+        if chunk_size is not None:
+            chunk_size = positive_int("chunk_size", chunk_size, owner="MetaKAN")
+        if not isinstance(recompute, bool):
+            raise TypeError(f"MetaKAN: recompute must be True or False, got {recompute!r}.")
         basis = BSplineBasis(grid_size, spline_order, grid_range)
         self._setup(widths, dtype, dict(basis.config, embedding_dim=embedding_dim, hyper_hidden=hyper_hidden,
                                         share_hypernet=bool(share_hypernet), base_activation=base_activation,
-                                        init_scale=init_scale, seed=seed))
+                                        init_scale=init_scale, seed=seed, chunk_size=chunk_size,
+                                        recompute=recompute))
         g = torch.Generator().manual_seed(int(seed))
         self.basis = basis
 
@@ -49,6 +59,7 @@ class MetaKAN(Backbone):
         self.layers = nn.ModuleList(
             KANLayer(i, o, basis, HyperCoefficients(
                 i, o, basis.n_basis, embedding_dim=embedding_dim, hypernet=shared or hypernet(),
-                init_scale=init_scale, generator=g, dtype=self.dtype, device=device), base_activation)
+                init_scale=init_scale, generator=g, dtype=self.dtype, device=device, chunk_size=chunk_size,
+                recompute=recompute), base_activation)
             for i, o in zip(self.widths[:-1], self.widths[1:])
         )

@@ -1,0 +1,191 @@
+"""Forward+backward time of KAN / MetaKAN / Slim KAN / MLP against pykan 0.2.8 and the dense-matmul limit.
+
+Every competitor runs side by side in one process: each repeat runs every competitor once (in a rotating
+order), so load changes on a shared machine hit all of them alike; the table reports the median time and the
+median of the per-repeat ratios. ``matmul`` is the physical limit of a KAN layer: the same dense GEMMs
+``(N, in * n_basis) x (in * n_basis, out)`` for every layer, forward and backward (weight gradients everywhere,
+input gradients where the network needs them, i.e. after the first layer), with nothing else.
+
+    .venv/bin/python benchmarks/layer_speed.py --out benchmarks/results/layer_speed.json
+
+pykan is the ``bench`` extra (``.venv/bin/pip install -c constraints.txt pykan==0.2.8``; its import also needs
+pandas); it is skipped with a note when it cannot be imported. It runs with ``auto_save=False,
+symbolic_enabled=False, save_act=False`` (its fastest settings: no checkpoint files, no symbolic branch, no
+stored activations), float32 (it builds its parameters in the default dtype).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from pde_kan.nn import KAN, MLP, MetaKAN, SlimKAN  # noqa: E402
+
+CASES = [  # (name, widths, N)
+    ("[64, 64, 64, 1] N=1024", [64, 64, 64, 1], 1024),
+    ("[784, 256, 10] N=128", [784, 256, 10], 128),
+    ("[784, 64, 10] N=128", [784, 64, 10], 128),
+]
+GRID, ORDER = 5, 3
+
+
+class MatmulLimit(torch.nn.Module):
+    """The dense GEMMs of a KAN of these widths and nothing else."""
+
+    def __init__(self, widths, n_basis, dtype):
+        super().__init__()
+        g = torch.Generator().manual_seed(0)
+        self.weights = torch.nn.ParameterList(
+            torch.nn.Parameter(torch.randn(o, i * n_basis, generator=g, dtype=dtype) / (i * n_basis) ** 0.5)
+            for i, o in zip(widths[:-1], widths[1:]))
+        self.widths = widths
+        self.n_basis = n_basis
+
+    def make_features(self, n, dtype):
+        g = torch.Generator().manual_seed(1)
+        return [torch.randn(n, i * self.n_basis, generator=g, dtype=dtype).requires_grad_(layer > 0)
+                for layer, i in enumerate(self.widths[:-1])]
+
+
+def pykan_model(widths):
+    try:
+        from kan import MultKAN
+    except Exception as err:  # noqa: BLE001 - any import failure means "not available"
+        return None, f"pykan unavailable ({type(err).__name__}: {err}); install the bench extra"
+    m = MultKAN(width=list(widths), grid=GRID, k=ORDER, seed=0, auto_save=False, symbolic_enabled=False,
+                save_act=False)
+    import kan
+
+    return m, f"pykan {getattr(kan, '__version__', '0.2.8')}"
+
+
+def build(widths, dtype, with_pykan):
+    models = {
+        "kan": KAN(widths, grid_size=GRID, spline_order=ORDER, dtype=dtype),
+        "metakan": MetaKAN(widths, grid_size=GRID, spline_order=ORDER, dtype=dtype),
+        "slimkan": SlimKAN(widths, grid_size=GRID, spline_order=ORDER, dtype=dtype),
+        "mlp": MLP(widths, activation="silu", dtype=dtype),
+    }
+    notes = []
+    if with_pykan:
+        m, note = pykan_model(widths)
+        notes.append(note)
+        if m is not None:
+            models["pykan"] = m
+    return models, notes
+
+
+def step_fn(model, x, target):
+    def step():
+        model.zero_grad(set_to_none=True)
+        out = model(x)
+        torch.nn.functional.mse_loss(out, target).backward()
+    return step
+
+
+def matmul_step(limit: MatmulLimit, feats, target):
+    def step():
+        limit.zero_grad(set_to_none=True)
+        for f in feats:
+            f.grad = None
+        loss = 0
+        for f, w in zip(feats, limit.weights):
+            loss = loss + (f @ w.T).square().mean()
+        loss.backward()
+    return step
+
+
+def timed(fn, inner, clock):
+    t0 = clock()
+    for _ in range(inner):
+        fn()
+    return (clock() - t0) / inner
+
+
+def run_case(name, widths, n, dtype, repeats, inner, clock, with_pykan):
+    models, notes = build(widths, dtype, with_pykan)
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(n, widths[0], generator=g, dtype=dtype) * 2 - 1
+    target = torch.randn(n, widths[-1], generator=g, dtype=dtype)
+    fns = {k: step_fn(m, x.float() if k == "pykan" else x, target.float() if k == "pykan" else target)
+           for k, m in models.items()}
+    limit = MatmulLimit(widths, GRID + ORDER, dtype)
+    fns["matmul"] = matmul_step(limit, limit.make_features(n, dtype), target)
+    for fn in fns.values():  # warm-up (allocator, thread pools, lazily built tables)
+        fn()
+        fn()
+    times = {k: [] for k in fns}
+    keys = list(fns)
+    for r in range(repeats):
+        order = keys[r % len(keys):] + keys[:r % len(keys)]
+        for k in order:
+            times[k].append(timed(fns[k], inner, clock))
+    ratio = {}
+    for k in fns:
+        ratio[k] = {
+            "to_matmul": statistics.median(t / m for t, m in zip(times[k], times["matmul"])),
+            "to_kan": statistics.median(t / m for t, m in zip(times[k], times["kan"])),
+        }
+    params = {k: sum(p.numel() for p in m.parameters() if p.requires_grad) for k, m in models.items()}
+    params["matmul"] = sum(p.numel() for p in limit.parameters())
+    return {
+        "case": name, "widths": widths, "n": n, "dtype": str(dtype).replace("torch.", ""),
+        "ms": {k: 1e3 * statistics.median(v) for k, v in times.items()},
+        "ratio_to_matmul": {k: v["to_matmul"] for k, v in ratio.items()},
+        "ratio_to_kan": {k: v["to_kan"] for k, v in ratio.items()},
+        "params": params, "notes": notes,
+    }
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--out", type=Path, help="write the results as JSON to this path")
+    ap.add_argument("--repeats", type=int, default=15)
+    ap.add_argument("--inner", type=int, default=3, help="steps per timed sample")
+    ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads (1: least noise when shared)")
+    ap.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                    help="wall: perf_counter; cpu: process CPU time (meaningful with --threads 1)")
+    ap.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    ap.add_argument("--no-pykan", action="store_true", help="skip pykan even if installed")
+    ap.add_argument("--cases", type=int, nargs="*", help="indices into the case list (default all)")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    clock = time.perf_counter if args.clock == "wall" else time.process_time
+    dtype = getattr(torch, args.dtype)
+    cases = [CASES[i] for i in args.cases] if args.cases else CASES
+    results = []
+    for name, widths, n in cases:
+        res = run_case(name, widths, n, dtype, args.repeats, args.inner, clock, not args.no_pykan)
+        results.append(res)
+        print(f"\n{name}, {res['dtype']}  (median of {args.repeats} side-by-side repeats)")
+        print(f"{'model':10s} {'ms/step':>9s} {'x matmul':>9s} {'x KAN':>7s} {'params':>10s}")
+        for k in res["ms"]:
+            print(f"{k:10s} {res['ms'][k]:9.2f} {res['ratio_to_matmul'][k]:9.2f} {res['ratio_to_kan'][k]:7.2f} "
+                  f"{res['params'][k]:10d}")
+        for note in res["notes"]:
+            print(f"  note: {note}")
+    if args.out:
+        payload = {
+            "benchmark": "layer_speed", "command": " ".join([Path(sys.executable).name, *sys.argv]),
+            "torch": torch.__version__, "threads": args.threads, "clock": args.clock, "repeats": args.repeats,
+            "inner": args.inner, "machine": platform.machine(), "processor": platform.processor(),
+            "grid_size": GRID, "spline_order": ORDER,
+            "definition": "one forward+backward (MSE loss) per step; matmul = the same GEMMs "
+                          "(N, in*n_basis) x (in*n_basis, out) forward+backward",
+            "results": results,
+        }
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(payload, indent=2) + "\n")
+        print(f"\nwrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
