@@ -1,0 +1,478 @@
+"""High-dimensional PINN steps: time and peak memory against d, estimator variance, convergence runs.
+
+Three modes (``--mode``):
+
+``scaling``
+    One training step (two-body Poisson residual through the hard-BC ansatz, mean square, backward) of a KAN
+    ``[d, width, width, 1]`` on N fixed interior points, for each Laplacian method:
+
+    ===============  ===========================================================================
+    ``autograd``      exact, d double-backward passes (the reference PINN way)
+    ``sdgd_autograd`` K random coordinates by K double-backward passes, scaled d/K (the MetaKAN
+                      reference approach)
+    ``jet``           exact forward jet (tangents ``(N, width, d)``)
+    ``sdgd``          forward jet along K random coordinates, scaled d/K (tangents ``(N, width, K)``;
+                      the first layer evaluates derivatives for those K input columns only)
+    ``hutchinson``    forward jet along K Rademacher probes (first layer ``O(N * width * d)``)
+    ``value``         value-only forward + backward: the floor every method pays
+    ===============  ===========================================================================
+
+    Times are medians of ``--repeats`` rounds, the methods interleaved within each round (one process, so the
+    ratios are comparable on a shared machine). Where autograd-exact is hopeless (d > ``--autograd-max``), its
+    step is extrapolated from a loop over ``--autograd-probe`` coordinates (cost is linear in the number of
+    backward passes) and marked ``extrapolated``. Peak memory of each case comes from a fresh subprocess:
+    the process high-water mark over one step minus the resident size before it (glibc's mmap threshold is
+    pinned so freed tensors go back to the OS). Cases whose estimated memory exceeds ``--memory-cap-mb`` are
+    skipped and said so.
+
+``variance``
+    At a fixed model (trained briefly, or at initialisation), the spread of the stochastic Laplacian and of the
+    loss gradient over many independent draws, for each variance-control option: more directions K, SDGD
+    with vs without replacement, Rademacher vs Gaussian probes, and a control variate for the ansatz
+    ``u = (1 - |x|^2) raw`` (see docs/high_dim.md).
+
+``ablation``
+    Short training runs that differ only in the estimator: K, fixed vs per-step resampled probes, Hutchinson,
+    exact jet; final rel L2 after the same number of steps.
+
+``converge``
+    ``solve`` on the two-body Poisson / Allen–Cahn problem with a stochastic Laplacian until rel L2 <= target or
+    a wall-clock budget runs out; records the error curve.
+
+    python benchmarks/high_dim.py --mode scaling --dims 10 100 1000 10000 --out benchmarks/results/high_dim.json
+    python benchmarks/high_dim.py --mode variance --dim 1000 --out benchmarks/results/high_dim_variance.json
+    python benchmarks/high_dim.py --mode converge --dim 1000 --budget 1200 --out benchmarks/results/high_dim_converge_d1000.json
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+
+METHODS = ("value", "autograd", "sdgd_autograd", "jet", "sdgd", "hutchinson")
+
+
+# --- one step -------------------------------------------------------------------------------------------
+def setup(dim: int, n: int, width: int, seed: int = 0):
+    import torch
+
+    from pde_kan import KAN
+    from pde_kan.problems import Poisson
+
+    problem = Poisson.two_body(dim, seed=0)
+    model = KAN([dim, width, width, 1], seed=seed)
+    x = problem.sample_interior(n, torch.Generator().manual_seed(seed + 1))
+    f = problem.source(x)
+    return problem, model, x, f
+
+
+def step(problem, model, x, f, method: str, k: int, generator, probe: int = 0):
+    """One loss + backward. ``probe > 0`` (autograd only): differentiate ``probe`` coordinates, not all d."""
+    import torch
+
+    from pde_kan.diff import apply_transform, autograd_laplacian
+
+    model.zero_grad(set_to_none=True)
+    if method == "value":
+        u = problem.ansatz(x, model(x))
+        loss = ((u - f) ** 2).mean()
+    elif method == "autograd" and probe:
+        index = torch.arange(probe)
+        _, lap, _ = autograd_laplacian(lambda z: apply_transform(problem.jet_transform, z, model(z)), x, index)
+        loss = ((lap - f) ** 2).mean()
+    else:
+        stochastic = method in ("sdgd", "hutchinson", "sdgd_autograd")
+        d = problem.derivatives(model, x, method, k=min(k, x.shape[1]) if stochastic else None, generator=generator)
+        r = problem.residual(x, d)
+        loss = (r * r).mean()
+    loss.backward()
+    return float(loss.detach())
+
+
+def autograd_probe(d: int, args) -> int:
+    return 0 if d <= args.autograd_max else min(args.autograd_probe, d)
+
+
+def time_methods(d: int, args) -> dict:
+    import torch
+
+    problem, model, x, f = setup(d, args.n, args.width)
+    g = torch.Generator().manual_seed(2)
+    times: dict[str, list[float]] = {m: [] for m in args.methods}
+    for rep in range(args.repeats + 1):  # round 0 warms up
+        for m in args.methods:
+            if m == "autograd" and d > args.autograd_max and rep > 1:
+                continue  # extrapolated: one timed round is plenty
+            if m == "jet" and d > args.jet_max:
+                continue
+            probe = autograd_probe(d, args) if m == "autograd" else 0
+            t = time.perf_counter()
+            step(problem, model, x, f, m, args.k, g, probe=probe)
+            dt = time.perf_counter() - t
+            if probe:
+                dt *= d / probe
+            if rep:
+                times[m].append(dt)
+    out = {}
+    for m, ts in times.items():
+        if not ts:
+            out[m] = {"seconds": None, "skipped": f"d > --jet-max={args.jet_max}"}
+            continue
+        out[m] = {"seconds": statistics.median(ts), "runs": len(ts)}
+        if m == "autograd" and d > args.autograd_max:
+            out[m]["extrapolated"] = f"timed {autograd_probe(d, args)} of {d} coordinates, scaled by d/probe"
+    return out
+
+
+def vm_kb(field: str) -> int:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(field)
+
+
+def memory_case(method: str, d: int, args) -> dict:
+    """Runs inside a fresh subprocess: peak RSS over one step minus RSS before it (MiB)."""
+    import gc
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    problem, model, x, f = setup(d, args.n, args.width)
+    g = torch.Generator().manual_seed(2)
+    probe = autograd_probe(d, args) if method == "autograd" else 0
+    step(problem, model, x, f, method, args.k, g, probe=probe)  # warm-up: lazy initialisation
+    model.zero_grad(set_to_none=True)
+    gc.collect()
+    before = vm_kb("VmRSS")
+    with open("/proc/self/clear_refs", "w") as fh:  # reset VmHWM
+        fh.write("5")
+    step(problem, model, x, f, method, args.k, g, probe=probe)
+    peak = vm_kb("VmHWM")
+    out = {"peak_step_mb": (peak - before) / 1024, "rss_before_mb": before / 1024}
+    if probe:
+        out["note"] = f"autograd over {probe} of {d} coordinates (the graph kept is the same as for all d)"
+    return out
+
+
+def run_memory(method: str, d: int, args) -> dict:
+    cmd = [sys.executable, __file__, "--mode", "memory-case", "--case-method", method, "--case-dim", str(d),
+           "--n", str(args.n), "--width", str(args.width), "--k", str(args.k), "--threads", str(args.threads),
+           "--autograd-max", str(args.autograd_max), "--autograd-probe", str(args.autograd_probe)]
+    env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "131072", "OMP_NUM_THREADS": str(args.threads)}
+    try:
+        res = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=args.case_timeout)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {args.case_timeout} s"}
+    if res.returncode != 0:
+        return {"error": res.stderr.strip().splitlines()[-1] if res.stderr.strip() else f"exit {res.returncode}"}
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def estimated_mb(method: str, d: int, args) -> float:
+    """Rough upper estimate (tangent tensors and their gradients) used only to skip hopeless cases."""
+    per = {"jet": 12.0 * args.width * d, "hutchinson": 4.0 * (args.width + 3 * args.k) * d,
+           "autograd": 40.0 * args.width * d, "sdgd_autograd": 40.0 * args.width * d}
+    return args.n * per.get(method, 10.0 * d) * 8 / 2**20
+
+
+def mode_scaling(args) -> dict:
+    import torch
+
+    torch.set_num_threads(args.threads)
+    rows = []
+    for d in args.dims:
+        t = time_methods(d, args)
+        for m in args.methods:
+            row = {"d": d, "method": m, **t[m]}
+            if args.memory:
+                if row.get("seconds") is None:
+                    row["memory"] = {"skipped": row.get("skipped")}
+                elif estimated_mb(m, d, args) > args.memory_cap_mb:
+                    row["memory"] = {"skipped": f"estimated > {args.memory_cap_mb} MB"}
+                else:
+                    row["memory"] = run_memory(m, d, args)
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    for d in args.dims:
+        base = {r["method"]: r["seconds"] for r in rows if r["d"] == d}
+        for r in rows:
+            if r["d"] == d and r.get("seconds") and base.get("sdgd"):
+                r["time_vs_sdgd"] = r["seconds"] / base["sdgd"]
+                r["time_vs_value"] = r["seconds"] / base["value"] if base.get("value") else None
+    return {"rows": rows}
+
+
+def print_scaling(result: dict) -> None:
+    rows = result["rows"]
+    print(f"\n{'d':>6} {'method':>14} {'s/step':>10} {'x sdgd':>8} {'x value':>8} {'peak MB':>9}  note")
+    for r in rows:
+        mem = r.get("memory", {})
+        peak = mem.get("peak_step_mb")
+        note = r.get("extrapolated") or r.get("skipped") or mem.get("skipped") or mem.get("error") or ""
+        sec = r.get("seconds")
+        print(f"{r['d']:>6} {r['method']:>14} {sec if sec is None else f'{sec:.4f}':>10} "
+              f"{r.get('time_vs_sdgd', float('nan')):>8.2f} {r.get('time_vs_value') or float('nan'):>8.2f} "
+              f"{'' if peak is None else f'{peak:.1f}':>9}  {note}")
+
+
+def plot_scaling(result: dict, path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3.2), dpi=80)
+    for m in METHODS:
+        pts = [(r["d"], r["seconds"], r.get("memory", {}).get("peak_step_mb"), bool(r.get("extrapolated")))
+               for r in result["rows"] if r["method"] == m and r.get("seconds")]
+        if not pts:
+            continue
+        line, = axes[0].loglog([p[0] for p in pts], [p[1] for p in pts], "o-", label=m)
+        ext = [p for p in pts if p[3]]
+        if ext:
+            axes[0].loglog([p[0] for p in ext], [p[1] for p in ext], "o", mfc="white", color=line.get_color())
+        mem = [p for p in pts if p[2] is not None and p[2] > 0]
+        if mem:
+            axes[1].loglog([p[0] for p in mem], [p[2] for p in mem], "o-", label=m, color=line.get_color())
+    axes[0].set(xlabel="d", ylabel="seconds per step", title="time (open: extrapolated)")
+    axes[1].set(xlabel="d", ylabel="peak MB over one step", title="memory")
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path)
+
+
+# --- variance -------------------------------------------------------------------------------------------
+def mode_variance(args) -> dict:
+    import torch
+
+    from pde_kan.diff import Coordinates, Dense, forward_jet, hutchinson
+
+    torch.set_num_threads(args.threads)
+    d = args.dim
+    problem, model, x, f = setup(d, args.n, args.width)
+    if args.pretrain:
+        from pde_kan.solvers import TrainConfig, solve
+
+        solve(problem, model, TrainConfig(steps=args.pretrain, lr=1e-2, n_interior=args.n, laplacian="sdgd",
+                                          k=min(16, d), eval_every=0, n_eval=1000, device="cpu"))
+    with torch.no_grad():
+        exact_u = problem.derivatives(model, x, "jet")
+    exact = exact_u.laplacian
+    params = [p for p in model.parameters()]
+
+    def grad_of(lap):
+        r = lap - f  # Poisson residual with the estimated Laplacian
+        g = torch.autograd.grad((r * r).mean(), params)
+        return torch.cat([t.reshape(-1) for t in g])
+
+    exact_grad = grad_of(problem.derivatives(model, x, "jet").laplacian)
+    gen = torch.Generator().manual_seed(11)
+
+    def sdgd_dirs(k, replace):
+        idx = (torch.randint(0, d, (k,), generator=gen) if replace else torch.randperm(d, generator=gen)[:k])
+        return Coordinates(idx, d, d / k)
+
+    def raw_jet(dirs):
+        return forward_jet(model, x, dirs)
+
+    bump = 1 - (x * x).sum(-1)
+
+    def ansatz_lap(dirs):
+        """Laplacian estimate of u = (1 - |x|^2) raw through the problem's transform (jet algebra)."""
+        return problem.transform(x, raw_jet(dirs)).laplacian[:, 0]
+
+    # control variate: Δu = A Δraw - 4 x·∇raw - 2 d raw; with an extra exact direction v = x (one Dense
+    # direction per point) x·∇raw is exact, so only A Δraw is estimated
+    def cv_lap(dirs):
+        j = raw_jet(dirs)
+        xdir = forward_jet(model, x, Dense(x.unsqueeze(-1), 1.0)).tangent[:, 0, 0]
+        return bump * j.laplacian[:, 0] - 4 * xdir - 2 * d * j.value[:, 0]
+
+    options = {}
+    for k in args.ks:
+        if k <= d:
+            options[f"sdgd K={k}"] = (lambda k=k: ansatz_lap(sdgd_dirs(k, False)), 1)
+    kk = args.k
+    options[f"sdgd K={kk} with replacement"] = (lambda: ansatz_lap(sdgd_dirs(kk, True)), 1)
+    options[f"sdgd K={kk} + control variate x.grad(raw) exact"] = (lambda: cv_lap(sdgd_dirs(kk, False)), 2)
+    for dist in ("rademacher", "gaussian"):
+        options[f"hutchinson K={kk} {dist}"] = (
+            lambda dist=dist: ansatz_lap(hutchinson(x.shape[0], d, kk, gen, dtype=x.dtype, distribution=dist)), 1)
+    options[f"hutchinson K={kk} rademacher + control variate"] = (
+        lambda: cv_lap(hutchinson(x.shape[0], d, kk, gen, dtype=x.dtype)), 2)
+    rows = []
+    for name, (fn, jets) in options.items():
+        t = time.perf_counter()
+        with torch.no_grad():
+            laps = torch.stack([fn() for _ in range(args.draws)])
+        grads = torch.stack([grad_of(fn()) for _ in range(args.grad_draws)])
+        seconds = (time.perf_counter() - t) / (args.draws + args.grad_draws)
+        bias = (laps.mean(0) - exact).abs() / (laps.std(0) / math.sqrt(args.draws)).clamp_min(1e-300)
+        row = {
+            "option": name, "jets_per_step": jets,
+            "rel_sd_laplacian": float((laps.std(0) / exact.abs()).median()),
+            "max_bias_in_standard_errors": float(bias.max()),
+            # mean squared distance to the exact-Laplacian gradient (variance plus the squared-residual bias)
+            "grad_rel_mse": float(((grads - exact_grad) ** 2).sum(-1).mean() / (exact_grad ** 2).sum()),
+            "grad_cosine_to_exact": float(torch.nn.functional.cosine_similarity(grads, exact_grad[None]).mean()),
+            "seconds_per_draw": seconds,
+        }
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    return {"dim": d, "n": args.n, "width": args.width, "pretrain_steps": args.pretrain, "rows": rows,
+            "exact_laplacian_median_abs": float(exact.abs().median())}
+
+
+# --- convergence ----------------------------------------------------------------------------------------
+def mode_converge(args) -> dict:
+    import torch
+
+    from pde_kan.nn import get_backbone
+    from pde_kan.problems import get_problem
+    from pde_kan.solvers import Callback, EarlyStopping, TrainConfig, solve
+
+    torch.set_num_threads(args.threads)
+
+    class Budget(Callback):
+        def __init__(self):
+            self.curve = []
+
+        def on_start(self, trainer):
+            self.t0 = time.perf_counter()
+
+        def on_step(self, trainer, logs):
+            if time.perf_counter() - self.t0 > args.budget:
+                trainer.stop_reason = f"wall-clock budget {args.budget} s"
+
+        def on_eval(self, trainer, metrics):
+            self.curve.append((trainer.step, round(time.perf_counter() - self.t0, 2), metrics["rel_l2"]))
+            print(f"step {trainer.step:6d}  {self.curve[-1][1]:8.1f} s  rel_l2 {metrics['rel_l2']:.3e}", flush=True)
+
+    problem = get_problem(args.problem, dim=args.dim, seed=0)
+    kw = {"metakan": {"hyper_hidden": 16, "embedding_dim": 1}}.get(args.backbone, {})
+    model = get_backbone(args.backbone, [args.dim, args.width, args.width, 1], **kw)
+    config = TrainConfig(steps=args.steps, lr=args.lr, schedule="exponential", lr_final_factor=args.lr_final,
+                         n_interior=args.n, laplacian=args.laplacian, k=args.k, eval_every=args.eval_every,
+                         n_eval=args.n_eval, seed=0, device="cpu")
+    budget = Budget()
+    sol = solve(problem, model, config, callbacks=[budget, EarlyStopping(args.target)])
+    return {"problem": args.problem, "dim": args.dim, "backbone": args.backbone, "width": args.width,
+            "laplacian": args.laplacian, "k": args.k, "n_interior": args.n, "lr": args.lr,
+            "target_rel_l2": args.target, "budget_seconds": args.budget, "stop_reason": sol.stop_reason,
+            "reached_target": sol.metrics["rel_l2"] <= args.target, **sol.metrics, "curve": budget.curve}
+
+
+# --- training ablation of the variance-control options -------------------------------------------------
+def mode_ablation(args) -> dict:
+    """Same problem, model init, points and step count; only the Laplacian estimator changes."""
+    import torch
+
+    from pde_kan import KAN
+    from pde_kan.problems import get_problem
+    from pde_kan.solvers import PDETask, TrainConfig, fit
+
+    torch.set_num_threads(args.threads)
+
+    class FixedProbes(PDETask):
+        """Probe seed frozen: the same K coordinates every step (no per-step resampling)."""
+
+        def batch(self, step, generator, dtype, device):
+            x, xb, _ = super().batch(step, generator, dtype, device)
+            return x, xb, 12345
+
+    problem = get_problem(args.problem, dim=args.dim, seed=0)
+    cases = [(f"sdgd K={k}", "sdgd", k, PDETask) for k in args.ks if k <= args.dim]
+    cases.append((f"sdgd K={args.k} fixed probes", "sdgd", args.k, FixedProbes))
+    cases.append((f"hutchinson K={args.k}", "hutchinson", args.k, PDETask))
+    cases.append(("jet (exact)", "jet", None, PDETask))
+    rows = []
+    for name, method, k, task_cls in cases:
+        config = TrainConfig(steps=args.steps, lr=args.lr, schedule="exponential", lr_final_factor=args.lr_final,
+                             n_interior=args.n, laplacian=method, k=k, eval_every=args.eval_every,
+                             n_eval=args.n_eval, seed=0, device="cpu")
+        model = KAN([args.dim, args.width, args.width, 1], seed=0)
+        sol = fit(model, task_cls(problem, config), config)
+        curve = [(r["step"], r["rel_l2"]) for r in sol.history if "rel_l2" in r]
+        row = {"option": name, "rel_l2": sol.metrics["rel_l2"], "seconds": sol.metrics["seconds"],
+               "steps": sol.metrics["steps"], "curve": curve}
+        rows.append(row)
+        print(json.dumps({k: v for k, v in row.items() if k != "curve"}), flush=True)
+    return {"problem": args.problem, "dim": args.dim, "width": args.width, "n_interior": args.n, "rows": rows}
+
+
+# --- entry point ----------------------------------------------------------------------------------------
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--mode", choices=["scaling", "variance", "converge", "ablation", "memory-case"],
+                    default="scaling")
+    ap.add_argument("--out", help="JSON output path (required except for memory-case)")
+    ap.add_argument("--plot", help="PNG path for the scaling plot")
+    ap.add_argument("--dims", type=int, nargs="+", default=[10, 100, 1000, 10000])
+    ap.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
+    ap.add_argument("--dim", type=int, default=1000)
+    ap.add_argument("--n", type=int, default=100, help="collocation points per step")
+    ap.add_argument("--width", type=int, default=64)
+    ap.add_argument("--k", type=int, default=16, help="probe directions (stochastic methods)")
+    ap.add_argument("--ks", type=int, nargs="+", default=[1, 4, 16, 64, 256])
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--memory", action=argparse.BooleanOptionalAction, default=True)
+    ap.add_argument("--memory-cap-mb", type=float, default=6000.0)
+    ap.add_argument("--case-timeout", type=float, default=900.0)
+    ap.add_argument("--autograd-max", type=int, default=100, help="largest d timed fully for autograd-exact")
+    ap.add_argument("--autograd-probe", type=int, default=20)
+    ap.add_argument("--jet-max", type=int, default=10000)
+    ap.add_argument("--case-method", default="sdgd")
+    ap.add_argument("--case-dim", type=int, default=100)
+    ap.add_argument("--draws", type=int, default=200)
+    ap.add_argument("--grad-draws", type=int, default=50)
+    ap.add_argument("--pretrain", type=int, default=0)
+    ap.add_argument("--problem", default="poisson-two-body")
+    ap.add_argument("--backbone", default="kan")
+    ap.add_argument("--laplacian", default="sdgd")
+    ap.add_argument("--steps", type=int, default=20000)
+    ap.add_argument("--lr", type=float, default=1e-2)
+    ap.add_argument("--lr-final", type=float, default=0.05)
+    ap.add_argument("--eval-every", type=int, default=100)
+    ap.add_argument("--n-eval", type=int, default=2000)
+    ap.add_argument("--target", type=float, default=1e-2)
+    ap.add_argument("--budget", type=float, default=1200.0, help="wall-clock seconds")
+    args = ap.parse_args(argv)
+    if args.mode == "memory-case":
+        print(json.dumps(memory_case(args.case_method, args.case_dim, args)))
+        return 0
+    if not args.out:
+        ap.error("--out is required")
+    t0 = time.time()
+    modes = {"scaling": mode_scaling, "variance": mode_variance, "converge": mode_converge, "ablation": mode_ablation}
+    result = modes[args.mode](args)
+    if args.mode == "scaling":
+        print_scaling(result)
+        if args.plot:
+            plot_scaling(result, args.plot)
+    import torch
+
+    result.update({
+        "command": " ".join([os.path.relpath(sys.executable), *sys.argv]),
+        "settings": {k: v for k, v in vars(args).items() if k not in ("out",)},
+        "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count(), "torch": torch.__version__,
+                    "threads": args.threads, "loadavg_at_end": os.getloadavg()},
+        "wall_seconds": time.time() - t0,
+    })
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    with open(args.out, "w") as fh:
+        json.dump(result, fh, indent=1)
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
