@@ -235,7 +235,8 @@ class BSplineBasis:
         f = u.sub_(jf)
         # the right end of the support is decided against the last knot itself (half-open, as the Cox–de Boor
         # indicators), so that B vanishes exactly at b + k h whatever the rounding of u
-        rows = jf.clamp_(-1, G + 2 * k).add_(1).mul_(xf < tab.t_hi).long()
+        # a NaN input goes to row 0 (the dump) like a point outside the support: .long() of NaN is garbage
+        rows = jf.clamp_(-1, G + 2 * k).add_(1).mul_(xf < tab.t_hi).nan_to_num_(0.0).long()
         return rows, f
 
     @staticmethod
