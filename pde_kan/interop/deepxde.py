@@ -37,8 +37,9 @@ Per-group learning rates: in DeepXDE 1.15 ``Model.compile(optimizer, lr=...)`` a
 learning rate for every parameter) *or* a ``torch.optim.Optimizer`` instance, which it uses as is (``lr`` is
 then ignored; ``decay=(...)`` still wraps it in a torch learning-rate scheduler). :func:`dde_optimizer` builds
 that instance with one parameter group per backbone group (MetaKAN's ``"hypernet"`` / ``"embeddings"``, a
-LoTRA adapter's components, ...). An L1/L2 ``regularizer`` set on the network is applied by DeepXDE only for
-its own string optimizers (L2 through ``weight_decay``); with an optimizer instance pass ``weight_decay`` here.
+LoTRA adapter's components: ``group_lr=adapted.group_lr(1e-3)`` gives LoTRA's per-component rates). An L1/L2
+``regularizer`` set on the network is applied by DeepXDE only for its own string optimizers (L2 through
+``weight_decay``); with an optimizer instance pass ``weight_decay`` here.
 """
 from __future__ import annotations
 

@@ -29,11 +29,12 @@ def one_thread():
 
 @pytest.fixture(scope="module")
 def dde():
-    """DeepXDE in float64 for this module; DeepXDE's precision is set back to float32 afterwards."""
+    """DeepXDE in float64 for this module; DeepXDE's previous precision is restored afterwards."""
     module = ddei.load_deepxde()
+    before = module.config.default_float()
     ddei.set_float("float64")
     yield module
-    ddei.set_float("float32")
+    ddei.set_float(before)
 
 
 def test_import_isolated_in_fresh_interpreter(tmp_path):
@@ -169,6 +170,28 @@ def test_sine_cube_5d_end_to_end(dde):
     assert all(not torch.equal(a, b) for a, b in zip(start, backbone.parameters()))  # trained in place
     pred = model.predict(problem.sample_interior(7, torch.Generator().manual_seed(1)).numpy())
     assert pred.shape == (7, 1) and pred.dtype == np.float64
+
+
+def test_lotra_adapter_trains_with_its_component_rates(dde):
+    """A LoTRA-adapted KAN inside dde.Model: the optimizer carries LoTRA's per-component learning rates, only
+    the adapter moves, the frozen base does not."""
+    from pde_kan.transfer import LoTRAConfig, inject_lotra
+
+    problem = Poisson.sine_square()
+    adapted = inject_lotra(KAN([2, 4, 1], seed=0), LoTRAConfig(ranks=(2, 2, 2)))
+    net = ddei.as_dde_net(adapted, problem=problem)
+    rates = adapted.group_lr(1e-2)
+    opt = ddei.dde_optimizer(net, group_lr=rates)
+    assert {g["name"]: g["lr"] for g in opt.param_groups} == rates
+    assert len(set(rates.values())) > 1  # the rule gives the components different rates
+    frozen = [p for p in adapted.parameters() if not p.requires_grad]
+    base = [p.detach().clone() for p in frozen]
+    assert base
+    model = dde.Model(ddei.to_deepxde(problem, num_domain=20, seed=0), net)
+    model.compile(opt, verbose=0)
+    model.train(iterations=3, verbose=0)
+    assert all(torch.equal(a, b) for a, b in zip(base, frozen))
+    assert any(float(p.detach().abs().max()) > 0 for n, p in adapted.named_parameters() if "core" in n)
 
 
 def test_feature_transform_and_regularizer(dde):
