@@ -5,10 +5,12 @@ Every case must raise a clear error (the argument, the value received and the fi
 file, no changed file. Each case id is listed in docs/reliability.md with what it guards.
 """
 import contextlib
+import gzip
 import hashlib
 import io
 import json
 import math
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -25,6 +27,8 @@ from pde_kan.problems import AllenCahn, Ball, Box, Poisson, get_problem
 from pde_kan.solvers import (Checkpoint, EarlyStopping, SupervisedTask, TrainConfig, Trainer, fit, load_checkpoint,
                              load_solution, save_checkpoint, solve)
 from pde_kan.transfer import LoTRAConfig, inject_lotra, load_adapter, transfer
+from pde_kan.validation.feynman import get_equation
+from pde_kan.validation.images import DataFileError, load_cifar10, load_dataset, load_idx_dataset
 
 F64 = torch.float64
 DOC = Path(__file__).resolve().parents[2] / "docs" / "reliability.md"
@@ -57,6 +61,11 @@ def cli(*argv):
             raise CLIFailed(f"exit {rc}: {lines[-1] if lines else ''}")
 
     return run
+
+
+def using(setup, call):
+    """A case whose files are made by ``setup(tmp)`` before the snapshot; the failing call is ``call(made)``."""
+    return lambda t: (lambda made: lambda: call(made))(setup(t))
 
 
 def x(n, d, dtype=F64):
@@ -316,6 +325,33 @@ CASES = [
     Case("transfer-dim-mismatch", lambda t: (lambda s: lambda: transfer(
         s, Poisson.two_body(3), method="full", config=TrainConfig(steps=1, **CPU)))(_solution()), ValueError,
          r"PoissonTwoBody \(dim=3\): model.in_features must equal the problem dimension 3, got 2"),
+    # ---- data sets (validation suites) ---------------------------------------------------------------------
+    Case("dataset-idx-truncated", using(lambda t: _mnist(t, "truncate"), load_idx_dataset), DataFileError,
+         r"train-images-idx3-ubyte: truncated IDX file: the header declares shape \(4, 5, 5\) \(116 bytes\) but the "
+         r"file has 66 bytes. Dataset 'mnist' expects"),
+    Case("dataset-idx-not-idx", using(lambda t: _mnist(t, "junk"), load_idx_dataset), DataFileError,
+         r"train-images-idx3-ubyte: not an IDX file \(magic bytes 3c68746d; expected 00 00 <type> <ndim>"),
+    Case("dataset-idx-swapped", using(lambda t: _mnist(t, "swap"), load_idx_dataset), DataFileError,
+         r"mislabeled file: holds a 1-D uint8 array of shape \(4,\), but train-images-idx3-ubyte must hold ubyte "
+         r"images \(N, rows, cols\) \(are the file names swapped\?\)"),
+    Case("dataset-idx-label-range", using(lambda t: _mnist(t, "label"), load_idx_dataset), DataFileError,
+         r"t10k-labels-idx1-ubyte: label 12 outside 0..9; dataset 'mnist' expects"),
+    Case("dataset-gzip-corrupt", using(lambda t: _mnist(t, "gzip"), load_idx_dataset), DataFileError,
+         r"train-labels-idx1-ubyte.gz: truncated or corrupt gzip file \(.*\); download it again"),
+    Case("dataset-missing-files", lambda t: lambda: load_idx_dataset(t), DataFileError,
+         r"missing train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte "
+         r"\(plain or .gz\)"),
+    Case("dataset-no-data-dir", lambda t: lambda: load_dataset("fashion-mnist"), DataFileError,
+         r"dataset 'fashion-mnist' is read from local files and nothing is downloaded; pass data_dir="),
+    Case("dataset-cifar-code-in-pickle", using(lambda t: _cifar(t, evil=True), load_cifar10), DataFileError,
+         r"data_batch_1: truncated or corrupt CIFAR-10 batch \(UnpicklingError: refusing to load global "
+         r"pathlib.*\(only numpy arrays are allowed\)"),
+    Case("dataset-cifar-truncated", using(lambda t: _cifar(t, cut=True), load_cifar10), DataFileError,
+         r"test_batch: truncated or corrupt CIFAR-10 batch"),
+    Case("dataset-unknown-name", lambda t: lambda: load_dataset("imagenet"), ValueError,
+         r"unknown dataset 'imagenet'; valid names: 'cifar10', 'digits'"),
+    Case("feynman-unknown-equation", lambda t: lambda: get_equation("I.99.99"), ValueError,
+         r"get_equation: unknown equation 'I.99.99'; valid names: 'I.6.20a'"),
     # ---- command line --------------------------------------------------------------------------------------
     Case("cli-unknown-problem", lambda t: cli(*SOLVE, "--problem", "nope", "--out", t / "o"), CLIFailed,
          r"exit 2: pde-kan solve: error: unknown problem 'nope'; valid names: 'allen-cahn-time'"),
@@ -364,6 +400,9 @@ CASES = [
          r"exit 2: .*argument --checkpoint-every: must be an integer >= 1 \(steps between checkpoints\), got '0'"),
     Case("cli-unknown-suite", lambda t: cli("validate", "physics"), CLIFailed,
          r"exit 2: .*argument suite: invalid choice: 'physics'"),
+    Case("cli-validate-missing-data", lambda t: cli("validate", "images", "--dataset", "mnist", "--data-dir", t,
+                                                    "--out", t / "o", "--no-progress"), CLIFailed,
+         r"exit 2: pde-kan validate: error: .*missing train-images-idx3-ubyte"),
     Case("cli-transfer-from-missing", lambda t: cli("transfer", "--from", t / "nowhere", "--out", t / "o",
                                                     "--no-progress"), CLIFailed,
          r"exit 2: .*--from '.*nowhere': no run.json next to the results; pass the --out directory of a "
@@ -375,6 +414,59 @@ CASES = [
                                                        "--out", t / "o", "--no-progress"), CLIFailed,
          r"exit 2: .*results file '.*results.h5' is corrupt or not HDF5"),
 ]
+
+
+def _idx(path: Path, arr: np.ndarray) -> None:
+    head = bytes([0, 0, 8, arr.ndim]) + b"".join(d.to_bytes(4, "big") for d in arr.shape)
+    path.write_bytes(head + arr.astype(np.uint8).tobytes())
+
+
+def _mnist(tmp: Path, fault: str) -> Path:
+    """The four MNIST IDX files (4 images of 5x5 each split), with one fault."""
+    d = tmp / "mnist"
+    d.mkdir()
+    images, labels = np.arange(100).reshape(4, 5, 5) % 256, np.array([1, 2, 3, 4])
+    for split in ("train", "t10k"):
+        _idx(d / f"{split}-images-idx3-ubyte", images)
+        _idx(d / f"{split}-labels-idx1-ubyte", labels)
+    img, lab = d / "train-images-idx3-ubyte", d / "train-labels-idx1-ubyte"
+    if fault == "truncate":
+        img.write_bytes(img.read_bytes()[:16 + 50])
+    elif fault == "junk":
+        img.write_text("<html>404 Not Found</html>")
+    elif fault == "swap":
+        _idx(img, labels)
+    elif fault == "label":
+        _idx(d / "t10k-labels-idx1-ubyte", np.array([1, 2, 12, 4]))
+    elif fault == "gzip":
+        data = gzip.compress(lab.read_bytes())
+        lab.unlink()
+        (d / "train-labels-idx1-ubyte.gz").write_bytes(data[: len(data) // 2])
+    return d
+
+
+class _Touch:
+    """Unpickling this would create a file (the catalogue check would see it): code, not data."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return (Path.touch, (self.path,))
+
+
+def _cifar(tmp: Path, evil=False, cut=False) -> Path:
+    d = tmp / "cifar"
+    d.mkdir()
+    batch = {b"data": np.zeros((2, 3072), np.uint8), b"labels": [0, 1]}
+    for name in ("data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5", "test_batch"):
+        (d / name).write_bytes(pickle.dumps(batch))
+    if evil:
+        (d / "data_batch_1").write_bytes(pickle.dumps({b"data": _Touch(tmp / "pwned"), b"labels": [0]}))
+    if cut:
+        raw = (d / "test_batch").read_bytes()
+        (d / "test_batch").write_bytes(raw[: len(raw) // 2])
+    return d
 
 
 def _adapter(tmp: Path) -> Path:
