@@ -45,7 +45,7 @@ def _prepare_lotra(model, config: TrainConfig, lotra: Optional[LoTRAConfig]) -> 
     return adapted, adapted.group_lr(config.lr)
 
 
-def _prepare_full(model, config, lotra) -> Prepared:
+def _prepare_full(model, config, lotra) -> Prepared:  # lotra is ignored by every method but "lotra"
     tuned = copy.deepcopy(_base_of(model))
     tuned.requires_grad_(True)
     return tuned, {}
@@ -100,7 +100,8 @@ def transfer(solution, target_problem, method: str = "lotra", config: Optional[T
         config: the :class:`~pde_kan.solvers.TrainConfig` (default: the source run's config, else
             ``TrainConfig()``). For ``"lotra"`` its ``group_lr`` is filled with the per-component rates of
             ``lotra.lr_rule`` at ``config.lr``; entries given explicitly win.
-        lotra: :class:`LoTRAConfig` for ``method="lotra"`` (default ``LoTRAConfig()``).
+        lotra: :class:`LoTRAConfig` for ``method="lotra"`` (default ``LoTRAConfig()``); the other methods
+            ignore it, so one call site can switch methods.
         callbacks, resume: as for :func:`~pde_kan.solvers.solve`.
 
     Returns:
@@ -110,9 +111,6 @@ def transfer(solution, target_problem, method: str = "lotra", config: Optional[T
     prepare = lookup(TRANSFER_METHODS, "transfer method", method)
     if lotra is not None and not isinstance(lotra, LoTRAConfig):
         raise TypeError(f"transfer: lotra must be a LoTRAConfig, got {type(lotra).__name__}.")
-    if lotra is not None and method != "lotra":
-        raise ValueError(f"transfer: lotra=... configures method='lotra' only, got method={method!r}; drop lotra or "
-                         f"use method='lotra'.")
     model, source_config = _source_model(solution)
     config = config if config is not None else (source_config or TrainConfig())
     if not isinstance(config, TrainConfig):

@@ -25,7 +25,7 @@ def test_every_method_runs_through_solve_and_keeps_the_source(source, method):
     problem, base = source
     before = state(base.model)
     target = problem.with_params(coeffs=[2 * c for c in problem.coeffs])
-    sol = transfer(base, target, method=method, config=CFG)
+    sol = transfer(base, target, method=method, config=CFG, lotra=LoTRAConfig(ranks=(2, 2, 2)))  # used by lotra only
     assert isinstance(sol, Solution) and sol.metrics["steps"] == 4 and len(sol.history) == 4
     assert sol.problem is target and 0 < sol.metrics["rel_l2"] < 10
     after = base.model.state_dict()
@@ -71,7 +71,7 @@ def test_transfer_errors(source):
     with pytest.raises(ValueError, match=r"unknown transfer method 'lora'; valid names: 'full', 'last_layer', "
                                          r"'lotra', 'scratch'"):
         transfer(base, problem, method="lora", config=CFG)
-    with pytest.raises(ValueError, match="lotra=... configures method='lotra' only"):
-        transfer(base, problem, method="full", config=CFG, lotra=LoTRAConfig())
+    with pytest.raises(TypeError, match="lotra must be a LoTRAConfig, got dict"):
+        transfer(base, problem, config=CFG, lotra={"ranks": (2, 2, 2)})
     with pytest.raises(TypeError, match="solution must be a Solution, a results-file path or a backbone"):
         transfer(42, problem, config=CFG)
