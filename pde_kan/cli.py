@@ -205,8 +205,8 @@ def cmd_solve(args) -> int:
 
 def cmd_transfer(args) -> int:
     from .problems import get_problem
-    from .solvers import TrainConfig, load_solution
-    from .transfer import LoTRAConfig, transfer
+    from .solvers import TrainConfig
+    from .transfer import LoTRAConfig, LoTRAModel, load_transfer_solution, transfer
 
     src = Path(args.source)
     results = src / "results.h5" if src.is_dir() else src
@@ -222,17 +222,21 @@ def cmd_transfer(args) -> int:
     if args.steps is not None:
         cfg["train"]["steps"] = args.steps
     try:
-        base = load_solution(results)
+        base = load_transfer_solution(results)
+        if isinstance(base.model, LoTRAModel):  # transfer of a transfer starts from the merged model
+            base.model = base.model.merge_and_unload()
         target = get_problem(cfg["problem"]["name"], **{k: v for k, v in cfg["problem"].items() if k != "name"})
         train = TrainConfig.from_dict(cfg["train"])
         lotra = LoTRAConfig(ranks=tuple(args.ranks)) if args.ranks else LoTRAConfig()
-    except (ValueError, TypeError, FileNotFoundError) as e:
+    except (ValueError, TypeError, RuntimeError, FileNotFoundError) as e:
         raise CLIError(str(e)) from None
     out = Path(args.out)
     prepare_out(out, {**cfg, "transfer": {"from": str(args.source), "method": args.method, "ranks": args.ranks}})
     solution = transfer(base, target, method=args.method, config=train, lotra=lotra,
                         callbacks=_callbacks(out, args, None))
     files = write_outputs(solution, out, plots=not args.no_plots)
+    if isinstance(solution.model, LoTRAModel):  # the adapter alone, loadable onto the source run's model
+        files.append(solution.model.save_adapter(out / "adapter"))
     print(format_table([{"method": args.method, **solution.metrics}], ["method", *METRIC_COLUMNS]))
     print("wrote " + ", ".join(str(f) for f in files))
     return 0

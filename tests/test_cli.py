@@ -92,3 +92,19 @@ def test_demo_runs_with_tiny_step_count(tmp_path, capsys):
     for name in ("kan", "metakan", "slimkan", "mlp"):
         assert name in text
         assert (tmp_path / name / "results.h5").is_file()
+
+
+def test_transfer_from_a_solve_run_writes_results_and_adapter(tmp_path, capsys):
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    common = ["--no-progress", "--no-plots"]
+    assert run("solve", "--problem", "poisson-two-body", "--dim", 3, "--backbone", "kan", "--hidden", 4,
+               "--steps", 3, "--n-eval", 100, "--out", src, *common) == 0
+    assert run("transfer", "--from", src, "--problem-set", "seed=1", "--method", "lotra", "--ranks", 2, 2, 2,
+               "--steps", 3, "--out", dst, *common) == 0
+    assert "lotra" in capsys.readouterr().out
+    assert (dst / "results.h5").is_file() and (dst / "adapter" / "adapter_config.json").is_file()
+    saved = json.loads((dst / "run.json").read_text())
+    assert saved["problem"]["seed"] == 1 and saved["transfer"]["ranks"] == [2, 2, 2]
+    # a transfer of a transfer reads the LoTRA-adapted source back
+    assert run("transfer", "--from", dst, "--method", "full", "--steps", 2, "--out", tmp_path / "again",
+               *common) == 0

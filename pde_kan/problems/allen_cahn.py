@@ -68,9 +68,10 @@ class AllenCahnTime(AllenCahn):
 
     Hard ansatz enforcing the initial condition ``u(x, 0) = g(|x|)`` and ``u = 0`` on the sphere::
 
-        u = e^{-t} g(|x|) + t (1 - |x|²) raw
+        u = g(|x|) + t (1 - |x|²) raw
 
-    written as a jet transform; the radial Hessian ``(g'/r) I + (g'' - g'/r) x̂x̂ᵀ`` enters through
+    (the initial profile, not the exact ``e^{-t} g``: an ansatz that contained the exact solution would make
+    ``raw = 0`` exact and leave nothing to learn or to transfer across ``c``). It is written as a jet transform; the radial Hessian ``(g'/r) I + (g'' - g'/r) x̂x̂ᵀ`` enters through
     ``Directions.quad_diag`` and ``Directions.cross``. ``g`` has an ``|x|³`` term, so ``u`` is C² but not smooth at
     ``x = 0`` (the closed forms stay finite there; autograd through ``|x|`` does not at exactly 0).
 
@@ -115,17 +116,15 @@ class AllenCahnTime(AllenCahn):
         return d.first[:, 0] - d.laplacian - u + u ** 3 - self.source(x)
 
     def transform(self, x: torch.Tensor, raw_jet: Jet) -> Jet:
-        """``u = e^{-t} G(x) + t (1 - |x|²) raw`` as jets over all ``dim`` coordinates."""
+        """``u = g(|x|) + t (1 - |x|²) raw`` as jets over all ``dim`` coordinates."""
         sd = self.spatial_dim
         xs, t = x[:, :sd], x[:, sd]
         zero_col = torch.zeros_like(t).unsqueeze(-1)
         space_only = torch.cat([torch.ones_like(xs), zero_col], 1)  # (N, D): Hessian diagonal pattern of I_space
         time_only = torch.cat([torch.zeros_like(xs), zero_col + 1], 1)  # e_t
-        e = torch.exp(-t)
-        decay = closed_jet(raw_jet, e, -e.unsqueeze(-1) * time_only, e.unsqueeze(-1) * time_only)
         xhat, g, g1_r, k = radial_parts(xs, self.c)
         radial = closed_jet(raw_jet, g, torch.cat([g1_r.unsqueeze(-1) * xs, zero_col], 1),
                             g1_r.unsqueeze(-1) * space_only, (k, torch.cat([xhat, zero_col], 1)))
         time = closed_jet(raw_jet, t, time_only)
         bump = closed_jet(raw_jet, 1 - (xs * xs).sum(-1), torch.cat([-2 * xs, zero_col], 1), -2 * space_only)
-        return decay * radial + time * bump * raw_jet
+        return radial + time * bump * raw_jet

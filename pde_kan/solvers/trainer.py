@@ -95,7 +95,11 @@ class Trainer:
         self.generator = torch.Generator().manual_seed(seed)
         self.callbacks = list(callbacks)
         self.groups = _groups(model)
-        unknown = sorted(set(config.group_lr) - set(self.groups))
+        # models with their own per-group rule (LoTRA's per-component rates) supply it unless the config does
+        self.group_lr = dict(config.group_lr)
+        if not self.group_lr and callable(getattr(model, "group_lr", None)):
+            self.group_lr = dict(model.group_lr(config.lr))
+        unknown = sorted(set(self.group_lr) - set(self.groups))
         if unknown:
             raise ValueError(f"TrainConfig.group_lr names unknown parameter group(s) {unknown}; this model has "
                              f"groups {sorted(self.groups)}.")
@@ -129,7 +133,7 @@ class Trainer:
             params = [p for ps in self.groups.values() for p in ps]
             return torch.optim.LBFGS(params, lr=c.lbfgs_lr, max_iter=20, history_size=50,
                                      line_search_fn="strong_wolfe", tolerance_grad=1e-12, tolerance_change=1e-15)
-        groups = [{"params": ps, "lr": c.group_lr.get(name, c.lr), "name": name}
+        groups = [{"params": ps, "lr": self.group_lr.get(name, c.lr), "name": name}
                   for name, ps in self.groups.items() if ps]
         return torch.optim.Adam(groups)
 
@@ -150,7 +154,7 @@ class Trainer:
             return
         f = self._schedule(self.step) * self.lr_scale
         for g in self.optimizer.param_groups:
-            g["lr"] = c.group_lr.get(g["name"], c.lr) * f
+            g["lr"] = self.group_lr.get(g["name"], c.lr) * f
 
     # --- state ----------------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:

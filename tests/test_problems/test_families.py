@@ -237,3 +237,18 @@ def test_time_problem_layout():
     assert p.domain.contains(x).all()
     assert 0 <= x[:, 3].min() and x[:, 3].max() <= 1
     assert torch.linalg.vector_norm(x[:, :3], dim=1).max() <= 1
+
+
+def test_time_allen_cahn_ansatz_does_not_contain_the_solution():
+    """raw = 0 must leave a real error after t = 0 (an ansatz equal to the exact solution has nothing to learn)."""
+    problem = get_problem("allen-cahn-time", spatial_dim=3, c=0.5)
+    x = problem.sample_interior(2000, torch.Generator().manual_seed(0))
+    u0 = problem.ansatz(x, torch.zeros(x.shape[0], 1, dtype=x.dtype))
+    exact = problem.exact(x)
+    late = x[:, -1] > 0.5
+    assert ((u0 - exact)[late].norm() / exact[late].norm()) > 0.2
+    at_zero = x.clone()
+    at_zero[:, -1] = 0
+    torch.testing.assert_close(problem.ansatz(at_zero, torch.randn(x.shape[0], 1, dtype=x.dtype,
+                                                                     generator=torch.Generator().manual_seed(1))),
+                               problem.exact(at_zero), rtol=0, atol=1e-12)

@@ -167,3 +167,15 @@ def test_train_config_from_dict_rejects_unknown_fields():
     with pytest.raises(ValueError, match=r"unknown field\(s\) \['stpes'\]"):
         TrainConfig.from_dict({"stpes": 3})
     assert TrainConfig.from_dict(TrainConfig(steps=7).to_dict()) == TrainConfig(steps=7)
+
+
+def test_model_supplied_group_rates_are_used_unless_the_config_names_some():
+    class RatedMetaKAN(MetaKAN):
+        def group_lr(self, lr):
+            return {"hypernet": lr / 10, "embeddings": lr * 2}
+
+    tr = Trainer(RatedMetaKAN([2, 4, 1]), regression_task(), TrainConfig(steps=1, lr=1e-3, device="cpu"))
+    assert {g["name"]: g["lr"] for g in tr.optimizer.param_groups} == {"hypernet": 1e-4, "embeddings": 2e-3}
+    tr = Trainer(RatedMetaKAN([2, 4, 1]), regression_task(),
+                 TrainConfig(steps=1, lr=1e-3, group_lr={"hypernet": 5e-4}, device="cpu"))
+    assert {g["name"]: g["lr"] for g in tr.optimizer.param_groups} == {"hypernet": 5e-4, "embeddings": 1e-3}
