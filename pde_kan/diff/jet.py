@@ -113,13 +113,15 @@ def _rule_for(layer: nn.Module) -> JetRule:
 
 
 def _edge_slopes(feats: torch.Tensor, packed: torch.Tensor) -> torch.Tensor:
-    """``sum_m packed[o, i, m] feats[n, i, m]`` for every edge: ``(N, out, in)``.
+    """``sum_m packed[o, i, m] feats[n, i, m]`` for every edge: ``(N, out, in)``, contiguous.
 
-    One batched GEMM over the inputs, ``(in, N, m+1) @ (in, m+1, out)``, on strided views of the features and
-    the packed weights (no copies); the result is returned as a ``(N, out, in)`` view of the ``(in, N, out)``
-    product, which batched GEMMs downstream read as a column-major operand.
+    One batched GEMM over the inputs, ``(in, N, m+1) @ (in, m+1, out)``. The operands are made contiguous
+    first: torch's CPU batched GEMM falls back to a slow loop for some transposed batch layouts (in this
+    product's backward, and when the result feeds the next layer's tangent product), which costs far more than
+    the copies.
     """
-    return torch.bmm(feats.transpose(0, 1), packed.permute(1, 2, 0)).permute(1, 2, 0)
+    d = torch.bmm(feats.transpose(0, 1).contiguous(), packed.permute(1, 2, 0).contiguous())
+    return d.permute(1, 2, 0).contiguous()
 
 
 def edge_derivatives(layer: KANLayer, x: torch.Tensor, c: torch.Tensor, w: torch.Tensor):
@@ -131,7 +133,7 @@ def edge_derivatives(layer: KANLayer, x: torch.Tensor, c: torch.Tensor, w: torch
     act = layer.act
     f0, f1, f2 = layer.basis.features(x, (act.f(x), act.d1(x), act.d2(x)))
     packed = torch.cat([w.unsqueeze(-1), c], dim=-1)
-    return f0[..., 1:].contiguous(), _edge_slopes(f1, packed).contiguous(), _edge_slopes(f2, packed).contiguous()
+    return f0[..., 1:].contiguous(), _edge_slopes(f1, packed), _edge_slopes(f2, packed)
 
 
 def _is_identity(dirs: Directions) -> bool:

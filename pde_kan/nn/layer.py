@@ -125,10 +125,165 @@ def _hyper_rows(emb, w1, b1, w2, b2):
     return torch.addmm(b2, h, w2.T).view(emb.shape[0], -1)
 
 
-def _hyper_rows_matmul(features, emb, w1, b1, w2, b2):
-    """``features (N, in * n_out) @ hypernet(emb).T`` -> ``(N, rows)``."""
-    return features @ _hyper_rows(emb, w1, b1, w2, b2).T
+def piecewise_tables(w1, b1, w2, b2):
+    """A one-input hypernet ``e -> w2 relu(w1 e + b1) + b2`` as the piecewise-linear function it is.
 
+    With a scalar embedding the hidden unit j switches at ``s_j = -b1_j / w1_j``; between consecutive sorted
+    breakpoints the set of active units is fixed, so the output is ``A[t] e + B[t]`` on segment t (t = number of
+    breakpoints below e). ``A = (act * w1) @ w2^T``, ``B = (act * b1) @ w2^T + b2`` are differentiable in the
+    hypernet's parameters; only the activity pattern (piecewise constant, as relu's derivative) is not.
+
+    Args:
+        w1: ``(H, 1)``, b1: ``(H,)``, w2: ``(n_out, H)``, b2: ``(n_out,)``.
+
+    Returns:
+        ``(s (H,) sorted breakpoints, A (H+1, n_out), B (H+1, n_out))``.
+    """
+    a, c = w1[:, 0], b1
+    hidden = a.shape[0]
+    with torch.no_grad():
+        s = torch.where(a != 0, -c / torch.where(a != 0, a, torch.ones_like(a)), torch.full_like(c, math.inf))
+        s_sorted, order = torch.sort(s)
+        pos = torch.empty_like(order)
+        pos[order] = torch.arange(hidden, device=a.device)
+        t = torch.arange(hidden + 1, device=a.device).unsqueeze(1)
+        # a > 0: active above its breakpoint; a < 0: below it; a == 0: constant relu(b1)
+        active = torch.where(a > 0, pos < t, torch.where(a < 0, pos >= t, c > 0)).to(a.dtype)
+    return s_sorted, (active * a) @ w2.T, torch.addmm(b2, active * c, w2.T)
+
+
+def _piecewise_rows(emb, s, A, B):
+    """``emb (rows, in, 1)`` through :func:`piecewise_tables` output -> ``(rows, in * n_out)``."""
+    e = emb.reshape(-1, 1)
+    seg = torch.bucketize(e.detach().reshape(-1), s)
+    return torch.addcmul(B.index_select(0, seg), A.index_select(0, seg), e).view(emb.shape[0], -1)
+
+
+def _segments(emb, s):
+    """Segment numbers of the embeddings: ``(E,)`` int64, and a compact copy to save for backward."""
+    seg = torch.bucketize(emb, s)
+    return seg, (seg.to(torch.uint8) if s.shape[0] < 256 else seg)
+
+
+def _pw_weights(emb, seg, a, b):
+    """``W (E, n_out) = A[seg] * e + B[seg]``."""
+    return torch.addcmul(b.index_select(0, seg), a.index_select(0, seg), emb.unsqueeze(1))
+
+
+def _pw_grads(gw, emb, seg, a, need_e, need_a, need_b):
+    """Gradients of ``sum(gw * W)`` with respect to the embeddings and the tables; ``gw (E, n_out)``.
+
+    Per-segment sums for the tables (``index_add``); with autograd recording (``create_graph``) the same
+    formulas are built out of differentiable operations. ``gw`` may be overwritten.
+    """
+    if torch.is_grad_enabled():
+        zeros = a.new_zeros(a.shape)
+        return ((gw * a.index_select(0, seg)).sum(1) if need_e else None,
+                zeros.index_add(0, seg, gw * emb.unsqueeze(1)) if need_a else None,
+                zeros.index_add(0, seg, gw) if need_b else None)
+    g_e = (gw * a.index_select(0, seg)).sum(1) if need_e else None
+    g_b = a.new_zeros(a.shape).index_add_(0, seg, gw) if need_b else None
+    g_a = a.new_zeros(a.shape).index_add_(0, seg, gw.mul_(emb.unsqueeze(1))) if need_a else None
+    return g_e, g_a, g_b
+
+
+class _PiecewiseGenerate(torch.autograd.Function):
+    """Scalar embeddings ``emb (E,)`` through :func:`piecewise_tables` ``(s, A, B)`` -> ``W (E, n_out)``.
+
+    Saves one byte per edge (its segment) instead of the gathered table rows autograd would keep.
+    """
+
+    @staticmethod
+    def forward(ctx, emb, s, a, b):
+        seg, small = _segments(emb, s)
+        ctx.save_for_backward(emb, a, small)
+        return _pw_weights(emb, seg, a, b)
+
+    @staticmethod
+    def backward(ctx, gw):
+        emb, a, seg = ctx.saved_tensors
+        need_e, _, need_a, need_b = ctx.needs_input_grad
+        gw = gw if torch.is_grad_enabled() else gw.clone()
+        g_e, g_a, g_b = _pw_grads(gw, emb, seg.long(), a, need_e, need_a, need_b)
+        return g_e, None, g_a, g_b
+
+
+class _PiecewiseLinear(torch.autograd.Function):
+    """``features (N, in * n_out) @ W.T`` with ``W (rows, in * n_out)`` generated from scalar embeddings on the fly.
+
+    ``emb (rows * in,)`` are the chunk's embeddings, ``(s, A, B)`` the :func:`piecewise_tables`:
+    ``W[edge] = A[seg] * e + B[seg]``, two row lookups and one multiply-add per edge. Forward saves only the
+    segment numbers (one byte per edge) unless ``keep``; backward regenerates ``W`` and forms the table
+    gradients as per-segment sums (``index_add``). Under ``create_graph`` the backward runs the same formulas
+    with autograd recording them, so higher derivatives are exact.
+    """
+
+    @staticmethod
+    def forward(ctx, features, emb, s, a, b, rows, keep):
+        seg, small = _segments(emb, s)
+        w = _pw_weights(emb, seg, a, b)
+        ctx.rows = rows
+        ctx.save_for_backward(features, emb, a, b, small, w if keep else None)
+        return features @ w.view(rows, -1).T
+
+    @staticmethod
+    def backward(ctx, gy):
+        features, emb, a, b, seg, w = ctx.saved_tensors
+        rows = ctx.rows
+        seg = seg.long()
+        need_f, need_e, _, need_a, need_b, _, _ = ctx.needs_input_grad
+        if torch.is_grad_enabled():  # create_graph: the same formulas, differentiable
+            w = _pw_weights(emb, seg, a, b)
+            gw = (gy.T @ features).view(w.shape)
+            g_f = gy @ w.view(rows, -1) if need_f else None
+        else:
+            if w is None:
+                w = _pw_weights(emb, seg, a, b)
+            g_f = gy @ w.view(rows, -1) if need_f else None
+            gw = torch.mm(gy.T, features, out=w.view(rows, -1)).view(w.shape)  # W's buffer is free now
+        g_e, g_a, g_b = _pw_grads(gw, emb, seg, a, need_e, need_a, need_b)
+        return g_f, g_e, None, g_a, g_b, None, None
+
+
+class _GeneratedLinear(torch.autograd.Function):
+    """``features (N, K) @ generate(emb, *params).T`` -> ``(N, rows)``, the generated weights never stored.
+
+    Backward regenerates them with autograd on (activation checkpointing of the generator only, not of the
+    GEMM) and backpropagates ``grad_W = gy^T features`` through the generator. Under ``create_graph`` the
+    regeneration stays on the graph, so higher derivatives are exact.
+    """
+
+    @staticmethod
+    def forward(ctx, generate, features, emb, *params):
+        ctx.generate = generate
+        ctx.save_for_backward(features, emb, *params)
+        return features @ generate(emb, *params).T
+
+    @staticmethod
+    def backward(ctx, gy):
+        features, emb, *params = ctx.saved_tensors
+        inputs = [emb, *params]
+        need = ctx.needs_input_grad[2:]
+        create = torch.is_grad_enabled()
+        if not create:
+            inputs = [t.detach().requires_grad_(n) for t, n in zip(inputs, need)]
+        with torch.enable_grad():
+            w = ctx.generate(*inputs)
+        g_feat = gy @ (w if create else w.detach()) if ctx.needs_input_grad[1] else None
+        wanted = [t for t, n in zip(inputs, need) if n]
+        grads = iter(torch.autograd.grad(w, wanted, gy.T @ features, create_graph=create) if wanted else ())
+        return (None, g_feat) + tuple(next(grads) if n else None for n in need)
+
+
+def _rows_matmul(generate, features, emb, *params):
+    """``features (N, in * n_out) @ generate(emb, *params).T`` -> ``(N, rows)``."""
+    return features @ generate(emb, *params).T
+
+
+#: Cost-model constants of :meth:`TuckerCoefficients.contraction_costs` (multiply-adds per element moved at
+#: memory speed, and per extra kernel launch), measured on the project's CPUs.
+MAC_PER_ELEMENT = 32
+MAC_PER_OP = 125_000
 
 #: Default number of edges whose coefficients a MetaKAN layer generates at once (see HyperCoefficients).
 DEFAULT_CHUNK_SIZE = 65536
@@ -191,12 +346,19 @@ class HyperCoefficients(CoefficientSource):
         flat = embeddings.reshape(-1, self.embedding_dim)
         return (self.hypernet(flat) * self.scale).reshape(self.out_features, self.in_features, self.n_basis + 1)
 
-    def _hyper_params(self):
-        """fc1 as is; fc2 with the scale folded in and its outputs reordered to [w, C] (tiny tensors)."""
+    def _generator(self):
+        """``(fn, params)`` with ``fn(embeddings[rows], *params) -> (rows, in * (n_basis + 1))`` = scaled ``[w, C]``.
+
+        fc2 gets the scale folded in and its outputs reordered to ``[w, C]`` (tiny tensors). A scalar embedding
+        goes through :func:`piecewise_tables`: one segment lookup and one multiply-add per edge instead of
+        ``hyper_hidden``-wide activations.
+        """
         fc1, fc2 = self.hypernet.fc1, self.hypernet.fc2
         w2 = (fc2.weight * self.scale.unsqueeze(-1)).index_select(0, self._order)
         b2 = (fc2.bias * self.scale).index_select(0, self._order)
-        return fc1.weight, fc1.bias, w2, b2
+        if self.embedding_dim == 1:
+            return _piecewise_rows, piecewise_tables(fc1.weight, fc1.bias, w2, b2)
+        return _hyper_rows, (fc1.weight, fc1.bias, w2, b2)
 
     def rows_per_chunk(self) -> int:
         """Output rows generated at once (all of them when ``chunk_size`` is None)."""
@@ -212,11 +374,13 @@ class HyperCoefficients(CoefficientSource):
         return self.recompute and torch.is_grad_enabled()
 
     def packed(self):
-        params = self._hyper_params()
+        fn, params = self._generator()
         shape = (self.out_features, self.in_features, self.n_basis + 1)
+        if fn is _piecewise_rows:  # keeps one byte per edge for backward: nothing to recompute
+            return _PiecewiseGenerate.apply(self.embeddings.reshape(-1), *params).view(shape)
         if not self._checkpointing():
-            return _hyper_rows(self.embeddings, *params).view(shape)
-        parts = [checkpoint(_hyper_rows, self.embeddings[a:b], *params, use_reentrant=False, preserve_rng_state=False)
+            return fn(self.embeddings, *params).view(shape)
+        parts = [checkpoint(fn, self.embeddings[a:b], *params, use_reentrant=False, preserve_rng_state=False)
                  for a, b in self._chunks()]
         return torch.cat(parts, 0).view(shape)
 
@@ -226,16 +390,21 @@ class HyperCoefficients(CoefficientSource):
 
     def contract(self, features):
         n = features.shape[0]
-        f2 = features.reshape(n, -1)
-        params = self._hyper_params()
-        chunks = self._chunks()
-        if self._checkpointing():
-            ys = [checkpoint(_hyper_rows_matmul, f2, self.embeddings[a:b], *params, use_reentrant=False,
-                             preserve_rng_state=False) for a, b in chunks]
-        elif torch.is_grad_enabled():  # every chunk's activations would be kept anyway: one chunk
-            ys = [_hyper_rows_matmul(f2, self.embeddings, *params)]
+        fn, params = self._generator()
+        train = torch.is_grad_enabled()
+        chunks = self._chunks() if (self.recompute or not train) else [(0, self.out_features)]
+        if fn is _piecewise_rows:
+            f2 = features.reshape(n, -1)
+            emb = self.embeddings.reshape(-1)
+            n_in = self.in_features
+            ys = [_PiecewiseLinear.apply(f2, emb[lo * n_in:hi * n_in], *params, hi - lo, not self.recompute)
+                  for lo, hi in chunks]
         else:
-            ys = [_hyper_rows_matmul(f2, self.embeddings[a:b], *params) for a, b in chunks]
+            f2 = features.reshape(n, -1)
+            if self.recompute and train:
+                ys = [_GeneratedLinear.apply(fn, f2, self.embeddings[lo:hi], *params) for lo, hi in chunks]
+            else:
+                ys = [_rows_matmul(fn, f2, self.embeddings[lo:hi], *params) for lo, hi in chunks]
         return ys[0] if len(ys) == 1 else torch.cat(ys, 1)
 
     def param_groups(self):
@@ -277,23 +446,43 @@ class TuckerCoefficients(CoefficientSource):
     def coefficients(self):
         return tucker_to_tensor(self.core, self.factors()), self.base_weight
 
-    def factored_is_cheaper(self, n: int) -> bool:
-        """Multiply-add counts of the factored vs the materialised contraction for a batch of ``n``."""
+    def contraction_costs(self, n: int) -> tuple[float, float]:
+        """Estimated cost of one forward+backward of the ``(factored, materialised)`` paths for a batch of ``n``.
+
+        Units are multiply-adds. Both paths are dominated by different things: the materialised one by its
+        GEMM over ``in * (n_basis + 1)`` (and by writing ``C`` and its gradient), the factored one by passes over
+        its ``(N, in, rank)`` intermediates, which run at memory speed, not GEMM speed: each element moved
+        costs :data:`MAC_PER_ELEMENT` multiply-adds, and each of its extra kernel launches
+        :data:`MAC_PER_OP`. Both constants were measured on the project's CPUs (benchmarks/layer_speed.py and
+        docs/benchmarks.md show the resulting choice); a GPU shifts them but not which path wins at the extremes.
+        """
         o, i, m = self.shape
         ro, ri, rb = self.ranks
-        factored = n * (i * m * rb + i * rb * ri + ri * rb * ro + ro * o)
-        dense = n * i * m * o + ro * ri * rb * (i + m) + o * ro * i * m
+        gemm = 3 * n * i * (m + 1) * o
+        build = o * ro * ri * rb + o * ri * i * rb + o * i * rb * m  # tucker_to_tensor, left to right
+        dense = gemm + 3 * build + MAC_PER_ELEMENT * 4 * o * i * (m + 1)
+        macs = 3 * n * (i * (m + 1) * rb + i * rb * ri + ri * rb * ro + ro * o + i * o)
+        moved = 3 * n * (i * (m + 1) + 2 * i * rb + 2 * rb * ri + ro + 2 * o)
+        factored = macs + MAC_PER_ELEMENT * moved + MAC_PER_OP * 8
+        return float(factored), float(dense)
+
+    def factored_is_cheaper(self, n: int) -> bool:
+        """Whether the factored contraction is estimated cheaper than materialising ``C`` for a batch of ``n``."""
+        factored, dense = self.contraction_costs(n)
         return factored < dense
 
     def contract(self, features):
         n = features.shape[0]
         if not self.factored_is_cheaper(n):
             return super().contract(features)
-        base, basis = features[..., 0], features[..., 1:]
-        z = torch.einsum("nim,mc->nic", basis, self.u_basis)
-        z = torch.einsum("nic,ib->nbc", z, self.u_in)
-        z = torch.einsum("nbc,abc->na", z, self.core)
-        return z @ self.u_out.T + base @ self.base_weight.T
+        o, i, m = self.shape
+        ro, ri, rb = self.ranks
+        # basis factor with a zero row for the activation column: one GEMM on the features as they are
+        u_basis = torch.cat([self.u_basis.new_zeros(1, rb), self.u_basis])
+        z = (features.reshape(n * i, m + 1) @ u_basis).view(n, i, rb)
+        z = torch.matmul(z.transpose(1, 2), self.u_in)  # (N, rb, ri), batched over points, no copies
+        z = z.reshape(n, rb * ri) @ self.core.permute(0, 2, 1).reshape(ro, rb * ri).T
+        return torch.addmm(features[..., 0] @ self.base_weight.T, z, self.u_out.T)
 
 
 class KANLayer(nn.Module):

@@ -1,0 +1,231 @@
+"""Peak memory (and time) of one training step: KAN vs MetaKAN vs Slim KAN vs MLP, each in a fresh process.
+
+Cases:
+
+* ``fc``: widths [784, 1024, 1024, 10], batch 128, float32, cross-entropy, Adam step.
+* ``pinn10`` / ``pinn100``: widths [d, 64, 64, 1], N = 100, float64, exact forward-jet Laplacian of the
+  network, loss ``mean((Δu - f)^2)``, backward, Adam step.
+
+Method (CPU): every (case, model) runs in a fresh interpreter (``--worker``), so no allocator state, cached
+tensor or grown arena of one case can hide or inflate another's. The worker imports torch and pde_kan, makes
+the data and runs two training steps of a tiny model of the same kind (lazy imports such as the optimizer's
+``torch._dynamo``, thread pools, kernels); then it frees that, ``malloc_trim``s, resets the kernel's peak-RSS counter
+(``echo 5 > /proc/self/clear_refs``) and records the current RSS as the baseline. It builds the model and the
+optimizer and runs two training steps (the first allocates Adam's state, the second is the steady state);
+the peak is ``VmHWM - baseline`` from ``/proc/self/status``, i.e. everything the step needs on top of the
+interpreter, libraries and data: parameters, gradients, optimizer state, activations, temporaries.
+(``tracemalloc`` does not see torch's allocations; where ``clear_refs`` is not writable the worker falls back
+to the ``ru_maxrss`` delta.) On CUDA the same worker reports ``torch.cuda.max_memory_allocated``. Step time
+is the median of a few further steps in the same worker. Every worker runs ``--repeats`` times, the repeats
+interleaved across models, and the table reports medians; ratios are taken against KAN per repeat.
+
+    .venv/bin/python benchmarks/memory.py --out benchmarks/results/memory.json
+"""
+from __future__ import annotations
+
+import argparse
+import ctypes
+import gc
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+CASES = {
+    "fc": dict(widths=[784, 1024, 1024, 10], n=128, dtype="float32", kind="fc"),
+    "pinn10": dict(widths=[10, 64, 64, 1], n=100, dtype="float64", kind="pinn"),
+    "pinn100": dict(widths=[100, 64, 64, 1], n=100, dtype="float64", kind="pinn"),
+}
+MODELS = {  # name -> (backbone, extra constructor arguments)
+    "kan": ("kan", {}),
+    "metakan": ("metakan", {}),
+    "slimkan": ("slimkan", {}),
+    "mlp": ("mlp", {"activation": "silu"}),
+}
+VARIANTS = {  # MetaKAN trade-offs (--variants): what recompute and chunk_size buy
+    "metakan keep": ("metakan", {"recompute": False}),
+    "metakan chunk=16384": ("metakan", {"chunk_size": 16384}),
+    "metakan chunk=262144": ("metakan", {"chunk_size": 262144}),
+    "metakan chunk=None": ("metakan", {"chunk_size": None}),
+}
+
+
+# --- worker -----------------------------------------------------------------------------------------------
+def _status_kb(field: str) -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise KeyError(field)
+
+
+def _reset_peak() -> bool:
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def worker(spec: dict) -> dict:
+    import torch
+
+    torch.set_num_threads(spec["threads"])
+    sys.path.insert(0, str(ROOT))
+    from pde_kan.diff import laplacian
+    from pde_kan.nn import get_backbone
+
+    case = CASES[spec["case"]]
+    dtype = getattr(torch, case["dtype"])
+    device = torch.device(spec["device"])
+    widths, n = case["widths"], case["n"]
+    g = torch.Generator().manual_seed(0)
+    x = (torch.rand(n, widths[0], generator=g, dtype=dtype) * 2 - 1).to(device)
+    if case["kind"] == "fc":
+        labels = torch.randint(0, widths[-1], (n,), generator=g).to(device)
+    else:
+        x = x * 0.9
+        f = torch.randn(n, generator=g, dtype=dtype).to(device)
+    name, kw = {**MODELS, **VARIANTS}[spec["model"]]
+
+    def make_step(model):
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+        def step():
+            opt.zero_grad(set_to_none=True)
+            if case["kind"] == "fc":
+                loss = torch.nn.functional.cross_entropy(model(x), labels)
+            else:
+                loss = (laplacian(model, x, "jet") - f).square().mean()
+            loss.backward()
+            opt.step()
+            return loss
+        return step
+
+    # warm-up with a tiny model of the same kind: lazy imports (the optimizer pulls in torch._dynamo, ~80 MB),
+    # thread pools and kernels are set up before the baseline, so the peak counts only this model's step
+    tiny = get_backbone(name, [widths[0], 3, widths[-1]], dtype=dtype, device=device, **kw)
+    warm = make_step(tiny)
+    warm()
+    warm()
+    del tiny, warm
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except OSError:
+        pass
+    cuda = device.type == "cuda"
+    if cuda:
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.memory_allocated()
+        method = "cuda max_memory_allocated"
+    else:
+        if _reset_peak():
+            base = _status_kb("VmRSS") * 1024
+            method = "VmHWM - VmRSS after clear_refs"
+        else:
+            base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+            method = "ru_maxrss delta"
+
+    model = get_backbone(name, widths, dtype=dtype, device=device, **kw)
+    step = make_step(model)
+    step()
+    step()
+    if cuda:
+        torch.cuda.synchronize()
+        peak = torch.cuda.max_memory_allocated() - base
+    elif method.startswith("VmHWM"):
+        peak = _status_kb("VmHWM") * 1024 - base
+    else:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base
+    times = []
+    for _ in range(spec["time_steps"]):
+        t0 = time.perf_counter()
+        step()
+        if cuda:
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - t0)
+    return {"peak_bytes": peak, "step_s": statistics.median(times),
+            "params": sum(p.numel() for p in model.parameters() if p.requires_grad), "method": method}
+
+
+# --- driver -----------------------------------------------------------------------------------------------
+def run_worker(spec: dict) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--worker", json.dumps(spec)], capture_output=True, text=True,
+                         cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    if out.returncode != 0:
+        raise RuntimeError(f"worker {spec} failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--out", type=Path, help="write the results as JSON to this path")
+    ap.add_argument("--cases", nargs="*", default=list(CASES), choices=list(CASES))
+    ap.add_argument("--models", nargs="*", default=list(MODELS), choices=list(MODELS) + list(VARIANTS))
+    ap.add_argument("--variants", action="store_true", help="also run the MetaKAN recompute/chunk variants")
+    ap.add_argument("--repeats", type=int, default=3, help="fresh processes per (case, model)")
+    ap.add_argument("--time-steps", type=int, default=3, help="timed steps per worker (median)")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.worker:
+        print(json.dumps(worker(json.loads(args.worker))))
+        return
+    models = list(args.models) + (list(VARIANTS) if args.variants else [])
+    results = []
+    for case in args.cases:
+        runs = {m: [] for m in models}
+        for r in range(args.repeats):
+            order = models[r % len(models):] + models[:r % len(models)]
+            for m in order:
+                runs[m].append(run_worker({"case": case, "model": m, "threads": args.threads,
+                                           "device": args.device, "time_steps": args.time_steps}))
+        rows = {}
+        for m, rs in runs.items():
+            rows[m] = {
+                "peak_mb": statistics.median(x["peak_bytes"] for x in rs) / 2**20,
+                "step_ms": 1e3 * statistics.median(x["step_s"] for x in rs),
+                "params": rs[0]["params"],
+                "peak_mb_all": [x["peak_bytes"] / 2**20 for x in rs],
+            }
+        if "kan" in runs:
+            for m, rs in runs.items():
+                rows[m]["peak_to_kan"] = statistics.median(
+                    x["peak_bytes"] / k["peak_bytes"] for x, k in zip(rs, runs["kan"]))
+                rows[m]["time_to_kan"] = statistics.median(x["step_s"] / k["step_s"] for x, k in zip(rs, runs["kan"]))
+        spec = CASES[case]
+        results.append({"case": case, **spec, "method": runs[models[0]][0]["method"], "models": rows})
+        print(f"\n{case}: widths {spec['widths']}, N={spec['n']}, {spec['dtype']}  (median of {args.repeats})")
+        print(f"{'model':22s} {'peak MB':>9s} {'x KAN':>7s} {'step ms':>9s} {'x KAN':>7s} {'params':>10s}")
+        for m, row in rows.items():
+            print(f"{m:22s} {row['peak_mb']:9.1f} {row.get('peak_to_kan', float('nan')):7.2f} "
+                  f"{row['step_ms']:9.1f} {row.get('time_to_kan', float('nan')):7.2f} {row['params']:10d}")
+    if args.out:
+        import torch
+
+        payload = {
+            "benchmark": "memory", "command": " ".join([Path(sys.executable).name, *sys.argv]),
+            "torch": torch.__version__, "threads": args.threads, "device": args.device, "repeats": args.repeats,
+            "machine": platform.machine(),
+            "definition": "peak = extra resident memory of building the model + optimizer and running two "
+                          "training steps (forward, loss, backward, Adam step), fresh process per run",
+            "results": results,
+        }
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(payload, indent=2) + "\n")
+        print(f"\nwrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
