@@ -98,7 +98,7 @@ def load_digits(test_fraction: float = 0.2, seed: int = 0) -> ImageData:
     """scikit-learn's bundled 8x8 digits (1797 images, 10 classes; no download), split at random.
 
     Pixel values 0..16 are divided by 16. The split is a permutation from a private generator seeded with
-    ``seed``: ``round(test_fraction * 1797)`` test images (360 for 0.2), the rest for training.
+    ``seed``: ``round(test_fraction * 1797)`` test images (359 for 0.2), the rest for training.
     """
     from sklearn.datasets import load_digits as _sk_digits
 
