@@ -59,21 +59,24 @@ METHODS = ("value", "autograd", "sdgd_autograd", "jet", "sdgd", "hutchinson")
 
 
 # --- one step -------------------------------------------------------------------------------------------
-def setup(dim: int, n: int, width: int, seed: int = 0):
+def setup(dim: int, n: int, width: int, seed: int = 0, backbone: str = "kan"):
     import torch
 
-    from pde_kan import KAN
+    from pde_kan.nn import get_backbone
     from pde_kan.problems import Poisson
 
     problem = Poisson.two_body(dim, seed=0)
-    model = KAN([dim, width, width, 1], seed=seed)
+    kw = {"metakan": {"hyper_hidden": 16, "embedding_dim": 1}}.get(backbone, {})
+    model = get_backbone(backbone, [dim, width, width, 1], seed=seed, **kw)
     x = problem.sample_interior(n, torch.Generator().manual_seed(seed + 1))
     f = problem.source(x)
     return problem, model, x, f
 
 
 def step(problem, model, x, f, method: str, k: int, generator, probe: int = 0):
-    """One loss + backward. ``probe > 0`` (autograd only): differentiate ``probe`` coordinates, not all d."""
+    """One loss + backward of the Poisson residual ``Δu - f`` (``value``: ``u - f``, the floor every method pays).
+
+    ``probe > 0`` (autograd only): differentiate ``probe`` coordinates, not all d."""
     import torch
 
     from pde_kan.diff import apply_transform, autograd_laplacian
@@ -89,7 +92,9 @@ def step(problem, model, x, f, method: str, k: int, generator, probe: int = 0):
     else:
         stochastic = method in ("sdgd", "hutchinson", "sdgd_autograd")
         d = problem.derivatives(model, x, method, k=min(k, x.shape[1]) if stochastic else None, generator=generator)
-        r = problem.residual(x, d)
+        # Poisson residual with the source precomputed once (as for the value-only step): the closed-form
+        # source costs O(N d) per step in training, the same for every method, and is left out here
+        r = d.laplacian - f
         loss = (r * r).mean()
     loss.backward()
     return float(loss.detach())
@@ -145,18 +150,22 @@ def memory_case(method: str, d: int, args) -> dict:
     import torch
 
     torch.set_num_threads(args.threads)
-    problem, model, x, f = setup(d, args.n, args.width)
+    problem, model, x, f = setup(d, args.n, args.width, backbone=args.backbone)
     g = torch.Generator().manual_seed(2)
     probe = autograd_probe(d, args) if method == "autograd" else 0
-    step(problem, model, x, f, method, args.k, g, probe=probe)  # warm-up: lazy initialisation
-    model.zero_grad(set_to_none=True)
+    if args.warmup:
+        step(problem, model, x, f, method, args.k, g, probe=probe)  # lazy initialisation
+        model.zero_grad(set_to_none=True)
     gc.collect()
     before = vm_kb("VmRSS")
     with open("/proc/self/clear_refs", "w") as fh:  # reset VmHWM
         fh.write("5")
+    t, c = time.perf_counter(), time.process_time()
     step(problem, model, x, f, method, args.k, g, probe=probe)
+    seconds, cpu = time.perf_counter() - t, time.process_time() - c
     peak = vm_kb("VmHWM")
-    out = {"peak_step_mb": (peak - before) / 1024, "rss_before_mb": before / 1024}
+    out = {"peak_step_mb": (peak - before) / 1024, "rss_before_mb": before / 1024, "seconds": seconds,
+           "cpu_seconds": cpu, "parameters": sum(p.numel() for p in model.parameters())}
     if probe:
         out["note"] = f"autograd over {probe} of {d} coordinates (the graph kept is the same as for all d)"
     return out
@@ -165,6 +174,7 @@ def memory_case(method: str, d: int, args) -> dict:
 def run_memory(method: str, d: int, args) -> dict:
     cmd = [sys.executable, __file__, "--mode", "memory-case", "--case-method", method, "--case-dim", str(d),
            "--n", str(args.n), "--width", str(args.width), "--k", str(args.k), "--threads", str(args.threads),
+           "--backbone", args.backbone, "--warmup" if args.warmup else "--no-warmup",
            "--autograd-max", str(args.autograd_max), "--autograd-probe", str(args.autograd_probe)]
     env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "131072", "OMP_NUM_THREADS": str(args.threads)}
     try:
@@ -331,6 +341,39 @@ def mode_variance(args) -> dict:
             "exact_laplacian_median_abs": float(exact.abs().median())}
 
 
+# --- control variate for the two-body ansatz -----------------------------------------------------------
+def control_variate_task(problem, config):
+    """A PDETask whose Laplacian estimate treats ``u = (1 - |x|^2) raw`` analytically:
+    ``Δu = A Δraw - 4 x·∇raw - 2 d raw`` with ``A = 1 - |x|^2``. Only ``Δraw`` is estimated (K directions);
+    ``x·∇raw`` comes exactly from one extra jet along the per-point direction ``v = x``. Unbiased, with the
+    variance of the cross term ``-4 x·∇raw`` removed (for the plain estimator it is the dominant part once the
+    network has learned the linear part of the solution). Costs a second jet (value path + a one-direction
+    first layer)."""
+    import torch
+
+    from pde_kan.diff import Dense, Derivatives, forward_jet, make_directions
+    from pde_kan.solvers import PDETask
+
+    class ControlVariate(PDETask):
+        def loss(self, model, batch):
+            x, _, probe_seed = batch
+            n, d = x.shape
+            gen = torch.Generator().manual_seed(probe_seed)
+            dirs = make_directions(self.config.laplacian, n, d, k=self.config.k, generator=gen, dtype=x.dtype)
+            jet = forward_jet(model, x, dirs)
+            x_grad = forward_jet(model, x, Dense(x.unsqueeze(-1), 1.0)).tangent[:, 0, 0]
+            raw = jet.value[:, 0]
+            bump = 1 - (x * x).sum(-1)
+            lap = bump * jet.laplacian[:, 0] - 4 * x_grad - 2 * d * raw
+            r = self.problem.residual(x, Derivatives(bump * raw, lap, x.new_zeros(n, 0)))
+            loss = (r * r).mean()
+            return loss, {"loss_pde": float(loss.detach())}
+
+    if problem.name not in ("poisson-two-body", "allen-cahn-two-body"):
+        raise ValueError(f"the control variate is written for the two-body ansatz, got problem {problem.name!r}.")
+    return ControlVariate(problem, config)
+
+
 # --- convergence ----------------------------------------------------------------------------------------
 def mode_converge(args) -> dict:
     import torch
@@ -342,32 +385,121 @@ def mode_converge(args) -> dict:
     torch.set_num_threads(args.threads)
 
     class Budget(Callback):
+        """Stops the run when the budget is spent; records (step, wall s, process CPU s, rel L2) at evaluations.
+
+        ``--budget-clock cpu`` counts this process's CPU time (what the run costs on dedicated cores, the fair
+        measure on a machine shared with other jobs); ``wall`` counts elapsed time."""
+
         def __init__(self):
             self.curve = []
 
         def on_start(self, trainer):
-            self.t0 = time.perf_counter()
+            self.t0, self.c0 = time.perf_counter(), time.process_time()
+
+        def spent(self):
+            return (time.process_time() - self.c0) if args.budget_clock == "cpu" else (time.perf_counter() - self.t0)
 
         def on_step(self, trainer, logs):
-            if time.perf_counter() - self.t0 > args.budget:
-                trainer.stop_reason = f"wall-clock budget {args.budget} s"
+            if self.spent() > args.budget:
+                trainer.stop_reason = f"{args.budget_clock} budget {args.budget} s spent"
 
         def on_eval(self, trainer, metrics):
-            self.curve.append((trainer.step, round(time.perf_counter() - self.t0, 2), metrics["rel_l2"]))
-            print(f"step {trainer.step:6d}  {self.curve[-1][1]:8.1f} s  rel_l2 {metrics['rel_l2']:.3e}", flush=True)
+            wall, cpu = time.perf_counter() - self.t0, time.process_time() - self.c0
+            self.curve.append((trainer.step, round(wall, 2), round(cpu, 2), metrics["rel_l2"]))
+            print(f"step {trainer.step:6d}  wall {wall:8.1f} s  cpu {cpu:8.1f} s  rel_l2 {metrics['rel_l2']:.3e}",
+                  flush=True)
 
-    problem = get_problem(args.problem, dim=args.dim, seed=0)
+    problem = get_problem(args.problem, dim=args.dim, seed=0, sampler=args.sampler)
     kw = {"metakan": {"hyper_hidden": 16, "embedding_dim": 1}}.get(args.backbone, {})
     model = get_backbone(args.backbone, [args.dim, args.width, args.width, 1], **kw)
     config = TrainConfig(steps=args.steps, lr=args.lr, schedule="exponential", lr_final_factor=args.lr_final,
                          n_interior=args.n, laplacian=args.laplacian, k=args.k, eval_every=args.eval_every,
                          n_eval=args.n_eval, seed=0, device="cpu")
     budget = Budget()
-    sol = solve(problem, model, config, callbacks=[budget, EarlyStopping(args.target)])
-    return {"problem": args.problem, "dim": args.dim, "backbone": args.backbone, "width": args.width,
-            "laplacian": args.laplacian, "k": args.k, "n_interior": args.n, "lr": args.lr,
-            "target_rel_l2": args.target, "budget_seconds": args.budget, "stop_reason": sol.stop_reason,
-            "reached_target": sol.metrics["rel_l2"] <= args.target, **sol.metrics, "curve": budget.curve}
+    if args.control_variate:
+        from pde_kan.solvers import fit
+
+        sol = fit(model, control_variate_task(problem, config), config, callbacks=[budget, EarlyStopping(args.target)])
+    else:
+        sol = solve(problem, model, config, callbacks=[budget, EarlyStopping(args.target)])
+    return {"problem": args.problem, "dim": args.dim, "sampler": args.sampler, "backbone": args.backbone,
+            "width": args.width,
+            "laplacian": args.laplacian, "k": args.k, "control_variate": args.control_variate,
+            "n_interior": args.n, "lr": args.lr,
+            "target_rel_l2": args.target, "budget_seconds": args.budget, "budget_clock": args.budget_clock,
+            "stop_reason": sol.stop_reason, "reached_target": sol.metrics["rel_l2"] <= args.target, **sol.metrics,
+            "cpu_seconds": time.process_time() - budget.c0,
+            "curve_columns": ["step", "wall_s", "cpu_s", "rel_l2"], "curve": budget.curve}
+
+
+# --- allocated bytes per point (deterministic) -----------------------------------------------------------
+def allocated_bytes(fn) -> int:
+    """Bytes of every new tensor storage the ops in ``fn()`` create (forward and backward; views excluded)."""
+    import torch
+    from torch.utils._python_dispatch import TorchDispatchMode
+    from torch.utils._pytree import tree_flatten
+
+    class Count(TorchDispatchMode):
+        total = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            out = func(*args, **(kwargs or {}))
+            inputs = {t.untyped_storage().data_ptr() for t in tree_flatten((args, kwargs))[0]
+                      if isinstance(t, torch.Tensor)}
+            fresh = {t.untyped_storage().data_ptr(): t.untyped_storage().nbytes() for t in tree_flatten(out)[0]
+                     if isinstance(t, torch.Tensor) and t.untyped_storage().data_ptr() not in inputs}
+            Count.total += sum(fresh.values())
+            return out
+
+    Count.total = 0
+    with Count():
+        fn()
+    return Count.total
+
+
+def mode_bytes(args) -> dict:
+    """Bytes allocated per collocation point by one loss + backward step, split into the value path (a
+    value-only step) and the derivative extra (method minus value-only), from the difference of two batch
+    sizes so that parameter-sized terms cancel (both sizes above the width: a KAN layer picks its contraction
+    order by comparing out_features with N). Deterministic, so no repeats are needed."""
+    import torch
+
+    torch.set_num_threads(args.threads)
+    rows = []
+    for d in args.dims:
+        for width in args.widths:
+            cases = [(m, min(k, d)) for m in args.methods
+                     for k in (args.ks if m in ("sdgd", "hutchinson") else [args.k])]
+            for method, k in cases:
+                per = []
+                sizes = (width + 16, width + 48)
+                for n in sizes:
+                    problem, model, x, f = setup(d, n, width)
+                    g = torch.Generator().manual_seed(2)
+                    per.append(allocated_bytes(lambda: step(problem, model, x, f, method, k, g)))
+                rows.append({"d": d, "width": width, "k": k, "method": method,
+                             "bytes_per_point": (per[1] - per[0]) / (sizes[1] - sizes[0])})
+        for r in rows:
+            if r["d"] == d:
+                base = next((q["bytes_per_point"] for q in rows if q["d"] == d and q["width"] == r["width"]
+                             and q["method"] == "value"), float("nan"))
+                r["derivative_bytes_per_point"] = r["bytes_per_point"] - base
+                print(json.dumps(r), flush=True)
+    return {"rows": rows}
+
+
+# --- single steps at very large d ------------------------------------------------------------------------
+def mode_huge(args) -> dict:
+    """One step per (backbone, method, d) in a fresh subprocess: seconds, CPU seconds and peak memory."""
+    rows = []
+    for d in args.dims:
+        for backbone in args.backbones:
+            for method in args.methods:
+                sub = argparse.Namespace(**{**vars(args), "backbone": backbone})
+                row = {"d": d, "backbone": backbone, "method": method, **run_memory(method, d, sub)}
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+    return {"rows": rows}
 
 
 # --- training ablation of the variance-control options -------------------------------------------------
@@ -391,6 +523,7 @@ def mode_ablation(args) -> dict:
     problem = get_problem(args.problem, dim=args.dim, seed=0)
     cases = [(f"sdgd K={k}", "sdgd", k, PDETask) for k in args.ks if k <= args.dim]
     cases.append((f"sdgd K={args.k} fixed probes", "sdgd", args.k, FixedProbes))
+    cases.append((f"sdgd K={args.k} + control variate", "sdgd", args.k, control_variate_task))
     cases.append((f"hutchinson K={args.k}", "hutchinson", args.k, PDETask))
     cases.append(("jet (exact)", "jet", None, PDETask))
     rows = []
@@ -411,7 +544,8 @@ def mode_ablation(args) -> dict:
 # --- entry point ----------------------------------------------------------------------------------------
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--mode", choices=["scaling", "variance", "converge", "ablation", "memory-case"],
+    ap.add_argument("--mode", choices=["scaling", "variance", "converge", "ablation", "huge", "bytes",
+                                       "memory-case"],
                     default="scaling")
     ap.add_argument("--out", help="JSON output path (required except for memory-case)")
     ap.add_argument("--plot", help="PNG path for the scaling plot")
@@ -420,6 +554,7 @@ def main(argv=None):
     ap.add_argument("--dim", type=int, default=1000)
     ap.add_argument("--n", type=int, default=100, help="collocation points per step")
     ap.add_argument("--width", type=int, default=64)
+    ap.add_argument("--widths", type=int, nargs="+", default=[16, 64], help="bytes mode")
     ap.add_argument("--k", type=int, default=16, help="probe directions (stochastic methods)")
     ap.add_argument("--ks", type=int, nargs="+", default=[1, 4, 16, 64, 256])
     ap.add_argument("--repeats", type=int, default=3)
@@ -435,16 +570,22 @@ def main(argv=None):
     ap.add_argument("--draws", type=int, default=200)
     ap.add_argument("--grad-draws", type=int, default=50)
     ap.add_argument("--pretrain", type=int, default=0)
+    ap.add_argument("--warmup", action=argparse.BooleanOptionalAction, default=True,
+                    help="memory cases: one untimed step first (turn off for the largest d)")
     ap.add_argument("--problem", default="poisson-two-body")
+    ap.add_argument("--sampler", default="uniform", help="interior sampler: uniform (in volume) | uniform-radius")
     ap.add_argument("--backbone", default="kan")
+    ap.add_argument("--backbones", nargs="+", default=["kan", "metakan"], help="huge mode")
     ap.add_argument("--laplacian", default="sdgd")
+    ap.add_argument("--control-variate", action="store_true", help="converge: exact x.grad(raw) for the ansatz")
     ap.add_argument("--steps", type=int, default=20000)
     ap.add_argument("--lr", type=float, default=1e-2)
     ap.add_argument("--lr-final", type=float, default=0.05)
     ap.add_argument("--eval-every", type=int, default=100)
     ap.add_argument("--n-eval", type=int, default=2000)
     ap.add_argument("--target", type=float, default=1e-2)
-    ap.add_argument("--budget", type=float, default=1200.0, help="wall-clock seconds")
+    ap.add_argument("--budget", type=float, default=1200.0, help="seconds (see --budget-clock)")
+    ap.add_argument("--budget-clock", choices=["cpu", "wall"], default="wall")
     args = ap.parse_args(argv)
     if args.mode == "memory-case":
         print(json.dumps(memory_case(args.case_method, args.case_dim, args)))
@@ -452,7 +593,8 @@ def main(argv=None):
     if not args.out:
         ap.error("--out is required")
     t0 = time.time()
-    modes = {"scaling": mode_scaling, "variance": mode_variance, "converge": mode_converge, "ablation": mode_ablation}
+    modes = {"scaling": mode_scaling, "variance": mode_variance, "converge": mode_converge, "ablation": mode_ablation,
+             "huge": mode_huge, "bytes": mode_bytes}
     result = modes[args.mode](args)
     if args.mode == "scaling":
         print_scaling(result)
