@@ -9,9 +9,10 @@ input gradients where the network needs them, i.e. after the first layer), with 
     .venv/bin/python benchmarks/layer_speed.py --out benchmarks/results/layer_speed.json
 
 pykan is the ``bench`` extra (``.venv/bin/pip install -c constraints.txt pykan==0.2.8``; its import also needs
-pandas); it is skipped with a note when it cannot be imported. It runs with ``auto_save=False,
+pandas); it is skipped with a note when it cannot be imported. ``pykan`` runs with ``auto_save=False,
 symbolic_enabled=False, save_act=False`` (its fastest settings: no checkpoint files, no symbolic branch, no
-stored activations), float32 (it builds its parameters in the default dtype).
+stored activations), ``pykan (defaults)`` with only ``auto_save=False``; both float32 (pykan builds its
+parameters in the default dtype).
 """
 from __future__ import annotations
 
@@ -55,16 +56,18 @@ class MatmulLimit(torch.nn.Module):
                 for layer, i in enumerate(self.widths[:-1])]
 
 
-def pykan_model(widths):
+def pykan_models(widths):
+    """pykan at its fastest settings and at its defaults (only ``auto_save`` off: no checkpoint files)."""
     try:
+        from importlib.metadata import version
+
         from kan import MultKAN
     except Exception as err:  # noqa: BLE001 - any import failure means "not available"
-        return None, f"pykan unavailable ({type(err).__name__}: {err}); install the bench extra"
-    m = MultKAN(width=list(widths), grid=GRID, k=ORDER, seed=0, auto_save=False, symbolic_enabled=False,
-                save_act=False)
-    import kan
-
-    return m, f"pykan {getattr(kan, '__version__', '0.2.8')}"
+        return {}, f"pykan unavailable ({type(err).__name__}: {err}); install the bench extra"
+    fast = MultKAN(width=list(widths), grid=GRID, k=ORDER, seed=0, auto_save=False, symbolic_enabled=False,
+                   save_act=False)
+    default = MultKAN(width=list(widths), grid=GRID, k=ORDER, seed=0, auto_save=False)
+    return {"pykan": fast, "pykan (defaults)": default}, f"pykan {version('pykan')}"
 
 
 def build(widths, dtype, with_pykan):
@@ -76,10 +79,9 @@ def build(widths, dtype, with_pykan):
     }
     notes = []
     if with_pykan:
-        m, note = pykan_model(widths)
+        extra, note = pykan_models(widths)
         notes.append(note)
-        if m is not None:
-            models["pykan"] = m
+        models.update(extra)
     return models, notes
 
 
@@ -115,8 +117,10 @@ def run_case(name, widths, n, dtype, repeats, inner, clock, with_pykan):
     g = torch.Generator().manual_seed(0)
     x = torch.rand(n, widths[0], generator=g, dtype=dtype) * 2 - 1
     target = torch.randn(n, widths[-1], generator=g, dtype=dtype)
-    fns = {k: step_fn(m, x.float() if k == "pykan" else x, target.float() if k == "pykan" else target)
-           for k, m in models.items()}
+    fns = {}
+    for k, m in models.items():
+        theirs = k.startswith("pykan")  # float32 only
+        fns[k] = step_fn(m, x.float() if theirs else x, target.float() if theirs else target)
     limit = MatmulLimit(widths, GRID + ORDER, dtype)
     fns["matmul"] = matmul_step(limit, limit.make_features(n, dtype), target)
     for fn in fns.values():  # warm-up (allocator, thread pools, lazily built tables)
@@ -126,21 +130,18 @@ def run_case(name, widths, n, dtype, repeats, inner, clock, with_pykan):
     keys = list(fns)
     for r in range(repeats):
         order = keys[r % len(keys):] + keys[:r % len(keys)]
-        for k in order:
-            times[k].append(timed(fns[k], inner, clock))
-    ratio = {}
-    for k in fns:
-        ratio[k] = {
-            "to_matmul": statistics.median(t / m for t, m in zip(times[k], times["matmul"])),
-            "to_kan": statistics.median(t / m for t, m in zip(times[k], times["kan"])),
-        }
+        for k in order:  # pykan's defaults take seconds per step: one step per sample is plenty
+            times[k].append(timed(fns[k], 1 if k == "pykan (defaults)" else inner, clock))
+    def ratios(ref):
+        return {k: statistics.median(t / r for t, r in zip(times[k], times[ref])) for k in fns}
+
     params = {k: sum(p.numel() for p in m.parameters() if p.requires_grad) for k, m in models.items()}
     params["matmul"] = sum(p.numel() for p in limit.parameters())
     return {
         "case": name, "widths": widths, "n": n, "dtype": str(dtype).replace("torch.", ""),
         "ms": {k: 1e3 * statistics.median(v) for k, v in times.items()},
-        "ratio_to_matmul": {k: v["to_matmul"] for k, v in ratio.items()},
-        "ratio_to_kan": {k: v["to_kan"] for k, v in ratio.items()},
+        "ratio_to_matmul": ratios("matmul"), "ratio_to_kan": ratios("kan"),
+        "ratio_to_pykan": ratios("pykan") if "pykan" in fns else None,
         "params": params, "notes": notes,
     }
 
@@ -166,10 +167,11 @@ def main(argv=None):
         res = run_case(name, widths, n, dtype, args.repeats, args.inner, clock, not args.no_pykan)
         results.append(res)
         print(f"\n{name}, {res['dtype']}  (median of {args.repeats} side-by-side repeats)")
-        print(f"{'model':10s} {'ms/step':>9s} {'x matmul':>9s} {'x KAN':>7s} {'params':>10s}")
+        print(f"{'model':18s} {'ms/step':>9s} {'x matmul':>9s} {'x KAN':>7s} {'x pykan':>8s} {'params':>10s}")
         for k in res["ms"]:
-            print(f"{k:10s} {res['ms'][k]:9.2f} {res['ratio_to_matmul'][k]:9.2f} {res['ratio_to_kan'][k]:7.2f} "
-                  f"{res['params'][k]:10d}")
+            to_pykan = res["ratio_to_pykan"][k] if res["ratio_to_pykan"] else float("nan")
+            print(f"{k:18s} {res['ms'][k]:9.2f} {res['ratio_to_matmul'][k]:9.2f} {res['ratio_to_kan'][k]:7.2f} "
+                  f"{to_pykan:8.3f} {res['params'][k]:10d}")
         for note in res["notes"]:
             print(f"  note: {note}")
     if args.out:

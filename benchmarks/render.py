@@ -13,7 +13,8 @@ import json
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-LABELS = {"kan": "KAN", "metakan": "MetaKAN", "slimkan": "Slim KAN", "mlp": "MLP", "pykan": "pykan 0.2.8",
+LABELS = {"kan": "KAN", "metakan": "MetaKAN", "slimkan": "Slim KAN", "mlp": "MLP",
+          "pykan": "pykan 0.2.8 (fastest settings)", "pykan (defaults)": "pykan 0.2.8 (defaults)",
           "matmul": "dense matmul (limit)"}
 
 
@@ -38,7 +39,7 @@ def speed_section(data: dict) -> list[str]:
                   "|---|---:|---:|---:|---:|---:|"]
         ms = res["ms"]
         for key in ms:
-            to_pykan = ms[key] / ms["pykan"] if "pykan" in ms else None
+            to_pykan = res["ratio_to_pykan"][key] if res.get("ratio_to_pykan") else None
             lines.append(f"| {label(key)} | {fmt(ms[key])} | {fmt(res['ratio_to_matmul'][key])} | "
                          f"{fmt(res['ratio_to_kan'][key])} | {fmt(to_pykan, 3)} | {res['params'][key]:,} |")
         for note in res.get("notes", []):

@@ -117,12 +117,16 @@ class _SplineFn(torch.autograd.Function):
     def forward(ctx, x, basis, lo, count, *acts):
         ctx.set_materialize_grads(False)
         ctx.basis, ctx.lo, ctx.count, ctx.packed = basis, lo, count, bool(acts)
-        ctx.save_for_backward(x)
-        return tuple(basis._evaluate(x, lo, count, acts))
+        outs, f, cols = basis._evaluate(x, lo, count, acts)
+        if ctx.needs_input_grad[0]:  # the interval data, one byte per piece: backward need not locate x again
+            ctx.save_for_backward(x, f, cols.to(torch.uint8) if basis.n_basis < 256 else cols)
+        else:
+            ctx.save_for_backward(x, None, None)
+        return tuple(outs)
 
     @staticmethod
     def backward(ctx, *grads):
-        (x,) = ctx.saved_tensors
+        x, f, cols = ctx.saved_tensors
         basis, lo, count, packed = ctx.basis, ctx.lo, ctx.count, ctx.packed
         gacts = tuple((g[..., 0] if g is not None else None) for g in grads) if packed else ()
         gx = None
@@ -136,7 +140,7 @@ class _SplineFn(torch.autograd.Function):
                         term = (g * b).sum(-1)
                         gx = term if gx is None else gx + term
             else:
-                gx = basis._grad_x(x, lo + 1, [None if g is None else g for g in grads], packed)
+                gx = basis._grad_x(f, cols, lo + 1, grads, packed).view(x.shape)
         return (gx, None, None, None) + gacts
 
 
@@ -264,7 +268,8 @@ class BSplineBasis:
                 row.add_(const)
         return out
 
-    def _evaluate(self, x: torch.Tensor, lo: int, count: int, acts: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+    def _evaluate(self, x: torch.Tensor, lo: int, count: int, acts: Sequence[torch.Tensor]):
+        """Outputs (see :class:`_SplineFn`), and the fractions ``f (M,)`` and columns ``(M, k+1)`` of the pieces."""
         tab = self.tables(x.dtype, x.device)
         rows, f = self._locate(x, tab)
         cols = tab.col.index_select(0, rows)  # (M, k+1): where each non-zero piece goes; 0 (a dump) if nowhere
@@ -279,17 +284,24 @@ class BSplineBasis:
                 outs.append(out.view(*x.shape, nb + 1))
             else:
                 outs.append(out[:, 1:].contiguous().view(*x.shape, nb))
-        return outs
+        return outs, f, cols
 
-    def _grad_x(self, x: torch.Tensor, lo: int, grads, packed: bool) -> torch.Tensor:
-        """``sum_d sum_m grads[d][..., m] * B^(lo+d)_m(x)`` from the ``k + 1`` non-zero terms per point."""
-        tab = self.tables(x.dtype, x.device)
-        rows, f = self._locate(x, tab)
-        m = rows.shape[0]
-        cols = tab.col.index_select(0, rows)
+    def _grad_x(self, f: torch.Tensor, cols: torch.Tensor, lo: int, grads, packed: bool) -> torch.Tensor:
+        """``sum_d sum_m grads[d][..., m] * B^(lo+d)_m(x)`` from the ``k + 1`` non-zero terms per point: ``(M,)``.
+
+        ``f (M,)`` and ``cols (M, k+1)`` (column of each piece in the ``[act, B]`` layout, 0 where the piece
+        does not exist) come from the forward pass.
+        """
+        tab = self.tables(f.dtype, f.device)
+        m = f.shape[0]
+        k, G = self.spline_order, self.grid_size
+        # a piece is missing (column 0) only for points outside [a, b); skip the mask when there are none
+        # (a cheap check on CPU; on GPUs it would cost a synchronisation, so always mask there)
+        valid = None if (f.device.type == "cpu" and bool((cols[:, 0] != 0).all()) and bool((cols[:, k] != 0).all())) \
+            else cols != 0
+        cols = cols.long()
         if not packed:
             cols = cols.sub_(1).clamp_(min=0)
-        valid = tab.valid.index_select(0, rows)
         powers = [None]
         acc = None
         for d, g in enumerate(grads):
@@ -297,7 +309,7 @@ class BSplineBasis:
                 continue
             term = g.reshape(m, -1).gather(1, cols).mul_(self._pieces(f, tab, lo + d, powers).T)
             acc = term if acc is None else acc.add_(term)
-        return acc.mul_(valid).sum(1).view(x.shape)
+        return (acc if valid is None else acc.mul_(valid)).sum(1)
 
     def __getstate__(self):
         state = dict(self.__dict__)

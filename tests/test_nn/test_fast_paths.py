@@ -162,6 +162,16 @@ def test_layer_output_and_gradients_equal_edge_loop(source, kw, n):
         torch.testing.assert_close(a, b, **TOL)
 
 
+def test_layer_gradient_with_every_point_inside_the_grid():
+    """The backward skips its missing-piece mask when no point lies outside [a, b); same gradient."""
+    layer = make_layer("dense")
+    x = (torch.rand(6, 3, generator=gen(11), dtype=F64) * 1.98 - 0.99).requires_grad_(True)
+    c, w = layer.coefficients.coefficients()
+    (g,) = torch.autograd.grad(layer(x).sum(), x)
+    (ref,) = torch.autograd.grad(layer_loop(x, c, w, layer.basis).sum(), x)
+    torch.testing.assert_close(g, ref, **TOL)
+
+
 def test_dense_contract_branches_agree():
     feats = torch.randn(5, 3, 9, generator=gen(1), dtype=F64)
     for n_out in (2, 11):  # out <= N copies the weights, out > N copies the basis features
