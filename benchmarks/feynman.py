@@ -38,10 +38,19 @@ def main(argv=None) -> int:
     parser.add_argument("--out", required=True, help="JSON file to write")
     args = parser.parse_args(argv)
 
+    import logging
+
     import torch
 
     torch.set_num_threads(args.threads)
     from pde_kan.validation.feynman import available_equations, run_feynman
+
+    # one line per (equation, backbone) as it finishes, from the suite's own log records
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    logger = logging.getLogger("pde_kan")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
 
     names = args.equations or available_equations("benchmark")
     if args.first:

@@ -491,7 +491,7 @@ def train_config(preset: ImagePreset, n_train: int, backbone: str = "kan", seed:
 
 
 def run_images(dataset: str = "digits", data_dir=None, backbones: Sequence[str] = FC_BACKBONES,
-               preset: Any = "digits", epochs: Optional[int] = None, seed: int = 0,
+               preset: Any = None, epochs: Optional[int] = None, seed: int = 0,
                max_train: Optional[int] = None, max_test: Optional[int] = None, device: str = "auto",
                out=None, progress: bool = False,
                callbacks: Optional[Callable[[str], Sequence[Any]]] = None) -> Report:
@@ -500,7 +500,8 @@ def run_images(dataset: str = "digits", data_dir=None, backbones: Sequence[str] 
     Args:
         dataset: a name from :func:`available_datasets`; ``data_dir`` holds its files (not for ``"digits"``).
         backbones: names from ``IMAGE_BACKBONES``.
-        preset: an :class:`ImagePreset` or a name from ``PRESETS`` (``"reference"``, ``"digits"``).
+        preset: an :class:`ImagePreset` or a name from ``PRESETS`` (``"reference"``, ``"digits"``); None takes
+            ``"digits"`` for the digits and ``"reference"`` for every other data set.
         epochs: overrides ``preset.epochs``.
         max_train, max_test: keep only the first examples (CPU-sized runs of the large sets).
         out: directory to save the report in (CSV, HDF5, text, figure); nothing is written without it.
@@ -513,6 +514,8 @@ def run_images(dataset: str = "digits", data_dir=None, backbones: Sequence[str] 
     """
     from ..solvers import SupervisedTask, fit
 
+    if preset is None:
+        preset = "digits" if dataset == "digits" else "reference"
     if isinstance(preset, str):
         preset = lookup(PRESETS, "image preset", preset)
     data = load_dataset(dataset, data_dir, seed=seed, max_train=max_train, max_test=max_test)

@@ -124,8 +124,8 @@ def test_inputs_are_mapped_onto_the_grid_range():
 
 
 def test_suite_fits_a_gaussian_and_reports_every_backbone():
-    suite = FunctionFittingSuite(["I.6.20a"], n_train=200, n_test=200, seed=0)
-    report = suite.run(reference_backbones(("kan", "metakan")), feynman_config(steps=15, device="cpu"))
+    suite = FunctionFittingSuite(["I.6.20a"], n_train=100, n_test=100, seed=0)
+    report = suite.run(reference_backbones(("kan", "metakan")), feynman_config(steps=4, device="cpu"))
     assert [r["backbone"] for r in report.rows] == ["kan", "metakan"]
     kan, meta = report.rows
     assert kan["status"] == meta["status"] == "ok"
@@ -133,9 +133,9 @@ def test_suite_fits_a_gaussian_and_reports_every_backbone():
     assert kan["params"] == 60 * 9
     # MetaKAN: one embedding per edge and one shared hypernet 1 -> 16 -> 9
     assert meta["params"] == 60 + (2 * 16 + 17 * 9)
-    assert kan["nrmse"] < 0.02, kan
-    assert meta["nrmse"] < 0.2, meta
-    std = float(dataset("I.6.20a", 200, 200, 0).y_test.std())
+    assert kan["nrmse"] < 0.02, kan  # about 0.002 measured after 4 L-BFGS steps; 1.0 is a constant fit
+    assert meta["nrmse"] < 0.1, meta
+    std = float(dataset("I.6.20a", 100, 100, 0).y_test.std())
     assert kan["rmse"] == pytest.approx(kan["nrmse"] * std)
 
 
@@ -144,3 +144,26 @@ def test_suite_rejects_an_empty_equation_list():
         FunctionFittingSuite([])
     with pytest.raises(ValueError, match="unknown backbone 'resnet'"):
         reference_backbones(("resnet",))
+
+
+def _elementwise(fn):
+    return lambda t: fn(torch.as_tensor(t, dtype=torch.float64))
+
+
+FORMULA_NAMESPACE = {name: _elementwise(fn) for name, fn in [
+    ("exp", torch.exp), ("sqrt", torch.sqrt), ("sin", torch.sin), ("cos", torch.cos), ("tanh", torch.tanh),
+    ("arcsin", torch.arcsin), ("arccos", torch.arccos), ("ln", torch.log)]}
+FORMULA_NAMESPACE["pi"] = PI
+
+
+def test_torch_formulas_agree_with_the_published_formula_text():
+    """The published formula text (``formula``, csv syntax with ^ for powers) and the torch function are two
+    transcriptions of each equation; they must agree everywhere in the sampling box."""
+    g = torch.Generator().manual_seed(1)
+    for name in available_equations():
+        eq = get_equation(name)
+        x = eq.sample(300, g)
+        scope = dict(FORMULA_NAMESPACE, **dict(zip(eq.variables, x.unbind(1))))
+        text = eq.formula.replace("^", "**")
+        expected = eval(text, {"__builtins__": {}}, scope)  # noqa: S307 -- fixed text from the registry
+        assert torch.allclose(eq(x)[:, 0], expected, rtol=1e-10, atol=1e-12), name
