@@ -22,6 +22,8 @@ from typing import Any, Iterable, Mapping, Optional, Sequence
 
 import numpy as np
 
+from ..solvers import atomic_write
+
 _BOOL, _INT, _FLOAT, _STR = "bool", "int", "float", "str"
 
 
@@ -134,7 +136,7 @@ class Report:
                         for c in cols])
         text = buf.getvalue()
         if path is not None:
-            Path(path).write_text(text)
+            atomic_write(path, lambda tmp: tmp.write_text(text))
         return text
 
     @classmethod
@@ -158,6 +160,11 @@ class Report:
         import h5py
 
         cols = self.columns
+        atomic_write(path, lambda tmp: self._write_hdf5(tmp, cols))
+
+    def _write_hdf5(self, path, cols) -> None:
+        import h5py
+
         with h5py.File(path, "w") as f:
             f.attrs["title"] = self.title
             f.attrs["metadata"] = json.dumps(self.metadata)
@@ -254,7 +261,7 @@ class Report:
         ax.legend()
         fig.tight_layout()
         if path is not None:
-            fig.savefig(path, dpi=120)
+            atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=120, format=Path(path).suffix[1:] or "png"))
         return fig
 
     def save(self, directory, stem: str = "report", plot: bool = True, **plot_kwargs) -> dict[str, Path]:
@@ -265,7 +272,7 @@ class Report:
         paths = {"csv": d / f"{stem}.csv", "hdf5": d / f"{stem}.h5", "text": d / f"{stem}.txt"}
         self.to_csv(paths["csv"])
         self.to_hdf5(paths["hdf5"])
-        paths["text"].write_text(self.to_text() + "\n")
+        atomic_write(paths["text"], lambda tmp: tmp.write_text(self.to_text() + "\n"))
         if plot and self.rows:
             paths["figure"] = d / f"{stem}.png"
             self.plot(paths["figure"], **plot_kwargs)
