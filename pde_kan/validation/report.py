@@ -157,8 +157,6 @@ class Report:
     def to_hdf5(self, path) -> None:
         """Write to ``path``: one dataset per column under ``/columns`` (ints int64, floats float64 with NaN for
         missing, text UTF-8), attributes ``title``, ``metadata`` (JSON) and ``column_order``."""
-        import h5py
-
         cols = self.columns
         atomic_write(path, lambda tmp: self._write_hdf5(tmp, cols))
 
