@@ -146,6 +146,51 @@ def run_case(name, widths, n, dtype, repeats, inner, clock, with_pykan):
     }
 
 
+TUCKER_SHAPES = [  # (in, out, N, dtype): layers of the PINN and FC networks above and of the memory benchmark
+    (10, 64, 100, "float64"), (64, 64, 100, "float64"), (100, 64, 100, "float64"), (64, 1, 100, "float64"),
+    (64, 64, 1024, "float32"), (64, 1, 1024, "float32"), (784, 256, 128, "float32"), (256, 10, 128, "float32"),
+    (784, 64, 128, "float32"), (64, 10, 128, "float32"), (784, 1024, 128, "float32"),
+    (1024, 1024, 128, "float32"), (1024, 10, 128, "float32"),
+]
+
+
+def tucker_paths(repeats, clock):
+    """Slim KAN: forward+backward of the factored and the materialised contraction, and the cost model's pick."""
+    from pde_kan.nn import CoefficientSource, TuckerCoefficients
+
+    rows = []
+    for n_in, n_out, n, dt in TUCKER_SHAPES:
+        dtype = getattr(torch, dt)
+        src = TuckerCoefficients(n_in, n_out, GRID + ORDER, ranks=(min(8, n_out), min(8, n_in), 4), dtype=dtype)
+        g = torch.Generator().manual_seed(0)
+        feats = torch.randn(n, n_in, GRID + ORDER + 1, generator=g, dtype=dtype, requires_grad=True)
+        grad = torch.randn(n, n_out, generator=g, dtype=dtype)
+
+        def run(factored):
+            def fn():
+                src.zero_grad(set_to_none=True)
+                feats.grad = None
+                y = src.contract_factored(feats) if factored else CoefficientSource.contract(src, feats)
+                y.backward(grad)
+            return fn
+
+        fns = {"factored": run(True), "materialised": run(False)}
+        for fn in fns.values():
+            fn()
+        times = {k: [] for k in fns}
+        for r in range(repeats):
+            for k in (list(fns) if r % 2 == 0 else list(fns)[::-1]):
+                times[k].append(timed(fns[k], 3, clock))
+        factored_cost, dense_cost = src.contraction_costs(n)
+        ms = {k: 1e3 * statistics.median(v) for k, v in times.items()}
+        rows.append({"in": n_in, "out": n_out, "n": n, "dtype": dt, "ranks": list(src.ranks),
+                     "ms_factored": ms["factored"], "ms_materialised": ms["materialised"],
+                     "ratio": statistics.median(a / b for a, b in zip(times["factored"], times["materialised"])),
+                     "model_factored": factored_cost, "model_materialised": dense_cost,
+                     "model_picks": "factored" if src.factored_is_cheaper(n) else "materialised"})
+    return rows
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", type=Path, help="write the results as JSON to this path")
@@ -157,9 +202,25 @@ def main(argv=None):
     ap.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     ap.add_argument("--no-pykan", action="store_true", help="skip pykan even if installed")
     ap.add_argument("--cases", type=int, nargs="*", help="indices into the case list (default all)")
+    ap.add_argument("--tucker-paths", action="store_true",
+                    help="instead: time Slim KAN's factored vs materialised contraction per layer shape")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     clock = time.perf_counter if args.clock == "wall" else time.process_time
+    if args.tucker_paths:
+        rows = tucker_paths(args.repeats, clock)
+        print(f"{'in':>5s} {'out':>5s} {'N':>5s} {'dtype':8s} {'factored ms':>12s} {'materialised ms':>16s} "
+              f"{'ratio':>6s} {'model picks':>12s}")
+        for r in rows:
+            print(f"{r['in']:5d} {r['out']:5d} {r['n']:5d} {r['dtype']:8s} {r['ms_factored']:12.2f} "
+                  f"{r['ms_materialised']:16.2f} {r['ratio']:6.2f} {r['model_picks']:>12s}")
+        if args.out:
+            payload = {"benchmark": "tucker_paths", "command": " ".join([Path(sys.executable).name, *sys.argv]),
+                       "torch": torch.__version__, "threads": args.threads, "clock": args.clock,
+                       "repeats": args.repeats, "rows": rows}
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(json.dumps(payload, indent=2) + "\n")
+        return
     dtype = getattr(torch, args.dtype)
     cases = [CASES[i] for i in args.cases] if args.cases else CASES
     results = []

@@ -18,6 +18,35 @@ LABELS = {"kan": "KAN", "metakan": "MetaKAN", "slimkan": "Slim KAN", "mlp": "MLP
           "matmul": "dense matmul (limit)"}
 
 
+METHOD_NOTES = """## How the fast paths work
+
+* **Basis** (`pde_kan/nn/splines.py`): on a uniform grid every B-spline is a shifted cardinal spline, so a point
+  with knot coordinate `u = (x - a)/h + k` lies in interval `j = floor(u)` at fraction `f = u - j`, where exactly
+  `k + 1` functions are non-zero and equal fixed polynomials of `f` (tabulated once from the Cox–de Boor
+  recursion in exact rational arithmetic). The layer's features `[silu(x), B(x)]` are one zero-filled buffer and
+  one scatter of the `k + 1` pieces per point; derivatives are the same pieces' derivatives. The autograd
+  function saves `x`, `f` and one byte per piece (its column) and its backward gathers the `k + 1` relevant
+  gradient entries; under `create_graph` it differentiates through itself one order up, so the autograd
+  Laplacian and double backward stay exact.
+* **Layer**: one GEMM over `in * (n_basis + 1)` (base branch fused); where the weights are larger than the
+  features (`out > N`) the basis part of the features is copied instead of the weights and two GEMMs accumulate
+  into one output.
+* **Jets** (`pde_kan/diff/jet.py`): value and second-order term are GEMMs of `[act^(d), B^(d)]` features against
+  the same packed weights (`S = (F2 q + F1 s) @ W^T`); only the first-derivative matrix `D1 (N, out, in)` is
+  formed (one batched GEMM over the inputs), the per-edge `D2` never is.
+* **MetaKAN**: with a scalar embedding the hypernet `e -> W2 relu(w1 e + b1) + b2` is piecewise linear in `e`, so
+  it is evaluated as `A[seg] e + B[seg]` from `(hidden + 1, n_basis + 1)` tables that are differentiable in the
+  hypernet's parameters (exact, including gradients). Each layer generates its weights in chunks of whole
+  output rows (`chunk_size` edges, default 65536) and multiplies each chunk into the output at once; backward
+  regenerates a chunk from one saved byte per edge (its segment), so neither the whole coefficient tensor nor
+  any hypernet activation outlives its chunk (`recompute=True`, the default). Wider embeddings use the generic
+  hypernet with the same chunked regenerate-in-backward scheme (activation checkpointing of the generator, not
+  of the GEMM).
+* **Memory method**: see `benchmarks/memory.py` — each (case, model) in a fresh process, peak RSS above a
+  baseline taken after imports, data and a warm-up step of a tiny model of the same kind.
+"""
+
+
 def label(key: str) -> str:
     return LABELS.get(key, key.replace("metakan", "MetaKAN"))
 
@@ -66,24 +95,79 @@ def memory_section(data: dict) -> list[str]:
     return lines
 
 
+def tucker_section(data: dict) -> list[str]:
+    lines = ["## Slim KAN: factored or materialised contraction", "",
+             f"Command: `{data['command']}`  ",
+             f"torch {data['torch']}, {data['threads']} thread(s), clock `{data['clock']}`, median of "
+             f"{data['repeats']} repeats; forward+backward of one layer's contraction, ranks (8, 8, 4) clipped to "
+             "the layer. The cost model (`TuckerCoefficients.contraction_costs`) counts multiply-adds plus the "
+             "passes over the factored path's intermediates, which run at memory speed.", "",
+             "| in | out | N | dtype | factored ms | materialised ms | factored / materialised | model picks | "
+             "right? |", "|---:|---:|---:|---|---:|---:|---:|---|---|"]
+    for r in data["rows"]:
+        faster = "factored" if r["ratio"] < 1 else "materialised"
+        close = abs(r["ratio"] - 1) < 0.15
+        ok = "yes" if r["model_picks"] == faster else ("tie" if close else "**no**")
+        lines.append(f"| {r['in']} | {r['out']} | {r['n']} | {r['dtype']} | {fmt(r['ms_factored'])} | "
+                     f"{fmt(r['ms_materialised'])} | {fmt(r['ratio'])} | {r['model_picks']} | {ok} |")
+    lines.append("")
+    return lines
+
+
+def targets_section(speed: dict | None, memory: dict | None) -> list[str]:
+    lines = ["## Targets", "", "| target | case | measured | met |", "|---|---|---:|---|"]
+
+    def row(target, case, value, ok):
+        lines.append(f"| {target} | {case} | {value} | {'yes' if ok else '**no**'} |")
+
+    for res in (speed or {}).get("results", []):
+        case = f"{res['case']}, {res['dtype']}"
+        kan = res["ratio_to_matmul"]["kan"]
+        row("KAN step <= 3x the matmul limit", case, f"{kan:.2f}x", kan <= 3)
+        if res.get("ratio_to_pykan"):
+            speedup = 1 / res["ratio_to_pykan"]["kan"]
+            row("KAN >= 10x faster than pykan (fastest settings)", case, f"{speedup:.1f}x", speedup >= 10)
+            if "pykan (defaults)" in res["ratio_to_pykan"]:
+                d = res["ratio_to_pykan"]["pykan (defaults)"] / res["ratio_to_pykan"]["kan"]
+                row("KAN >= 10x faster than pykan (defaults)", case, f"{d:.0f}x", d >= 10)
+        for m in ("metakan", "slimkan"):
+            v = res["ratio_to_kan"][m]
+            row(f"{label(m)} step <= 1.5x KAN", case, f"{v:.2f}x", v <= 1.5)
+    for res in (memory or {}).get("results", []):
+        meta = res["models"].get("metakan", {})
+        if "peak_to_kan" not in meta:
+            continue
+        if res["kind"] == "fc":
+            row("MetaKAN peak <= 0.4x KAN", res["case"], f"{meta['peak_to_kan']:.2f}x", meta["peak_to_kan"] <= 0.4)
+            row("... at <= 1.5x KAN's step time", res["case"], f"{meta['time_to_kan']:.2f}x",
+                meta["time_to_kan"] <= 1.5)
+        else:
+            row("MetaKAN peak below KAN", res["case"], f"{meta['peak_to_kan']:.2f}x", meta["peak_to_kan"] < 1)
+    lines.append("")
+    return lines
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--speed", type=Path, default=ROOT / "benchmarks/results/layer_speed.json")
     ap.add_argument("--memory", type=Path, default=ROOT / "benchmarks/results/memory.json")
-    ap.add_argument("--notes", type=Path, default=ROOT / "benchmarks/notes.md",
-                    help="hand-written analysis appended verbatim (optional)")
+    ap.add_argument("--tucker", type=Path, default=ROOT / "benchmarks/results/tucker_paths.json")
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args(argv)
     lines = ["# Benchmarks", "",
              "Generated by `benchmarks/render.py` from the JSON files in `benchmarks/results/`; do not edit by "
              "hand. Ratios are medians of per-repeat ratios measured side by side in one run on a shared "
              "2-core CPU machine, so they are more trustworthy than the absolute times.", ""]
-    if args.speed.exists():
-        lines += speed_section(json.loads(args.speed.read_text()))
-    if args.memory.exists():
-        lines += memory_section(json.loads(args.memory.read_text()))
-    if args.notes and args.notes.exists():
-        lines += [args.notes.read_text().rstrip(), ""]
+    speed = json.loads(args.speed.read_text()) if args.speed.exists() else None
+    memory = json.loads(args.memory.read_text()) if args.memory.exists() else None
+    lines += targets_section(speed, memory)
+    if speed:
+        lines += speed_section(speed)
+    if memory:
+        lines += memory_section(memory)
+    if args.tucker.exists():
+        lines += tucker_section(json.loads(args.tucker.read_text()))
+    lines += METHOD_NOTES.splitlines() + [""]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(lines))
 

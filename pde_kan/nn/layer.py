@@ -17,7 +17,6 @@ from typing import Optional, Sequence
 
 import torch
 from torch import nn
-from torch.utils.checkpoint import checkpoint
 
 from .._checks import positive_int
 from .activations import get_activation
@@ -275,6 +274,33 @@ class _GeneratedLinear(torch.autograd.Function):
         return (None, g_feat) + tuple(next(grads) if n else None for n in need)
 
 
+class _Regenerate(torch.autograd.Function):
+    """``generate(emb, *params)`` whose intermediate activations are not kept: backward regenerates them.
+
+    (Activation checkpointing of the generator without ``torch.utils.checkpoint``.) Under ``create_graph`` the
+    regeneration stays on the graph, so higher derivatives are exact.
+    """
+
+    @staticmethod
+    def forward(ctx, generate, emb, *params):
+        ctx.generate = generate
+        ctx.save_for_backward(emb, *params)
+        return generate(emb, *params)
+
+    @staticmethod
+    def backward(ctx, gw):
+        inputs = list(ctx.saved_tensors)
+        need = ctx.needs_input_grad[1:]
+        create = torch.is_grad_enabled()
+        if not create:
+            inputs = [t.detach().requires_grad_(n) for t, n in zip(inputs, need)]
+        with torch.enable_grad():
+            w = ctx.generate(*inputs)
+        wanted = [t for t, n in zip(inputs, need) if n]
+        grads = iter(torch.autograd.grad(w, wanted, gw, create_graph=create) if wanted else ())
+        return (None,) + tuple(next(grads) if n else None for n in need)
+
+
 def _rows_matmul(generate, features, emb, *params):
     """``features (N, in * n_out) @ generate(emb, *params).T`` -> ``(N, rows)``."""
     return features @ generate(emb, *params).T
@@ -302,7 +328,11 @@ class HyperCoefficients(CoefficientSource):
     output rows, at most ``chunk_size`` edges each, multiplies each chunk into the output at once, and frees it;
     backward regenerates one chunk at a time (activation checkpointing), so peak memory holds one chunk of
     hypernet activations and coefficients instead of the whole layer's, at the price of a second hypernet
-    forward pass.
+    forward pass. A scalar embedding (``embedding_dim=1``, the default) makes the hypernet a piecewise-linear
+    function of it, evaluated from small tables (:func:`piecewise_tables`): no ``hyper_hidden``-wide activations
+    at all, and backward regenerates a chunk from one saved byte per edge. The defaults (``recompute=True``,
+    65536 edges per chunk) come from benchmarks/memory.py (docs/benchmarks.md): on a [784, 1024, 1024, 10]
+    network smaller chunks save little more memory but run several times more, smaller GEMMs.
 
     Args:
         hypernet: the :class:`HyperNet` to use (shared between layers) or None for a private one.
@@ -380,8 +410,7 @@ class HyperCoefficients(CoefficientSource):
             return _PiecewiseGenerate.apply(self.embeddings.reshape(-1), *params).view(shape)
         if not self._checkpointing():
             return fn(self.embeddings, *params).view(shape)
-        parts = [checkpoint(fn, self.embeddings[a:b], *params, use_reentrant=False, preserve_rng_state=False)
-                 for a, b in self._chunks()]
+        parts = [_Regenerate.apply(fn, self.embeddings[a:b], *params) for a, b in self._chunks()]
         return torch.cat(parts, 0).view(shape)
 
     def coefficients(self):
@@ -475,6 +504,11 @@ class TuckerCoefficients(CoefficientSource):
         n = features.shape[0]
         if not self.factored_is_cheaper(n):
             return super().contract(features)
+        return self.contract_factored(features)
+
+    def contract_factored(self, features: torch.Tensor) -> torch.Tensor:
+        """``features (N, in, n_basis + 1)`` -> ``(N, out)`` through the factors, never forming ``C``."""
+        n = features.shape[0]
         o, i, m = self.shape
         ro, ri, rb = self.ranks
         # basis factor with a zero row for the activation column: one GEMM on the features as they are
