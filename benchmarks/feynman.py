@@ -17,6 +17,7 @@ import argparse
 import json
 import math
 import platform
+import shlex
 import statistics
 import sys
 import time
@@ -86,7 +87,7 @@ def main(argv=None) -> int:
     print(f"total {total:.0f} s")
 
     result = {
-        "command": " ".join([sys.executable.split("/")[-1], *sys.argv]),
+        "command": shlex.join(["python", *sys.argv]),
         "platform": platform.platform(), "torch": torch.__version__, "threads": args.threads,
         "equations": names, "steps": args.steps, "optimizer": args.optimizer, "seconds_total": total,
         "summary": summary, "report": report.to_dict(),

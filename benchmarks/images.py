@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import shlex
 import statistics
 import sys
 import time
@@ -91,7 +92,7 @@ def main(argv=None) -> int:
     print(f"total {time.perf_counter() - start:.0f} s")
 
     result = {
-        "command": " ".join([sys.executable.split("/")[-1], *sys.argv]),
+        "command": shlex.join(["python", *sys.argv]),
         "platform": platform.platform(), "torch": torch.__version__, "threads": args.threads,
         "dataset": args.dataset, "preset": args.preset, "preset_settings": preset.to_dict(), "seeds": args.seeds,
         "summary": summary, "target": target, "conv_parameter_counts": conv,
