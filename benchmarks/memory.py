@@ -215,7 +215,7 @@ def main(argv=None):
         import torch
 
         payload = {
-            "benchmark": "memory", "command": " ".join([Path(sys.executable).name, *sys.argv]),
+            "benchmark": "memory", "command": " ".join([os.path.relpath(sys.executable, ROOT), *sys.argv]),
             "torch": torch.__version__, "threads": args.threads, "device": args.device, "repeats": args.repeats,
             "machine": platform.machine(),
             "definition": "peak = extra resident memory of building the model + optimizer and running two "

@@ -41,7 +41,8 @@ def dense_contract(features: torch.Tensor, c: torch.Tensor, w: torch.Tensor) -> 
     o = c.shape[0]
     if o > n:
         basis = features[..., 1:].reshape(n, -1)
-        return torch.addmm(features[..., 0] @ w.T, basis, c.reshape(o, -1).T)
+        base = features[..., 0].contiguous()  # a view would keep the whole features tensor alive for backward
+        return torch.addmm(base @ w.T, basis, c.reshape(o, -1).T)
     weight = torch.cat([w.unsqueeze(-1), c], dim=-1).reshape(o, -1)
     return features.reshape(n, -1) @ weight.T
 
