@@ -17,7 +17,7 @@ padding 1, each conv layer followed by batch normalisation, then global average 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Optional, Sequence
 
 import torch

@@ -35,9 +35,9 @@ import pickle
 import struct
 import time
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 import torch
@@ -45,7 +45,7 @@ from torch import nn
 
 from .._checks import choice, lookup, positive_float, positive_int, resolve_dtype
 from ..nn import get_backbone
-from .conv import CONV_PRESETS, ConvKANNet, ConvPreset
+from .conv import CONV_PRESETS, ConvKANNet
 from .report import Report
 
 log = logging.getLogger("pde_kan")

@@ -21,8 +21,6 @@ import logging
 import time
 from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 
-import torch
-
 from .._checks import positive_int
 from .report import Report
 
