@@ -462,7 +462,7 @@ class TuckerCoefficients(CoefficientSource):
         factors = []
         for d, r in zip(dims, self.ranks):
             q, _ = torch.linalg.qr(torch.randn(d, r, generator=generator, dtype=dtype))
-            factors.append(nn.Parameter(q.to(device)))
+            factors.append(nn.Parameter(q.contiguous().to(device)))  # QR returns column-major; L-BFGS views flat
         self.u_out, self.u_in, self.u_basis = factors
         var = init_scale**2 / in_features
         core_std = math.sqrt(var * math.prod(dims) / math.prod(self.ranks))

@@ -60,7 +60,7 @@ def orthonormal_factor(d: int, r: int, generator: torch.Generator, dtype, device
     q, rr = torch.linalg.qr(torch.randn(d, r, generator=generator, dtype=torch.float64))
     signs = torch.sign(torch.diagonal(rr))
     q = q * torch.where(signs == 0, torch.ones_like(signs), signs)
-    return q.to(dtype=dtype, device=device)
+    return q.contiguous().to(dtype=dtype, device=device)
 
 
 def lotra_parameter_count(shape, ranks) -> int:

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from pde_kan import KAN, MLP, MetaKAN
+from pde_kan import KAN, MLP, MetaKAN, SlimKAN
 from pde_kan.solvers import (Callback, Checkpoint, DivergenceError, EarlyStopping, HistoryCSV, SupervisedTask,
                              TrainConfig, Trainer, fit, load_checkpoint, load_solution)
 
@@ -179,3 +179,12 @@ def test_model_supplied_group_rates_are_used_unless_the_config_names_some():
     tr = Trainer(RatedMetaKAN([2, 4, 1]), regression_task(),
                  TrainConfig(steps=1, lr=1e-3, group_lr={"hypernet": 5e-4}, device="cpu"))
     assert {g["name"]: g["lr"] for g in tr.optimizer.param_groups} == {"hypernet": 5e-4, "embeddings": 1e-3}
+
+
+@pytest.mark.parametrize("make", [lambda: SlimKAN([2, 4, 1], ranks=(3, 2, 4)), lambda: MetaKAN([2, 4, 1])])
+def test_lbfgs_runs_on_factored_and_generated_coefficients(make):
+    """L-BFGS flattens gradients with view(); every parameter (QR factors included) must be contiguous."""
+    model = make()
+    assert all(p.is_contiguous() for p in model.parameters())
+    sol = fit(model, regression_task(), TrainConfig(steps=2, optimizer="lbfgs", device="cpu"))
+    assert sol.metrics["steps"] == 2
