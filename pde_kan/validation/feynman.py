@@ -508,22 +508,8 @@ def reference_backbones(names: Sequence[str] = FEYNMAN_BACKBONES, hidden: Sequen
         if name not in table:
             raise ValueError(f"reference_backbones: unknown backbone {name!r}; valid names: "
                              f"{', '.join(map(repr, table))}.")
-        out[name] = _contiguous(table[name])
+        out[name] = table[name]
     return out
-
-
-def _contiguous(factory: BackboneFactory) -> BackboneFactory:
-    """Store every parameter contiguously: torch's L-BFGS flattens gradients with ``view``, which fails on the
-    column-major Tucker factors that ``torch.linalg.qr`` returns."""
-
-    def build(n: int) -> torch.nn.Module:
-        model = factory(n)
-        for p in model.parameters():
-            if not p.is_contiguous():
-                p.data = p.data.contiguous()
-        return model
-
-    return build
 
 
 def feynman_config(steps: int = 200, optimizer: str = "lbfgs", lr: float = 1e-2, seed: int = 0,
