@@ -5,6 +5,7 @@ Errors name the argument, the value received, what was expected and the fix, e.g
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any, Iterable, Mapping
 
@@ -98,3 +99,11 @@ def resolve_device(device: Any) -> torch.device:
 
 def dtype_name(dtype: torch.dtype) -> str:
     return str(dtype).replace("torch.", "")
+
+
+def check_fields(cls: type, data: Mapping[str, Any]) -> None:
+    """Raise naming the unknown keys of ``data`` for the dataclass ``cls`` (``from_dict`` of frozen configs)."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ValueError(f"{cls.__name__}: unknown field(s) {unknown}; valid fields: {sorted(names)}.")

@@ -5,7 +5,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
-from .._checks import choice, positive_float, positive_int, resolve_dtype
+from .._checks import check_fields, choice, positive_float, positive_int, resolve_dtype
 from ..diff import METHODS, STOCHASTIC_METHODS
 
 OPTIMIZERS = ("adam", "lbfgs", "adam+lbfgs")
@@ -108,8 +108,5 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "TrainConfig":
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise ValueError(f"TrainConfig: unknown field(s) {unknown}; valid fields: {sorted(names)}.")
+        check_fields(cls, data)
         return cls(**data)

@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Union
 
-from .._checks import choice, positive_float, positive_int
+from .._checks import check_fields, choice, positive_float, positive_int
 from .rates import COMPONENTS, RATE_RULES
 
 METAKAN_MODES = ("embeddings", "hypernet")
@@ -118,10 +118,7 @@ class LoTRAConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "LoTRAConfig":
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise ValueError(f"LoTRAConfig: unknown field(s) {unknown}; valid fields: {sorted(names)}.")
+        check_fields(cls, data)
         data = dict(data)
         if isinstance(data.get("ranks"), list):
             data["ranks"] = tuple(data["ranks"])
