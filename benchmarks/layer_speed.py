@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import sys
@@ -26,7 +27,8 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
 from pde_kan.nn import KAN, MLP, MetaKAN, SlimKAN  # noqa: E402
 
@@ -36,6 +38,7 @@ CASES = [  # (name, widths, N)
     ("[784, 64, 10] N=128", [784, 64, 10], 128),
 ]
 GRID, ORDER = 5, 3
+PYKAN_DEFAULTS_MAX_EDGES = 20000
 
 
 class MatmulLimit(torch.nn.Module):
@@ -81,6 +84,10 @@ def build(widths, dtype, with_pykan):
     if with_pykan:
         extra, note = pykan_models(widths)
         notes.append(note)
+        edges = sum(i * o for i, o in zip(widths[:-1], widths[1:]))
+        if edges > PYKAN_DEFAULTS_MAX_EDGES and "pykan (defaults)" in extra:
+            del extra["pykan (defaults)"]  # its symbolic branch takes minutes per step at this size
+            notes.append(f"pykan (defaults) skipped: {edges} edges > {PYKAN_DEFAULTS_MAX_EDGES}, minutes per step")
         models.update(extra)
     return models, notes
 
@@ -215,7 +222,7 @@ def main(argv=None):
             print(f"{r['in']:5d} {r['out']:5d} {r['n']:5d} {r['dtype']:8s} {r['ms_factored']:12.2f} "
                   f"{r['ms_materialised']:16.2f} {r['ratio']:6.2f} {r['model_picks']:>12s}")
         if args.out:
-            payload = {"benchmark": "tucker_paths", "command": " ".join([Path(sys.executable).name, *sys.argv]),
+            payload = {"benchmark": "tucker_paths", "command": " ".join([os.path.relpath(sys.executable, ROOT), *sys.argv]),
                        "torch": torch.__version__, "threads": args.threads, "clock": args.clock,
                        "repeats": args.repeats, "rows": rows}
             args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -237,7 +244,7 @@ def main(argv=None):
             print(f"  note: {note}")
     if args.out:
         payload = {
-            "benchmark": "layer_speed", "command": " ".join([Path(sys.executable).name, *sys.argv]),
+            "benchmark": "layer_speed", "command": " ".join([os.path.relpath(sys.executable, ROOT), *sys.argv]),
             "torch": torch.__version__, "threads": args.threads, "clock": args.clock, "repeats": args.repeats,
             "inner": args.inner, "machine": platform.machine(), "processor": platform.processor(),
             "grid_size": GRID, "spline_order": ORDER,
