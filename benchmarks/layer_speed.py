@@ -222,7 +222,8 @@ def main(argv=None):
             print(f"{r['in']:5d} {r['out']:5d} {r['n']:5d} {r['dtype']:8s} {r['ms_factored']:12.2f} "
                   f"{r['ms_materialised']:16.2f} {r['ratio']:6.2f} {r['model_picks']:>12s}")
         if args.out:
-            payload = {"benchmark": "tucker_paths", "command": " ".join([os.path.relpath(sys.executable, ROOT), *sys.argv]),
+            payload = {"benchmark": "tucker_paths",
+                       "command": " ".join([os.path.relpath(sys.executable, ROOT), *sys.argv]),
                        "torch": torch.__version__, "threads": args.threads, "clock": args.clock,
                        "repeats": args.repeats, "rows": rows}
             args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -307,9 +307,12 @@ def _rows_matmul(generate, features, emb, *params):
     return features @ generate(emb, *params).T
 
 
-#: Cost-model constants of :meth:`TuckerCoefficients.contraction_costs` (multiply-adds per element moved at
-#: memory speed, and per extra kernel launch), measured on the project's CPUs.
+#: Cost-model constants of :meth:`TuckerCoefficients.contraction_costs`, measured on the project's CPUs:
+#: multiply-adds per element moved at memory speed (tensors of CACHE_ELEMENTS and more) or from cache
+#: (interpolated in between), and per kernel launch.
 MAC_PER_ELEMENT = 32
+MAC_PER_ELEMENT_CACHED = 4
+CACHE_ELEMENTS = 262144
 MAC_PER_OP = 125_000
 
 #: Default number of edges whose coefficients a MetaKAN layer generates at once (see HyperCoefficients).
@@ -482,18 +485,23 @@ class TuckerCoefficients(CoefficientSource):
         Units are multiply-adds. Both paths are dominated by different things: the materialised one by its
         GEMM over ``in * (n_basis + 1)`` (and by writing ``C`` and its gradient), the factored one by passes over
         its ``(N, in, rank)`` intermediates, which run at memory speed, not GEMM speed: each element moved
-        costs :data:`MAC_PER_ELEMENT` multiply-adds, and each of its extra kernel launches
-        :data:`MAC_PER_OP`. Both constants were measured on the project's CPUs (benchmarks/layer_speed.py and
-        docs/benchmarks.md show the resulting choice); a GPU shifts them but not which path wins at the extremes.
+        costs :data:`MAC_PER_ELEMENT` multiply-adds (:data:`MAC_PER_ELEMENT_CACHED` while a tensor fits in
+        cache), and each kernel launch :data:`MAC_PER_OP`. The constants were measured on the project's CPUs
+        (``benchmarks/layer_speed.py --tucker-paths``; docs/benchmarks.md compares the model's pick with the
+        measured winner per layer shape); a GPU shifts them but not which path wins at the extremes.
         """
         o, i, m = self.shape
         ro, ri, rb = self.ranks
+
+        def per_element(size):  # tensors that stay in cache are moved far more cheaply
+            return MAC_PER_ELEMENT_CACHED + (MAC_PER_ELEMENT - MAC_PER_ELEMENT_CACHED) * min(1.0, size / CACHE_ELEMENTS)
+
         gemm = 3 * n * i * (m + 1) * o
         build = o * ro * ri * rb + o * ri * i * rb + o * i * rb * m  # tucker_to_tensor, left to right
-        dense = gemm + 3 * build + MAC_PER_ELEMENT * 4 * o * i * (m + 1)
+        dense = gemm + 3 * build + per_element(o * i * (m + 1)) * 4 * o * i * (m + 1) + MAC_PER_OP * 6
         macs = 3 * n * (i * (m + 1) * rb + i * rb * ri + ri * rb * ro + ro * o + i * o)
         moved = 3 * n * (i * (m + 1) + 2 * i * rb + 2 * rb * ri + ro + 2 * o)
-        factored = macs + MAC_PER_ELEMENT * moved + MAC_PER_OP * 8
+        factored = macs + per_element(n * i * (m + 1)) * moved + MAC_PER_OP * 8
         return float(factored), float(dense)
 
     def factored_is_cheaper(self, n: int) -> bool:
