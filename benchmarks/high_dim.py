@@ -39,6 +39,13 @@ Three modes (``--mode``):
     ``solve`` on the two-body Poisson / Allen–Cahn problem with a stochastic Laplacian until rel L2 <= target or
     a wall-clock budget runs out; records the error curve.
 
+``levels``
+    What simple approximations of the two-body solution already score in rel L2, per d and sampler: the hard-BC
+    ansatz ``(1 - |x|^2) raw`` with ``raw`` the best constant, the first-order Taylor polynomial of the exact
+    ``raw`` at 0, and that plus the separable (diagonal) second-order terms. At large d the coordinates of a
+    point in the unit ball are O(d^-1/2), so the constant and linear parts dominate: a convergence run's error
+    means something only next to these levels.
+
     python benchmarks/high_dim.py --mode scaling --dims 10 100 1000 10000 --out benchmarks/results/high_dim.json
     python benchmarks/high_dim.py --mode variance --dim 1000 --out benchmarks/results/high_dim_variance.json
     python benchmarks/high_dim.py --mode converge --dim 1000 --budget 1200 --out benchmarks/results/high_dim_converge_d1000.json
@@ -440,6 +447,34 @@ def mode_converge(args) -> dict:
             "curve_columns": ["step", "wall_s", "cpu_s", "rel_l2"], "curve": budget.curve}
 
 
+# --- reference levels ------------------------------------------------------------------------------------
+def mode_levels(args) -> dict:
+    import torch
+
+    from pde_kan.problems import get_problem
+    from pde_kan.problems.manufactured import as_coeffs, two_body
+
+    rows = []
+    for sampler in ("uniform", "uniform-radius"):
+        for d in args.dims:
+            problem = get_problem(args.problem, dim=d, seed=0, sampler=sampler)
+            x = problem.sample_interior(args.n_eval, torch.Generator().manual_seed(1), dtype=torch.float64)
+            u = problem.exact(x)
+            bump = 1 - (x * x).sum(-1)
+            at0 = two_body(x.new_zeros(1, d), as_coeffs(problem.coeffs, x))
+            # u = bump * raw with bump(0) = 1, grad bump(0) = 0, Hessian of bump = -2 I: raw's Taylor data at 0
+            raw0, g0, h0 = at0.value[0], at0.grad[0], at0.hess_diag[0] + 2 * at0.value[0]
+            linear = raw0 + x @ g0
+            levels = {"best_constant": bump * ((u * bump).sum() / (bump * bump).sum()),
+                      "taylor1": bump * linear,
+                      "taylor1_plus_separable_taylor2": bump * (linear + 0.5 * (x * x) @ h0)}
+            row = {"d": d, "sampler": sampler, "n_points": args.n_eval,
+                   **{k: float((v - u).norm() / u.norm()) for k, v in levels.items()}}
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    return {"problem": args.problem, "rows": rows}
+
+
 # --- allocated bytes per point (deterministic) -----------------------------------------------------------
 def allocated_bytes(fn) -> int:
     """Bytes of every new tensor storage the ops in ``fn()`` create (forward and backward; views excluded)."""
@@ -553,7 +588,7 @@ def mode_ablation(args) -> dict:
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--mode", choices=["scaling", "variance", "converge", "ablation", "huge", "bytes",
-                                       "memory-case"],
+                                       "levels", "memory-case"],
                     default="scaling")
     ap.add_argument("--out", help="JSON output path (required except for memory-case)")
     ap.add_argument("--plot", help="PNG path for the scaling plot")
@@ -607,7 +642,7 @@ def main(argv=None):
         ap.error("--out is required")
     t0 = time.time()
     modes = {"scaling": mode_scaling, "variance": mode_variance, "converge": mode_converge, "ablation": mode_ablation,
-             "huge": mode_huge, "bytes": mode_bytes}
+             "huge": mode_huge, "bytes": mode_bytes, "levels": mode_levels}
     result = modes[args.mode](args)
     if args.mode == "scaling":
         print_scaling(result)

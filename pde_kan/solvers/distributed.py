@@ -32,7 +32,6 @@ from __future__ import annotations
 import copy
 import datetime
 import logging
-import math
 import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Sequence

@@ -211,3 +211,31 @@ def test_rank_seeds_and_shard_sizes():
     assert len(seeds) == 64 and all(0 <= s < 2**63 for s in seeds)
     assert seed_for_rank(7, 3) == seed_for_rank(7, 3) != seed_for_rank(8, 3)
     assert [shard_size(n, 4) for n in (0, 1, 4, 5, 100)] == [0, 1, 1, 2, 25]
+
+
+def test_supervised_full_batch_shards_rows_and_weights_gradients_by_share():
+    from pde_kan.solvers import SupervisedTask
+
+    x, y = torch.arange(10.0, dtype=torch.float64)[:, None], torch.zeros(10, 1, dtype=torch.float64)
+    shares = []
+    for rank in range(3):
+        ctx = DistributedContext(rank=rank, world_size=3)
+        task = ctx.shard_task(SupervisedTask(x, y, x, y))
+        task.prepare(torch.float64, torch.device("cpu"))
+        bx, _ = task.batch(0, torch.Generator().manual_seed(0), torch.float64, "cpu")
+        shares.append((bx[:, 0].tolist(), ctx.grad_weight))
+    assert [s[0] for s in shares] == [[0, 1, 2, 3], [4, 5, 6], [7, 8, 9]]
+    # weight n_r * W / n: the mean over ranks of weighted local means is the full-batch mean
+    assert [s[1] for s in shares] == pytest.approx([1.2, 0.9, 0.9])
+
+
+def test_pde_task_shard_draws_rounded_up_share_and_distinct_rank_points():
+    batches = []
+    config = CONFIG.replace(n_interior=15)
+    for rank in range(2):
+        ctx = DistributedContext(rank=rank, world_size=2)
+        task = ctx.shard_task(PDETask(problem(), config))
+        task.prepare(torch.float64, torch.device("cpu"))
+        batches.append(task.batch(0, torch.Generator().manual_seed(5), torch.float64, "cpu"))
+    assert batches[0][0].shape == batches[1][0].shape == (8, DIM)
+    assert not torch.equal(batches[0][0], batches[1][0]) and batches[0][2] != batches[1][2]  # points and probes
