@@ -1,11 +1,14 @@
 """The one training loop of pde_kan, and the verbs built on it: :func:`fit` and :func:`solve`."""
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import math
 import resource
+import signal
 import sys
+import threading
 import time
 from typing import Any, Iterable, Optional, Sequence
 
@@ -23,6 +26,33 @@ log = logging.getLogger("pde_kan")
 
 class DivergenceError(RuntimeError):
     """Raised when the loss stays non-finite after ``max_retries`` recoveries."""
+
+
+INTERRUPTED = "interrupted (SIGINT)"
+
+
+@contextlib.contextmanager
+def stop_on_interrupt(trainer: "Trainer"):
+    """While the loop runs, the first Ctrl-C (SIGINT) ends training after the current step: the run is
+    evaluated and returned (and saved by its caller) with ``stop_reason = INTERRUPTED``, so no finished step
+    is lost. A second Ctrl-C aborts at once (the previous handler is back). Only in the main thread of a
+    single-process run; under torchrun every rank must stop at the same step, so SIGINT keeps its default
+    behaviour there."""
+    if threading.current_thread() is not threading.main_thread() or trainer.distributed is not None:
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def handler(signum, frame):
+        signal.signal(signal.SIGINT, previous)
+        log.warning("interrupted: stopping at the end of the current step (Ctrl-C again to abort now)")
+        trainer.stop_reason = INTERRUPTED
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def reset_peak_memory(device: torch.device) -> None:
@@ -263,39 +293,40 @@ class Trainer:
         self._snapshot()
         evaluated_at = -1
         try:
-            while self.step < self.total_steps and self.stop_reason is None:
-                phase = self._phase(self.step)
-                if phase != self.phase:
-                    self.phase = phase
-                    self.optimizer = self._make_optimizer(phase)
-                self._set_lr()
-                batch = self.task.batch(self.step, self.generator, self.dtype, self.device)
-                logs: dict[str, float] = {}
-                closure = self._closure(batch, logs)
-                if self.phase == "lbfgs":
-                    self.optimizer.step(closure)
-                    ok = math.isfinite(logs.get("loss", math.nan)) and all(
-                        torch.isfinite(p).all() for g in self.optimizer.param_groups for p in g["params"])
-                else:
-                    closure()
-                    ok = math.isfinite(logs["loss"]) and all(
-                        p.grad is None or torch.isfinite(p.grad).all()
-                        for g in self.optimizer.param_groups for p in g["params"])
-                    if ok:
-                        self.optimizer.step()
-                if not ok:
-                    self._recover("non-finite loss or gradient")
-                    continue
-                self.step += 1
-                row = {"step": self.step, **logs, "lr_scale": self.lr_scale}
-                if (c.eval_every and self.step % c.eval_every == 0) or self.step == self.total_steps:
-                    row.update(self._evaluate())
-                    evaluated_at = self.step
-                self.history.append(row)
-                if self.step % c.guard_every == 0:
-                    self._snapshot()
-                for cb in self.callbacks:
-                    cb.on_step(self, row)
+            with stop_on_interrupt(self):
+                while self.step < self.total_steps and self.stop_reason is None:
+                    phase = self._phase(self.step)
+                    if phase != self.phase:
+                        self.phase = phase
+                        self.optimizer = self._make_optimizer(phase)
+                    self._set_lr()
+                    batch = self.task.batch(self.step, self.generator, self.dtype, self.device)
+                    logs: dict[str, float] = {}
+                    closure = self._closure(batch, logs)
+                    if self.phase == "lbfgs":
+                        self.optimizer.step(closure)
+                        ok = math.isfinite(logs.get("loss", math.nan)) and all(
+                            torch.isfinite(p).all() for g in self.optimizer.param_groups for p in g["params"])
+                    else:
+                        closure()
+                        ok = math.isfinite(logs["loss"]) and all(
+                            p.grad is None or torch.isfinite(p.grad).all()
+                            for g in self.optimizer.param_groups for p in g["params"])
+                        if ok:
+                            self.optimizer.step()
+                    if not ok:
+                        self._recover("non-finite loss or gradient")
+                        continue
+                    self.step += 1
+                    row = {"step": self.step, **logs, "lr_scale": self.lr_scale}
+                    if (c.eval_every and self.step % c.eval_every == 0) or self.step == self.total_steps:
+                        row.update(self._evaluate())
+                        evaluated_at = self.step
+                    self.history.append(row)
+                    if self.step % c.guard_every == 0:
+                        self._snapshot()
+                    for cb in self.callbacks:
+                        cb.on_step(self, row)
             if evaluated_at != self.step:
                 metrics = self._evaluate()
                 if self.history:

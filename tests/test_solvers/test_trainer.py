@@ -1,5 +1,7 @@
 """The one training loop: optimisers, schedules, divergence guard, checkpoints and resume, results files."""
 import math
+import os
+import signal
 
 import numpy as np
 import pytest
@@ -8,6 +10,7 @@ import torch
 from pde_kan import KAN, MLP, MetaKAN, SlimKAN
 from pde_kan.solvers import (Callback, Checkpoint, DivergenceError, EarlyStopping, HistoryCSV, SupervisedTask,
                              TrainConfig, Trainer, fit, load_checkpoint, load_solution)
+from pde_kan.solvers.trainer import INTERRUPTED
 
 
 def regression_task(n=128, seed=0):
@@ -132,6 +135,31 @@ def test_early_stopping_and_history_csv(tmp_path):
     with pytest.raises(ValueError, match="metric 'rel_l2' is not reported"):
         fit(KAN([2, 3, 1]), regression_task(), TrainConfig(steps=2, eval_every=1, device="cpu"),
             callbacks=[EarlyStopping(0.1)])
+
+
+class SendInterrupts(Callback):
+    """Sends this process ``times`` SIGINTs at ``step`` (from inside the loop, as Ctrl-C would)."""
+
+    def __init__(self, step, times=1):
+        self.step, self.times = step, times
+
+    def on_step(self, trainer, logs):
+        if trainer.step == self.step:
+            for _ in range(self.times):
+                os.kill(os.getpid(), signal.SIGINT)
+
+
+def test_ctrl_c_stops_after_the_step_keeps_results_and_restores_the_handler():
+    before = signal.getsignal(signal.SIGINT)
+    config = TrainConfig(steps=50, lr=1e-2, eval_every=0, device="cpu")
+    sol = fit(KAN([2, 4, 1]), regression_task(), config, callbacks=[SendInterrupts(3)])
+    assert sol.stop_reason == INTERRUPTED
+    assert sol.metrics["steps"] == 3 and len(sol.history) == 3 and "test_rmse" in sol.history[-1]
+    assert signal.getsignal(signal.SIGINT) is before
+    # a second Ctrl-C aborts at once, and the handler is still restored
+    with pytest.raises(KeyboardInterrupt):
+        fit(KAN([2, 4, 1]), regression_task(), config, callbacks=[SendInterrupts(3, times=2)])
+    assert signal.getsignal(signal.SIGINT) is before
 
 
 def test_solution_hdf5_round_trip_for_supervised(tmp_path):
