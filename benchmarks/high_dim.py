@@ -426,6 +426,8 @@ def mode_converge(args) -> dict:
 
     problem = get_problem(args.problem, dim=args.dim, seed=0, sampler=args.sampler)
     kw = {"metakan": {"hyper_hidden": 16, "embedding_dim": 1}}.get(args.backbone, {})
+    if args.first_grid:  # a first-layer grid on the scale of the coordinates, O(d^-1/2) in the unit ball
+        kw["grid_range"] = [(-args.first_grid, args.first_grid), (-1.0, 1.0), (-1.0, 1.0)]
     model = get_backbone(args.backbone, [args.dim, args.width, args.width, 1], **kw)
     config = TrainConfig(steps=args.steps, lr=args.lr, schedule="exponential", lr_final_factor=args.lr_final,
                          n_interior=args.n, laplacian=args.laplacian, k=args.k, eval_every=args.eval_every,
@@ -438,7 +440,7 @@ def mode_converge(args) -> dict:
     else:
         sol = solve(problem, model, config, callbacks=[budget, EarlyStopping(args.target)])
     return {"problem": args.problem, "dim": args.dim, "sampler": args.sampler, "backbone": args.backbone,
-            "width": args.width,
+            "width": args.width, "grid_range": model.config.get("grid_range"),
             "laplacian": args.laplacian, "k": args.k, "control_variate": args.control_variate,
             "n_interior": args.n, "lr": args.lr,
             "target_rel_l2": args.target, "budget_seconds": args.budget, "budget_clock": args.budget_clock,
@@ -623,6 +625,8 @@ def main(argv=None):
     ap.add_argument("--laplacian", default="sdgd")
     ap.add_argument("--control-variate", action="store_true", help="converge: exact x.grad(raw) for the ansatz")
     ap.add_argument("--steps", type=int, default=20000)
+    ap.add_argument("--first-grid", type=float, default=0.0,
+                    help="converge: first-layer grid range (-R, R) (0: [-1, 1] like the other layers)")
     ap.add_argument("--lr", type=float, default=1e-2)
     ap.add_argument("--lr-final", type=float, default=0.05)
     ap.add_argument("--eval-every", type=int, default=100)

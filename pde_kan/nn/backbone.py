@@ -8,12 +8,45 @@ from torch import nn
 
 from .._checks import check_input, choice, dtype_name, positive_int, resolve_dtype
 from .activations import ACTIVATIONS
+from .splines import BSplineBasis
 
 
 def check_widths(widths: Sequence[int], owner: str) -> list[int]:
     if isinstance(widths, (str, bytes)) or not hasattr(widths, "__len__") or len(widths) < 2:
         raise ValueError(f"{owner}: widths must list at least two layer widths like [2, 16, 1], got {widths!r}.")
     return [positive_int(f"widths[{i}]", w, owner=owner) for i, w in enumerate(widths)]
+
+
+def _is_pair(r) -> bool:
+    return (isinstance(r, (tuple, list)) and len(r) == 2
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in r))
+
+
+def layer_bases(widths, grid_size, spline_order, grid_range, owner: str) -> tuple[list[BSplineBasis], dict]:
+    """One B-spline basis per layer of a spline backbone, and the basis part of its config.
+
+    ``grid_range`` is one ``(low, high)`` pair for every layer, or a list of one pair per layer. A per-layer
+    range matters where a layer's inputs live on another scale than ``[-1, 1]``: the coordinates of points in
+    the unit ball of R^d are O(d^-1/2), so with the default grid every input of a d = 1000 problem falls into
+    one or two grid intervals and the first layer's splines are almost linear there; e.g.
+    ``grid_range=[(-0.15, 0.15), (-1, 1), (-1, 1)]`` for ``[1000, 32, 32, 1]``.
+    """
+    n_layers = len(check_widths(widths, owner)) - 1
+    if _is_pair(grid_range):
+        ranges = [grid_range] * n_layers
+    elif isinstance(grid_range, (tuple, list)) and all(_is_pair(r) for r in grid_range):
+        ranges = list(grid_range)
+        if len(ranges) != n_layers:
+            raise ValueError(f"{owner}: grid_range lists {len(ranges)} (low, high) pairs for {n_layers} layers; "
+                             f"give one pair per layer or a single pair for all layers.")
+    else:
+        raise ValueError(f"{owner}: grid_range must be a pair (low, high) or a list of one pair per layer, got "
+                         f"{grid_range!r}.")
+    bases = [BSplineBasis(grid_size, spline_order, r) for r in ranges]
+    config = dict(bases[0].config)
+    if any(b.grid_range != bases[0].grid_range for b in bases):
+        config["grid_range"] = [list(b.grid_range) for b in bases]
+    return bases, config
 
 
 class Backbone(nn.Module):

@@ -4,9 +4,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .backbone import Backbone
+from .backbone import Backbone, layer_bases
 from .layer import DenseCoefficients, KANLayer
-from .splines import BSplineBasis
 
 
 class KAN(Backbone):
@@ -16,7 +15,9 @@ class KAN(Backbone):
 
     Args:
         widths: layer widths, e.g. ``[10, 64, 64, 1]``.
-        grid_size, spline_order, grid_range: the B-spline basis of every layer (G=5, k=3, [-1, 1]).
+        grid_size, spline_order: the B-spline basis of every layer (G=5, k=3).
+        grid_range: ``(low, high)`` for every layer ([-1, 1]) or a list of one pair per layer (see
+            :func:`~pde_kan.nn.backbone.layer_bases`).
         base_activation: base branch activation.
         init_scale: standard deviation of the spline coefficients relative to ``1/sqrt(in)``.
         seed: initialisation seed (a private ``torch.Generator``; global RNG untouched).
@@ -28,13 +29,11 @@ class KAN(Backbone):
     def __init__(self, widths, grid_size=5, spline_order=3, grid_range=(-1.0, 1.0), base_activation="silu",
                  init_scale=0.1, seed=0, dtype=torch.float64, device=None):
         super().__init__()
-        basis = BSplineBasis(grid_size, spline_order, grid_range)
-        self._setup(widths, dtype, dict(basis.config, base_activation=base_activation, init_scale=init_scale,
-                                        seed=seed))
+        bases, grid = layer_bases(widths, grid_size, spline_order, grid_range, "KAN")
+        self._setup(widths, dtype, dict(grid, base_activation=base_activation, init_scale=init_scale, seed=seed))
         g = torch.Generator().manual_seed(int(seed))
-        self.basis = basis
         self.layers = nn.ModuleList(
             KANLayer(i, o, basis, DenseCoefficients(i, o, basis.n_basis, init_scale=init_scale, generator=g,
                                                     dtype=self.dtype, device=device), base_activation)
-            for i, o in zip(self.widths[:-1], self.widths[1:])
+            for i, o, basis in zip(self.widths[:-1], self.widths[1:], bases)
         )

@@ -316,7 +316,7 @@ CACHE_ELEMENTS = 262144
 MAC_PER_OP = 125_000
 
 #: Default number of edges whose coefficients a MetaKAN layer generates at once (see HyperCoefficients).
-DEFAULT_CHUNK_SIZE = 65536
+DEFAULT_CHUNK_SIZE = 262144
 
 
 class HyperCoefficients(CoefficientSource):
@@ -335,8 +335,9 @@ class HyperCoefficients(CoefficientSource):
     forward pass. A scalar embedding (``embedding_dim=1``, the default) makes the hypernet a piecewise-linear
     function of it, evaluated from small tables (:func:`piecewise_tables`): no ``hyper_hidden``-wide activations
     at all, and backward regenerates a chunk from one saved byte per edge. The defaults (``recompute=True``,
-    65536 edges per chunk) come from benchmarks/memory.py (docs/benchmarks.md): on a [784, 1024, 1024, 10]
-    network smaller chunks save little more memory but run several times more, smaller GEMMs.
+    262144 edges per chunk) come from benchmarks/memory.py (docs/benchmarks.md): on a [784, 1024, 1024, 10]
+    network, batch 128, they keep the peak near a quarter of a KAN's at about 1.35x its step time; smaller
+    chunks save a little more memory (65536: about 0.17x) but run more, smaller GEMMs (about 1.5x the time).
 
     Args:
         hypernet: the :class:`HyperNet` to use (shared between layers) or None for a private one.

@@ -5,9 +5,8 @@ import torch
 from torch import nn
 
 from .._checks import positive_int
-from .backbone import Backbone
+from .backbone import Backbone, layer_bases
 from .layer import DEFAULT_CHUNK_SIZE, HyperCoefficients, HyperNet, KANLayer
-from .splines import BSplineBasis
 
 
 class MetaKAN(Backbone):
@@ -44,22 +43,22 @@ class MetaKAN(Backbone):
             chunk_size = positive_int("chunk_size", chunk_size, owner="MetaKAN")
         if not isinstance(recompute, bool):
             raise TypeError(f"MetaKAN: recompute must be True or False, got {recompute!r}.")
-        basis = BSplineBasis(grid_size, spline_order, grid_range)
-        self._setup(widths, dtype, dict(basis.config, embedding_dim=embedding_dim, hyper_hidden=hyper_hidden,
+        bases, grid = layer_bases(widths, grid_size, spline_order, grid_range, "MetaKAN")
+        n_basis = bases[0].n_basis
+        self._setup(widths, dtype, dict(grid, embedding_dim=embedding_dim, hyper_hidden=hyper_hidden,
                                         share_hypernet=bool(share_hypernet), base_activation=base_activation,
                                         init_scale=init_scale, seed=seed, chunk_size=chunk_size,
                                         recompute=recompute))
         g = torch.Generator().manual_seed(int(seed))
-        self.basis = basis
 
         def hypernet():
-            return HyperNet(embedding_dim, hyper_hidden, basis.n_basis, generator=g, dtype=self.dtype, device=device)
+            return HyperNet(embedding_dim, hyper_hidden, n_basis, generator=g, dtype=self.dtype, device=device)
 
         shared = hypernet() if share_hypernet else None
         self.layers = nn.ModuleList(
             KANLayer(i, o, basis, HyperCoefficients(
-                i, o, basis.n_basis, embedding_dim=embedding_dim, hypernet=shared or hypernet(),
+                i, o, n_basis, embedding_dim=embedding_dim, hypernet=shared or hypernet(),
                 init_scale=init_scale, generator=g, dtype=self.dtype, device=device, chunk_size=chunk_size,
                 recompute=recompute), base_activation)
-            for i, o in zip(self.widths[:-1], self.widths[1:])
+            for i, o, basis in zip(self.widths[:-1], self.widths[1:], bases)
         )

@@ -4,9 +4,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .backbone import Backbone
+from .backbone import Backbone, layer_bases
 from .layer import KANLayer, TuckerCoefficients
-from .splines import BSplineBasis
 
 
 def layer_ranks(ranks, out_features: int, in_features: int, n_basis: int) -> tuple[int, int, int]:
@@ -37,20 +36,20 @@ class SlimKAN(Backbone):
     def __init__(self, widths, ranks=(8, 8, 4), grid_size=5, spline_order=3, grid_range=(-1.0, 1.0),
                  base_activation="silu", init_scale=0.1, seed=0, dtype=torch.float64, device=None):
         super().__init__()
-        basis = BSplineBasis(grid_size, spline_order, grid_range)
+        bases, grid = layer_bases(widths, grid_size, spline_order, grid_range, "SlimKAN")
+        n_basis = bases[0].n_basis
         ranks_cfg = list(ranks) if isinstance(ranks, (tuple, list)) else ranks
-        self._setup(widths, dtype, dict(basis.config, ranks=ranks_cfg, base_activation=base_activation,
+        self._setup(widths, dtype, dict(grid, ranks=ranks_cfg, base_activation=base_activation,
                                         init_scale=init_scale, seed=seed))
-        if isinstance(ranks_cfg, list) and (len(ranks_cfg) != 3 or ranks_cfg[2] > basis.n_basis):
+        if isinstance(ranks_cfg, list) and (len(ranks_cfg) != 3 or ranks_cfg[2] > n_basis):
             raise ValueError(f"SlimKAN: ranks must be (r_out, r_in, r_basis) with r_basis <= n_basis="
-                             f"{basis.n_basis}, got {ranks!r}; lower r_basis or raise grid_size.")
+                             f"{n_basis}, got {ranks!r}; lower r_basis or raise grid_size.")
         g = torch.Generator().manual_seed(int(seed))
-        self.basis = basis
         layers = []
-        for i, o in zip(self.widths[:-1], self.widths[1:]):
-            r = layer_ranks(ranks_cfg, o, i, basis.n_basis)
+        for i, o, basis in zip(self.widths[:-1], self.widths[1:], bases):
+            r = layer_ranks(ranks_cfg, o, i, n_basis)
             r = (min(r[0], o), min(r[1], i), r[2])
             layers.append(KANLayer(i, o, basis, TuckerCoefficients(
-                i, o, basis.n_basis, ranks=r, init_scale=init_scale, generator=g, dtype=self.dtype,
+                i, o, n_basis, ranks=r, init_scale=init_scale, generator=g, dtype=self.dtype,
                 device=device), base_activation))
         self.layers = nn.ModuleList(layers)

@@ -61,6 +61,22 @@ def test_jet_other_spline_orders(spline_order):
     torch.testing.assert_close(laplacian(m, x, "jet"), laplacian(m, x, "autograd"), **TOL)
 
 
+@pytest.mark.parametrize("name", ["kan", "metakan", "slimkan"])
+def test_per_layer_grid_ranges_jets_equal_autograd(name):
+    # a narrow first-layer grid (as for high-dimensional inputs of size O(d^-1/2)) and wider later grids
+    ranges = [(-0.2, 0.3), (-1.0, 1.0), (-2.0, 0.5)]
+    m = make(name, [6, 7, 5, 1], grid_range=ranges)
+    assert [layer.basis.grid_range for layer in m.layers] == ranges
+    x = points(10, 6, seed=4, half_width=0.4)
+    torch.testing.assert_close(laplacian(m, x, "jet"), laplacian(m, x, "autograd"), **TOL)
+    # the SDGD path evaluates the first layer's derivatives on the chosen columns only
+    g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    torch.testing.assert_close(laplacian(m, x, "sdgd", k=2, generator=g1),
+                               laplacian(m, x, "sdgd_autograd", k=2, generator=g2), **TOL)
+    same = make(name, [6, 7, 5, 1], grid_range=(-0.2, 0.3))
+    assert not torch.allclose(m(x), same(x))  # the later layers' ranges are used
+
+
 def test_jet_single_input_dimension_and_one_point():
     m = make("kan", [1, 4, 1])
     x = points(1, 1, seed=3)

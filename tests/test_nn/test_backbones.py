@@ -84,6 +84,33 @@ def test_second_input_derivatives_gradgradcheck(name):
     assert torch.autograd.gradgradcheck(m, (x,), atol=1e-6, rtol=1e-5)
 
 
+@pytest.mark.parametrize("name", ["kan", "metakan", "slimkan"])
+def test_grid_range_per_layer_in_config_and_round_trip(name):
+    ranges = [[-0.1, 0.1], [-1.0, 1.0], [-2.0, 2.0]]
+    m = make(name, grid_range=ranges)
+    assert m.config["grid_range"] == ranges
+    assert [list(layer.basis.grid_range) for layer in m.layers] == ranges
+    m2 = backbone_from_config(json.loads(json.dumps(m.config)))
+    m2.load_state_dict(m.state_dict())
+    x = inputs() * 0.1
+    assert torch.equal(m2(x), m(x))
+    # one pair for every layer stays one pair in the config (and a list of equal pairs collapses to it)
+    assert make(name, grid_range=(-0.5, 0.5)).config["grid_range"] == [-0.5, 0.5]
+    assert make(name, grid_range=[(-0.5, 0.5)] * 3).config["grid_range"] == [-0.5, 0.5]
+
+
+@pytest.mark.parametrize("grid_range,match", [
+    ([(-1, 1), (-1, 1)], r"grid_range lists 2 \(low, high\) pairs for 3 layers"),
+    ([(-1, 1, 2)] * 3, r"grid_range must be a pair \(low, high\) or a list of one pair per layer"),
+    ("wide", r"grid_range must be a pair"),
+    ([(-1, 1), (1, -1), (-1, 1)], r"grid_range must satisfy low < high"),
+])
+def test_grid_range_bad_values_name_the_argument(grid_range, match):
+    for name in ("kan", "metakan", "slimkan"):
+        with pytest.raises(ValueError, match=match):
+            make(name, grid_range=grid_range)
+
+
 @pytest.mark.parametrize("name", available_backbones())
 def test_state_dict_round_trip_through_json_config(name):
     m = make(name, seed=3)
