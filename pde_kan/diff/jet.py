@@ -153,29 +153,31 @@ def _kan_rule(layer: KANLayer, jet: Jet) -> Jet:
     x = jet.value
     n = x.shape[0]
     act, basis = layer.act, layer.basis
-    packed = layer.coefficients.packed()
-    weight = packed.reshape(packed.shape[0], -1)
     dirs = jet.directions
     if jet.is_input and dirs.index is not None and dirs.k < dirs.dim:
-        # only the chosen input columns need derivatives: O(N * out * K * n_basis), not O(N * out * d * n_basis)
+        # only the chosen input columns need derivatives: O(N * out * K * n_basis), not O(N * out * d * n_basis);
+        # the value goes through the layer's own contraction (chunked for MetaKAN, factored for Slim KAN), and
+        # only the K chosen columns of the coefficients are built
         (f0,) = basis.features(x, (act.f(x),))
         xs = x[:, dirs.index]
         f1, f2 = basis.features(xs, (act.d1(xs), act.d2(xs)), first=1)
-        sub = packed[:, dirs.index]
+        sub = layer.coefficients.packed_columns(dirs.index)
         t_out = _edge_slopes(f1, sub)
         if dirs.weights is not None:
             f2 = f2 * dirs.weights.to(f2.dtype).unsqueeze(-1)
         s_out = f2.reshape(n, -1) @ sub.reshape(sub.shape[0], -1).T
+        return Jet(layer.coefficients.contract(f0), t_out, s_out, dirs)
+    packed = layer.coefficients.packed()
+    weight = packed.reshape(packed.shape[0], -1)
+    f0, f1, f2 = basis.features(x, (act.f(x), act.d1(x), act.d2(x)))
+    d1 = _edge_slopes(f1, packed)
+    if jet.is_input:
+        t_out = d1 if _is_identity(dirs) else dirs.apply(d1)
+        g = f2 * dirs.weighted_sq(x.dtype).unsqueeze(-1)
     else:
-        f0, f1, f2 = basis.features(x, (act.f(x), act.d1(x), act.d2(x)))
-        d1 = _edge_slopes(f1, packed)
-        if jet.is_input:
-            t_out = d1 if _is_identity(dirs) else dirs.apply(d1)
-            g = f2 * dirs.weighted_sq(x.dtype).unsqueeze(-1)
-        else:
-            t_out = torch.bmm(d1, jet.tangent)
-            g = torch.addcmul(f2 * jet.weighted_sq_tangent().unsqueeze(-1), f1, jet.second.unsqueeze(-1))
-        s_out = g.reshape(n, -1) @ weight.T
+        t_out = torch.bmm(d1, jet.tangent)
+        g = torch.addcmul(f2 * jet.weighted_sq_tangent().unsqueeze(-1), f1, jet.second.unsqueeze(-1))
+    s_out = g.reshape(n, -1) @ weight.T
     value = f0.reshape(n, -1) @ weight.T
     return Jet(value, t_out, s_out, dirs)
 

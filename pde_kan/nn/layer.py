@@ -63,6 +63,11 @@ class CoefficientSource(nn.Module):
         c, w = self.coefficients()
         return torch.cat([w.unsqueeze(-1), c], dim=-1)
 
+    def packed_columns(self, index: torch.Tensor) -> torch.Tensor:
+        """``(out, K, n_basis + 1)`` = ``packed()[:, index]`` for ``index (K,)`` input columns. Sources that can
+        build just those columns (MetaKAN, Slim KAN) do so without forming the whole tensor."""
+        return self.packed()[:, index]
+
     def contract(self, features: torch.Tensor) -> torch.Tensor:
         """``features (N, in, n_basis + 1)`` = [silu(x), B(x)] -> ``(N, out)``: GEMM over in * (n_basis + 1)."""
         c, w = self.coefficients()
@@ -418,6 +423,14 @@ class HyperCoefficients(CoefficientSource):
         parts = [_Regenerate.apply(fn, self.embeddings[a:b], *params) for a, b in self._chunks()]
         return torch.cat(parts, 0).view(shape)
 
+    def packed_columns(self, index):
+        fn, params = self._generator()
+        emb = self.embeddings[:, index]
+        shape = (self.out_features, index.shape[0], self.n_basis + 1)
+        if fn is _piecewise_rows:
+            return _PiecewiseGenerate.apply(emb.reshape(-1), *params).view(shape)
+        return fn(emb, *params).view(shape)
+
     def coefficients(self):
         cw = self.packed()
         return cw[..., 1:], cw[..., 0]
@@ -479,6 +492,10 @@ class TuckerCoefficients(CoefficientSource):
 
     def coefficients(self):
         return tucker_to_tensor(self.core, self.factors()), self.base_weight
+
+    def packed_columns(self, index):
+        c = tucker_to_tensor(self.core, [self.u_out, self.u_in[index], self.u_basis])
+        return torch.cat([self.base_weight[:, index].unsqueeze(-1), c], dim=-1)
 
     def contraction_costs(self, n: int) -> tuple[float, float]:
         """Estimated cost of one forward+backward of the ``(factored, materialised)`` paths for a batch of ``n``.

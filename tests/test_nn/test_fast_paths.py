@@ -162,6 +162,25 @@ def test_layer_output_and_gradients_equal_edge_loop(source, kw, n):
         torch.testing.assert_close(a, b, **TOL)
 
 
+@pytest.mark.parametrize("source,kw", [("dense", {}), ("hyper", {}), ("hyper", {"embedding_dim": 2}),
+                                       ("tucker", {})])
+def test_packed_columns_equal_slices_of_packed_with_gradients(source, kw):
+    # SDGD jets build only the chosen input columns of the first layer's coefficients
+    layer = make_layer(source, n_in=5, **kw)
+    index = torch.tensor([3, 0, 4])
+    params = list(layer.parameters())
+    ours = layer.coefficients.packed_columns(index)
+    ref = layer.coefficients.packed()[:, index]
+    assert ours.shape == (4, 3, layer.basis.n_basis + 1)
+    torch.testing.assert_close(ours, ref, **TOL)
+    probe = torch.randn(ref.shape, generator=gen(4), dtype=F64)
+    for a, b in zip(torch.autograd.grad((ours * probe).sum(), params, allow_unused=True),
+                    torch.autograd.grad((ref * probe).sum(), params, allow_unused=True)):
+        assert (a is None) == (b is None)
+        if a is not None:
+            torch.testing.assert_close(a, b, **TOL)
+
+
 def test_layer_gradient_with_every_point_inside_the_grid():
     """The backward skips its missing-piece mask when no point lies outside [a, b); same gradient."""
     layer = make_layer("dense")
