@@ -64,8 +64,8 @@ class CoefficientSource(nn.Module):
         return torch.cat([w.unsqueeze(-1), c], dim=-1)
 
     def packed_columns(self, index: torch.Tensor) -> torch.Tensor:
-        """``(out, K, n_basis + 1)`` = ``packed()[:, index]`` for ``index (K,)`` input columns. Sources that can
-        build just those columns (MetaKAN, Slim KAN) do so without forming the whole tensor."""
+        """``(out, K, n_basis + 1)`` = ``packed()[:, index]`` for ``index (K,)`` input columns, built (by every
+        source here) without forming the whole packed tensor."""
         return self.packed()[:, index]
 
     def contract(self, features: torch.Tensor) -> torch.Tensor:
@@ -98,6 +98,9 @@ class DenseCoefficients(CoefficientSource):
 
     def coefficients(self):
         return self.weight, self.base_weight
+
+    def packed_columns(self, index):
+        return torch.cat([self.base_weight[:, index].unsqueeze(-1), self.weight[:, index]], dim=-1)
 
 
 class HyperNet(nn.Module):
