@@ -16,8 +16,13 @@ the peak is ``VmHWM - baseline`` from ``/proc/self/status``, i.e. everything the
 interpreter, libraries and data: parameters, gradients, optimizer state, activations, temporaries.
 (``tracemalloc`` does not see torch's allocations; where ``clear_refs`` is not writable the worker falls back
 to the ``ru_maxrss`` delta.) On CUDA the same worker reports ``torch.cuda.max_memory_allocated``. Step time
-is the median of a few further steps in the same worker. Every worker runs ``--repeats`` times, the repeats
-interleaved across models, and the table reports medians; ratios are taken against KAN per repeat.
+comes from a second fresh worker with the default allocator (median of a few steps after the same two). The
+memory worker runs with a fixed glibc mmap threshold (64 KiB): every tensor above it is mapped when allocated
+and unmapped when freed, so the RSS peak follows the live tensors instead of depending, by several MB at the
+PINN sizes, on which freed blocks glibc's dynamic threshold happens to reuse (the default-allocator peaks are
+kept in the JSON as ``peak_mb_default_malloc``). Every (case, model) runs ``--repeats`` times, the repeats
+interleaved across models; the table reports medians, and ratios against KAN are medians of per-repeat
+ratios.
 
     .venv/bin/python benchmarks/memory.py --out benchmarks/results/memory.json
 """
@@ -52,7 +57,7 @@ MODELS = {  # name -> (backbone, extra constructor arguments)
 VARIANTS = {  # MetaKAN trade-offs (--variants): what recompute and chunk_size buy
     "metakan keep": ("metakan", {"recompute": False}),
     "metakan chunk=16384": ("metakan", {"chunk_size": 16384}),
-    "metakan chunk=262144": ("metakan", {"chunk_size": 262144}),
+    "metakan chunk=65536": ("metakan", {"chunk_size": 65536}),
     "metakan chunk=None": ("metakan", {"chunk_size": None}),
 }
 
@@ -148,23 +153,37 @@ def worker(spec: dict) -> dict:
     else:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base
     times = []
-    for _ in range(spec["time_steps"]):
+    for _ in range(spec["time_steps"] if spec.get("phase") == "time" else 0):
         t0 = time.perf_counter()
         step()
         if cuda:
             torch.cuda.synchronize()
         times.append(time.perf_counter() - t0)
-    return {"peak_bytes": peak, "step_s": statistics.median(times),
+    return {"peak_bytes": peak, "step_s": statistics.median(times) if times else None,
             "params": sum(p.numel() for p in model.parameters() if p.requires_grad), "method": method}
 
 
 # --- driver -----------------------------------------------------------------------------------------------
+#: Fixed glibc mmap threshold for the memory phase: every allocation above 64 KiB is mapped when made and
+#: unmapped when freed, so the RSS peak follows the live tensors. (With glibc's default, dynamic threshold the
+#: peak depends on which freed blocks happen to be reused, by several MB at the PINN sizes.)
+MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": "65536", "MALLOC_TRIM_THRESHOLD_": "65536"}
+
+
 def run_worker(spec: dict) -> dict:
+    """One fresh process: peak memory with the fixed mmap threshold, or step time with the default allocator."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **(MALLOC_ENV if spec["phase"] == "memory" else {})}
     out = subprocess.run([sys.executable, __file__, "--worker", json.dumps(spec)], capture_output=True, text=True,
-                         cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+                         cwd=ROOT, env=env)
     if out.returncode != 0:
         raise RuntimeError(f"worker {spec} failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def run_pair(spec: dict) -> dict:
+    mem = run_worker({**spec, "phase": "memory"})
+    tim = run_worker({**spec, "phase": "time"})
+    return {**mem, "step_s": tim["step_s"], "peak_bytes_default_malloc": tim["peak_bytes"]}
 
 
 def main(argv=None):
@@ -182,15 +201,16 @@ def main(argv=None):
     if args.worker:
         print(json.dumps(worker(json.loads(args.worker))))
         return
-    models = list(args.models) + (list(VARIANTS) if args.variants else [])
     results = []
     for case in args.cases:
+        # the MetaKAN variants are the fully connected case's trade-off (PINN layers fit in one chunk)
+        models = list(args.models) + (list(VARIANTS) if args.variants and CASES[case]["kind"] == "fc" else [])
         runs = {m: [] for m in models}
         for r in range(args.repeats):
             order = models[r % len(models):] + models[:r % len(models)]
             for m in order:
-                runs[m].append(run_worker({"case": case, "model": m, "threads": args.threads,
-                                           "device": args.device, "time_steps": args.time_steps}))
+                runs[m].append(run_pair({"case": case, "model": m, "threads": args.threads,
+                                         "device": args.device, "time_steps": args.time_steps}))
         rows = {}
         for m, rs in runs.items():
             rows[m] = {
@@ -198,6 +218,7 @@ def main(argv=None):
                 "step_ms": 1e3 * statistics.median(x["step_s"] for x in rs),
                 "params": rs[0]["params"],
                 "peak_mb_all": [x["peak_bytes"] / 2**20 for x in rs],
+                "peak_mb_default_malloc": [x["peak_bytes_default_malloc"] / 2**20 for x in rs],
             }
         if "kan" in runs:
             for m, rs in runs.items():
@@ -205,7 +226,8 @@ def main(argv=None):
                     x["peak_bytes"] / k["peak_bytes"] for x, k in zip(rs, runs["kan"]))
                 rows[m]["time_to_kan"] = statistics.median(x["step_s"] / k["step_s"] for x, k in zip(rs, runs["kan"]))
         spec = CASES[case]
-        results.append({"case": case, **spec, "method": runs[models[0]][0]["method"], "models": rows})
+        results.append({"case": case, **spec, "method": runs[models[0]][0]["method"] + ", mmap threshold 64 KiB",
+                        "models": rows})
         print(f"\n{case}: widths {spec['widths']}, N={spec['n']}, {spec['dtype']}  (median of {args.repeats})")
         print(f"{'model':22s} {'peak MB':>9s} {'x KAN':>7s} {'step ms':>9s} {'x KAN':>7s} {'params':>10s}")
         for m, row in rows.items():

@@ -37,7 +37,7 @@ METHOD_NOTES = """## How the fast paths work
 * **MetaKAN**: with a scalar embedding the hypernet `e -> W2 relu(w1 e + b1) + b2` is piecewise linear in `e`, so
   it is evaluated as `A[seg] e + B[seg]` from `(hidden + 1, n_basis + 1)` tables that are differentiable in the
   hypernet's parameters (exact, including gradients). Each layer generates its weights in chunks of whole
-  output rows (`chunk_size` edges, default 65536) and multiplies each chunk into the output at once; backward
+  output rows (`chunk_size` edges, default 262144) and multiplies each chunk into the output at once; backward
   regenerates a chunk from one saved byte per edge (its segment), so neither the whole coefficient tensor nor
   any hypernet activation outlives its chunk (`recompute=True`, the default). Wider embeddings use the generic
   hypernet with the same chunked regenerate-in-backward scheme (activation checkpointing of the generator, not
@@ -82,7 +82,11 @@ def memory_section(data: dict) -> list[str]:
              f"Command: `{data['command']}`  ",
              f"torch {data['torch']}, {data['threads']} thread(s), device {data['device']}, median of "
              f"{data['repeats']} fresh processes per model.  ",
-             f"Definition: {data['definition']}.", ""]
+             f"Definition: {data['definition']}.  ",
+             "Peak memory comes from a process with glibc's mmap threshold pinned (freed tensors go back to the "
+             "OS); step time from a second fresh process with the default allocator. `MetaKAN` is the default "
+             "configuration (`recompute=True`, `chunk_size=DEFAULT_CHUNK_SIZE` of `pde_kan/nn/layer.py`); the "
+             "suffixed rows change one option.", ""]
     for res in data["results"]:
         lines += [f"### {res['case']}: widths {res['widths']}, N = {res['n']}, {res['dtype']}", "",
                   f"Method: {res['method']}.", "",

@@ -344,8 +344,9 @@ class HyperCoefficients(CoefficientSource):
     function of it, evaluated from small tables (:func:`piecewise_tables`): no ``hyper_hidden``-wide activations
     at all, and backward regenerates a chunk from one saved byte per edge. The defaults (``recompute=True``,
     262144 edges per chunk) come from benchmarks/memory.py (docs/benchmarks.md): on a [784, 1024, 1024, 10]
-    network, batch 128, they keep the peak near a quarter of a KAN's at about 1.35x its step time; smaller
-    chunks save a little more memory (65536: about 0.17x) but run more, smaller GEMMs (about 1.5x the time).
+    network, batch 128, they keep the peak at about a quarter of a KAN's; 65536-edge chunks get it to about a
+    sixth. Two runs put both at 1.25-1.55x KAN's step time, in opposite orders (the machine was shared), so the
+    default takes the fewer, larger GEMMs.
 
     Args:
         hypernet: the :class:`HyperNet` to use (shared between layers) or None for a private one.
