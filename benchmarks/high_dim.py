@@ -1,6 +1,6 @@
 """High-dimensional PINN steps: time and peak memory against d, estimator variance, convergence runs.
 
-Three modes (``--mode``):
+Modes (``--mode``):
 
 ``scaling``
     One training step (two-body Poisson residual through the hard-BC ansatz, mean square, backward) of a KAN
@@ -456,6 +456,8 @@ def mode_levels(args) -> dict:
     from pde_kan.problems import get_problem
     from pde_kan.problems.manufactured import as_coeffs, two_body
 
+    if args.problem not in ("poisson-two-body", "allen-cahn-two-body"):
+        raise SystemExit(f"--mode levels is written for the two-body solution, got --problem {args.problem!r}.")
     rows = []
     for sampler in ("uniform", "uniform-radius"):
         for d in args.dims:
