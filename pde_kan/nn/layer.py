@@ -253,6 +253,22 @@ class _PiecewiseLinear(torch.autograd.Function):
         return g_f, g_e, None, g_a, g_b, None, None
 
 
+def _regenerate_backward(generate, saved, need, grad_w):
+    """Backward of a generator whose activations were not kept: regenerate ``w = generate(*saved)`` and
+    backpropagate ``grad_w`` through it to the inputs flagged in ``need``.
+
+    Returns ``(w, grads)``: ``w`` (detached unless autograd is recording, i.e. under ``create_graph``, where the
+    regeneration stays on the graph so higher derivatives are exact) and one gradient or None per input.
+    """
+    create = torch.is_grad_enabled()
+    inputs = saved if create else [t.detach().requires_grad_(n) for t, n in zip(saved, need)]
+    with torch.enable_grad():
+        w = generate(*inputs)
+    wanted = [t for t, n in zip(inputs, need) if n]
+    grads = iter(torch.autograd.grad(w, wanted, grad_w, create_graph=create) if wanted else ())
+    return (w if create else w.detach()), tuple(next(grads) if n else None for n in need)
+
+
 class _GeneratedLinear(torch.autograd.Function):
     """``features (N, K) @ generate(emb, *params).T`` -> ``(N, rows)``, the generated weights never stored.
 
@@ -269,18 +285,10 @@ class _GeneratedLinear(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, gy):
-        features, emb, *params = ctx.saved_tensors
-        inputs = [emb, *params]
-        need = ctx.needs_input_grad[2:]
-        create = torch.is_grad_enabled()
-        if not create:
-            inputs = [t.detach().requires_grad_(n) for t, n in zip(inputs, need)]
-        with torch.enable_grad():
-            w = ctx.generate(*inputs)
-        g_feat = gy @ (w if create else w.detach()) if ctx.needs_input_grad[1] else None
-        wanted = [t for t, n in zip(inputs, need) if n]
-        grads = iter(torch.autograd.grad(w, wanted, gy.T @ features, create_graph=create) if wanted else ())
-        return (None, g_feat) + tuple(next(grads) if n else None for n in need)
+        features, *saved = ctx.saved_tensors
+        w, grads = _regenerate_backward(ctx.generate, saved, ctx.needs_input_grad[2:], gy.T @ features)
+        g_feat = gy @ w if ctx.needs_input_grad[1] else None
+        return (None, g_feat) + grads
 
 
 class _Regenerate(torch.autograd.Function):
@@ -298,16 +306,8 @@ class _Regenerate(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, gw):
-        inputs = list(ctx.saved_tensors)
-        need = ctx.needs_input_grad[1:]
-        create = torch.is_grad_enabled()
-        if not create:
-            inputs = [t.detach().requires_grad_(n) for t, n in zip(inputs, need)]
-        with torch.enable_grad():
-            w = ctx.generate(*inputs)
-        wanted = [t for t, n in zip(inputs, need) if n]
-        grads = iter(torch.autograd.grad(w, wanted, gw, create_graph=create) if wanted else ())
-        return (None,) + tuple(next(grads) if n else None for n in need)
+        _, grads = _regenerate_backward(ctx.generate, list(ctx.saved_tensors), ctx.needs_input_grad[1:], gw)
+        return (None,) + grads
 
 
 def _rows_matmul(generate, features, emb, *params):
