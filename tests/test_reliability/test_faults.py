@@ -163,6 +163,17 @@ def test_crash_during_checkpoint_write_keeps_previous_file(where, tmp_path, monk
     assert resumed.metrics["steps"] == 10
 
 
+@pytest.mark.parametrize("umask,mode", [(0o022, 0o644), (0o027, 0o640)])
+def test_atomic_writes_get_the_mode_of_a_plain_open(umask, mode, tmp_path):
+    # the temporary file behind an atomic write is created 0600; the final file must not stay that private
+    old = os.umask(umask)
+    try:
+        path = checkpoint_module.atomic_write(tmp_path / "run.json", lambda tmp: Path(tmp).write_text("{}"))
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == mode
+
+
 def test_crash_during_results_write_keeps_previous_file(tmp_path, monkeypatch):
     sol = solve(Poisson.sine_square(), KAN([2, 4, 1]), _short(3))
     path = sol.save(tmp_path / "results.h5")
