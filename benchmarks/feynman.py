@@ -14,13 +14,13 @@ equations.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import platform
-import shlex
 import statistics
 import sys
 import time
+
+from _common import command_line, write_json
 
 
 def main(argv=None) -> int:
@@ -87,14 +87,12 @@ def main(argv=None) -> int:
     print(f"total {total:.0f} s")
 
     result = {
-        "command": shlex.join(["python", *sys.argv]),
+        "command": command_line(),
         "platform": platform.platform(), "torch": torch.__version__, "threads": args.threads,
         "equations": names, "steps": args.steps, "optimizer": args.optimizer, "seconds_total": total,
         "summary": summary, "report": report.to_dict(),
     }
-    with open(args.out, "w") as f:
-        json.dump(result, f, indent=1)
-    print(f"wrote {args.out}")
+    write_json(args.out, result)
     return 0
 
 

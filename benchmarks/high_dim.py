@@ -62,6 +62,8 @@ import subprocess
 import sys
 import time
 
+from _common import command_line, reset_peak_rss, status_kb, write_json
+
 METHODS = ("value", "autograd", "sdgd_autograd", "jet", "sdgd", "hutchinson")
 
 
@@ -145,14 +147,6 @@ def time_methods(d: int, args, warmup: bool = True) -> dict:
     return out
 
 
-def vm_kb(field: str) -> int:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise RuntimeError(field)
-
-
 def memory_case(method: str, d: int, args) -> dict:
     """Runs inside a fresh subprocess: peak RSS over one step minus RSS before it (MiB)."""
     import gc
@@ -167,13 +161,13 @@ def memory_case(method: str, d: int, args) -> dict:
         step(problem, model, x, f, method, args.k, g, probe=probe)  # lazy initialisation
         model.zero_grad(set_to_none=True)
     gc.collect()
-    before = vm_kb("VmRSS")
-    with open("/proc/self/clear_refs", "w") as fh:  # reset VmHWM
-        fh.write("5")
+    before = status_kb("VmRSS")
+    if not reset_peak_rss():
+        raise RuntimeError("cannot reset VmHWM (/proc/self/clear_refs is not writable): no per-step peak here")
     t, c = time.perf_counter(), time.process_time()
     step(problem, model, x, f, method, args.k, g, probe=probe)
     seconds, cpu = time.perf_counter() - t, time.process_time() - c
-    peak = vm_kb("VmHWM")
+    peak = status_kb("VmHWM")
     out = {"peak_step_mb": (peak - before) / 1024, "rss_before_mb": before / 1024, "seconds": seconds,
            "cpu_seconds": cpu, "parameters": sum(p.numel() for p in model.parameters())}
     if probe:
@@ -657,16 +651,13 @@ def main(argv=None):
     import torch
 
     result.update({
-        "command": " ".join([os.path.relpath(sys.executable), *sys.argv]),
+        "command": command_line(),
         "settings": {k: v for k, v in vars(args).items() if k not in ("out",)},
         "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count(), "torch": torch.__version__,
                     "threads": args.threads, "loadavg_at_end": os.getloadavg()},
         "wall_seconds": time.time() - t0,
     })
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out, "w") as fh:
-        json.dump(result, fh, indent=1)
-    print(f"wrote {args.out}")
+    write_json(args.out, result)
     return 0
 
 

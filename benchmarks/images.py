@@ -18,10 +18,11 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import shlex
 import statistics
 import sys
 import time
+
+from _common import command_line, write_json
 
 
 def main(argv=None) -> int:
@@ -92,15 +93,13 @@ def main(argv=None) -> int:
     print(f"total {time.perf_counter() - start:.0f} s")
 
     result = {
-        "command": shlex.join(["python", *sys.argv]),
+        "command": command_line(),
         "platform": platform.platform(), "torch": torch.__version__, "threads": args.threads,
         "dataset": args.dataset, "preset": args.preset, "preset_settings": preset.to_dict(), "seeds": args.seeds,
         "summary": summary, "target": target, "conv_parameter_counts": conv,
         "reference_results": REFERENCE_RESULTS, "runs": runs,
     }
-    with open(args.out, "w") as f:
-        json.dump(result, f, indent=1)
-    print(f"wrote {args.out}")
+    write_json(args.out, result)
     return 0
 
 

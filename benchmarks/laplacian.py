@@ -37,7 +37,6 @@ import json
 import os
 import platform
 import resource
-import shlex
 import statistics
 import subprocess
 import sys
@@ -45,6 +44,8 @@ import time
 from pathlib import Path
 
 import torch
+
+from _common import command_line, reset_peak_rss, status_kb, write_json
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -105,14 +106,6 @@ def time_case(backbone: str, d: int, args) -> dict:
 
 
 # --- memory -----------------------------------------------------------------------------------------------
-def _status_kb(field: str) -> int:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise RuntimeError(f"{field} not in /proc/self/status")
-
-
 def memory_case(backbone: str, d: int, method: str, args) -> dict:
     """Runs in a fresh subprocess: memory one step needs beyond the resident model and inputs (MiB)."""
     import gc
@@ -123,16 +116,14 @@ def memory_case(backbone: str, d: int, method: str, args) -> dict:
     for p in model.parameters():
         p.grad = None
     gc.collect()
-    before = _status_kb("VmRSS")
-    try:
-        with open("/proc/self/clear_refs", "w") as fh:  # "5" resets the VmHWM high-water mark
-            fh.write("5")
+    before = status_kb("VmRSS")
+    if reset_peak_rss():
         source = "VmHWM after clear_refs"
-    except OSError:
+    else:
         source = "ru_maxrss (process lifetime; high-water mark could not be reset)"
     step(model, x, method, args.k, g)
     if source.startswith("VmHWM"):
-        peak = _status_kb("VmHWM")
+        peak = status_kb("VmHWM")
     else:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {"peak_mb": (peak - before) / 1024, "rss_before_mb": before / 1024, "source": source}
@@ -284,7 +275,7 @@ def main(argv=None) -> int:
                     for m in args.methods if m != "autograd" and mem[m].get("peak_mb", 0) > 0}
     info["load_average_end"] = list(os.getloadavg())
     report = {
-        "command": shlex.join([Path(sys.executable).name, *sys.argv]),
+        "command": command_line(),
         "machine": info,
         "source": source_state(),
         "settings": {"n": args.n, "width": args.width, "k": args.k, "repeats": args.repeats,
@@ -302,8 +293,7 @@ def main(argv=None) -> int:
         for name, t in targets.items():
             print(f"  {name:26} {t['ratio']:7.1f}x  (target >= {t['target']:g}x)  {'met' if t['met'] else 'MISSED'}")
     if args.out != "-":
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
+        write_json(args.out, report)
     return 0
 
 

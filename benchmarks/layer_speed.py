@@ -17,8 +17,6 @@ parameters in the default dtype).
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import platform
 import statistics
 import sys
@@ -26,6 +24,8 @@ import time
 from pathlib import Path
 
 import torch
+
+from _common import command_line, write_json
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -223,11 +223,10 @@ def main(argv=None):
                   f"{r['ms_materialised']:16.2f} {r['ratio']:6.2f} {r['model_picks']:>12s}")
         if args.out:
             payload = {"benchmark": "tucker_paths",
-                       "command": " ".join([os.path.relpath(sys.executable, ROOT), *sys.argv]),
+                       "command": command_line(),
                        "torch": torch.__version__, "threads": args.threads, "clock": args.clock,
                        "repeats": args.repeats, "rows": rows}
-            args.out.parent.mkdir(parents=True, exist_ok=True)
-            args.out.write_text(json.dumps(payload, indent=2) + "\n")
+            write_json(args.out, payload)
         return
     dtype = getattr(torch, args.dtype)
     cases = [CASES[i] for i in args.cases] if args.cases else CASES
@@ -245,7 +244,7 @@ def main(argv=None):
             print(f"  note: {note}")
     if args.out:
         payload = {
-            "benchmark": "layer_speed", "command": " ".join([os.path.relpath(sys.executable, ROOT), *sys.argv]),
+            "benchmark": "layer_speed", "command": command_line(),
             "torch": torch.__version__, "threads": args.threads, "clock": args.clock, "repeats": args.repeats,
             "inner": args.inner, "machine": platform.machine(), "processor": platform.processor(),
             "grid_size": GRID, "spline_order": ORDER,
@@ -253,9 +252,7 @@ def main(argv=None):
                           "(N, in*n_basis) x (in*n_basis, out) forward+backward",
             "results": results,
         }
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(payload, indent=2) + "\n")
-        print(f"\nwrote {args.out}")
+        write_json(args.out, payload)
 
 
 if __name__ == "__main__":

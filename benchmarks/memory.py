@@ -41,6 +41,8 @@ import sys
 import time
 from pathlib import Path
 
+from _common import command_line, reset_peak_rss, status_kb, write_json
+
 ROOT = Path(__file__).resolve().parents[1]
 
 CASES = {
@@ -63,23 +65,6 @@ VARIANTS = {  # MetaKAN trade-offs (--variants): what recompute and chunk_size b
 
 
 # --- worker -----------------------------------------------------------------------------------------------
-def _status_kb(field: str) -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise KeyError(field)
-
-
-def _reset_peak() -> bool:
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        return True
-    except OSError:
-        return False
-
-
 def worker(spec: dict) -> dict:
     import torch
 
@@ -134,8 +119,8 @@ def worker(spec: dict) -> dict:
         base = torch.cuda.memory_allocated()
         method = "cuda max_memory_allocated"
     else:
-        if _reset_peak():
-            base = _status_kb("VmRSS") * 1024
+        if reset_peak_rss():
+            base = status_kb("VmRSS") * 1024
             method = "VmHWM - VmRSS after clear_refs"
         else:
             base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
@@ -149,7 +134,7 @@ def worker(spec: dict) -> dict:
         torch.cuda.synchronize()
         peak = torch.cuda.max_memory_allocated() - base
     elif method.startswith("VmHWM"):
-        peak = _status_kb("VmHWM") * 1024 - base
+        peak = status_kb("VmHWM") * 1024 - base
     else:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base
     times = []
@@ -237,16 +222,14 @@ def main(argv=None):
         import torch
 
         payload = {
-            "benchmark": "memory", "command": " ".join([os.path.relpath(sys.executable, ROOT), *sys.argv]),
+            "benchmark": "memory", "command": command_line(),
             "torch": torch.__version__, "threads": args.threads, "device": args.device, "repeats": args.repeats,
             "machine": platform.machine(),
             "definition": "peak = extra resident memory of building the model + optimizer and running two "
                           "training steps (forward, loss, backward, Adam step), fresh process per run",
             "results": results,
         }
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(payload, indent=2) + "\n")
-        print(f"\nwrote {args.out}")
+        write_json(args.out, payload)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,8 @@ import subprocess
 import sys
 import time
 
+from _common import write_json
+
 OFFICIAL_METAKAN = {"rel_l2_after_201_steps": 0.040, "seconds_per_step": 3.2, "peak_memory_mb": 3100.0}
 
 BACKBONE_KWARGS = {"kan": {}, "metakan": {"hyper_hidden": 16, "embedding_dim": 1}, "slimkan": {"ranks": [16, 16, 6]},
@@ -88,9 +90,7 @@ def main(argv=None):
               "torch_threads": args.threads, "machine": platform.platform(), "processor": platform.processor(),
               "python": platform.python_version(), "official_metakan_anchor": OFFICIAL_METAKAN,
               "ratios": ratios, "rows": rows}
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out, "w") as f:
-        json.dump(record, f, indent=1)
+    write_json(args.out, record)
 
 
 if __name__ == "__main__":

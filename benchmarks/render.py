@@ -55,13 +55,17 @@ def fmt(v, digits=2):
     return "–" if v is None else f"{v:.{digits}f}"
 
 
+def section_header(title: str, data: dict, how: str) -> list[str]:
+    """A section's title and how its JSON was produced: command line, torch, threads, then ``how``."""
+    return [title, "", f"Command: `{data['command']}`  ", f"torch {data['torch']}, {data['threads']} thread(s), {how}"]
+
+
 def speed_section(data: dict) -> list[str]:
-    lines = ["## Layer speed: one training step (forward + backward)", "",
-             f"Command: `{data['command']}`  ",
-             f"torch {data['torch']}, {data['threads']} thread(s), clock `{data['clock']}`, median of "
-             f"{data['repeats']} side-by-side repeats of {data['inner']} steps; grid_size {data['grid_size']}, "
-             f"spline_order {data['spline_order']}.  ",
-             f"Definition: {data['definition']}.", ""]
+    lines = section_header(
+        "## Layer speed: one training step (forward + backward)", data,
+        f"clock `{data['clock']}`, median of {data['repeats']} side-by-side repeats of {data['inner']} steps; "
+        f"grid_size {data['grid_size']}, spline_order {data['spline_order']}.  ")
+    lines += [f"Definition: {data['definition']}.", ""]
     for res in data["results"]:
         lines += [f"### {res['case']}, {res['dtype']}", "",
                   "| model | ms / step | × matmul limit | × KAN | × pykan | trainable params |",
@@ -78,15 +82,13 @@ def speed_section(data: dict) -> list[str]:
 
 
 def memory_section(data: dict) -> list[str]:
-    lines = ["## Peak memory of one training step", "",
-             f"Command: `{data['command']}`  ",
-             f"torch {data['torch']}, {data['threads']} thread(s), device {data['device']}, median of "
-             f"{data['repeats']} fresh processes per model.  ",
-             f"Definition: {data['definition']}.  ",
-             "Peak memory comes from a process with glibc's mmap threshold pinned (freed tensors go back to the "
-             "OS); step time from a second fresh process with the default allocator. `MetaKAN` is the default "
-             "configuration (`recompute=True`, `chunk_size=DEFAULT_CHUNK_SIZE` of `pde_kan/nn/layer.py`); the "
-             "suffixed rows change one option.", ""]
+    lines = section_header("## Peak memory of one training step", data,
+                           f"device {data['device']}, median of {data['repeats']} fresh processes per model.  ")
+    lines += [f"Definition: {data['definition']}.  ",
+              "Peak memory comes from a process with glibc's mmap threshold pinned (freed tensors go back to the "
+              "OS); step time from a second fresh process with the default allocator. `MetaKAN` is the default "
+              "configuration (`recompute=True`, `chunk_size=DEFAULT_CHUNK_SIZE` of `pde_kan/nn/layer.py`); the "
+              "suffixed rows change one option.", ""]
     for res in data["results"]:
         lines += [f"### {res['case']}: widths {res['widths']}, N = {res['n']}, {res['dtype']}", "",
                   f"Method: {res['method']}.", "",
@@ -100,13 +102,13 @@ def memory_section(data: dict) -> list[str]:
 
 
 def tucker_section(data: dict) -> list[str]:
-    lines = ["## Slim KAN: factored or materialised contraction", "",
-             f"Command: `{data['command']}`  ",
-             f"torch {data['torch']}, {data['threads']} thread(s), clock `{data['clock']}`, median of "
-             f"{data['repeats']} repeats; forward+backward of one layer's contraction, ranks (8, 8, 4) clipped to "
-             "the layer. The cost model (`TuckerCoefficients.contraction_costs`) counts multiply-adds plus the "
-             "passes over the factored path's intermediates, which run at memory speed.", "",
-             "| in | out | N | dtype | factored ms | materialised ms | factored / materialised | model picks | "
+    lines = section_header(
+        "## Slim KAN: factored or materialised contraction", data,
+        f"clock `{data['clock']}`, median of {data['repeats']} repeats; forward+backward of one layer's "
+        "contraction, ranks (8, 8, 4) clipped to the layer. The cost model "
+        "(`TuckerCoefficients.contraction_costs`) counts multiply-adds plus the passes over the factored path's "
+        "intermediates, which run at memory speed.")
+    lines += ["", "| in | out | N | dtype | factored ms | materialised ms | factored / materialised | model picks | "
              "right? |", "|---:|---:|---:|---|---:|---:|---:|---|---|"]
     for r in data["rows"]:
         faster = "factored" if r["ratio"] < 1 else "materialised"

@@ -28,7 +28,6 @@ command line, and a figure of error against step (``--figure``).
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import platform
 import sys
@@ -40,6 +39,8 @@ from pde_kan import KAN
 from pde_kan.problems import AllenCahnTime, Poisson
 from pde_kan.solvers import TrainConfig, solve
 from pde_kan.transfer import LoTRAConfig, transfer
+
+from _common import write_json  # noqa: E402 (this folder is on sys.path when run as a script)
 
 
 def families(ac_spatial_dim: int):
@@ -199,12 +200,11 @@ def main(argv=None) -> int:
     record = run(args)
     record["total_seconds"] = time.perf_counter() - t0
     print_table(record)
-    with open(args.out, "w") as f:
-        json.dump(record, f, indent=1)
+    write_json(args.out, record)
     if args.figure:
         plot(record, args.figure)
-    print(f"wrote {args.out}" + (f" and {args.figure}" if args.figure else "") +
-          f" ({record['total_seconds']:.0f} s)")
+        print(f"wrote {args.figure}")
+    print(f"total {record['total_seconds']:.0f} s")
     return 0
 
 
