@@ -294,7 +294,7 @@ class BSplineBasis:
         """
         tab = self.tables(f.dtype, f.device)
         m = f.shape[0]
-        k, G = self.spline_order, self.grid_size
+        k = self.spline_order
         # a piece is missing (column 0) only for points outside [a, b); skip the mask when there are none
         # (a cheap check on CPU; on GPUs it would cost a synchronisation, so always mask there)
         valid = None if (f.device.type == "cpu" and bool((cols[:, 0] != 0).all()) and bool((cols[:, k] != 0).all())) \

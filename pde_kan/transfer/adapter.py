@@ -25,7 +25,6 @@ at step 0 only the core receives a gradient.
 """
 from __future__ import annotations
 
-import copy
 import fnmatch
 import hashlib
 import json
