@@ -2,7 +2,8 @@
 from .activations import ACTIVATIONS, Activation, get_activation
 from .backbone import Backbone
 from .kan import KAN
-from .layer import CoefficientSource, DenseCoefficients, HyperCoefficients, HyperNet, KANLayer, TuckerCoefficients
+from .hyper import HyperCoefficients, HyperNet
+from .layer import CoefficientSource, DenseCoefficients, KANLayer, TuckerCoefficients
 from .metakan import MetaKAN
 from .mlp import MLP
 from .registry import BACKBONES, available_backbones, backbone_from_config, get_backbone

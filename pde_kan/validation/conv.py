@@ -254,7 +254,7 @@ class ConvKANNet(nn.Module):
             n_basis = p.grid_size + p.spline_order
             self.hypernet_of_layer = cluster_by_width(fan_ins, p.n_hypernets)
             for _ in range(max(self.hypernet_of_layer) + 1):
-                self.hypernets.append(HyperNet(p.embedding_dim, p.hyper_hidden, n_basis, generator=g,
+                self.hypernets.append(HyperNet(p.embedding_dim, p.hyper_hidden, n_basis + 1, generator=g,
                                                dtype=self.dtype, device=device))
         convs, norms = [], []
         for i, (cin, cout, s) in enumerate(zip(ins, p.channels, p.strides)):

@@ -122,9 +122,11 @@ def test_metakan_sizes(arg):
 
 
 def test_shared_hypernet_must_match_the_grid():
-    net = HyperNet(1, 4, 8)
-    with pytest.raises(ValueError, match=r"shared hypernet emits 8 basis coefficients.*n_basis=6"):
+    net = HyperNet(1, 4, 9)
+    with pytest.raises(ValueError, match=r"shared hypernet emits 9 numbers per edge.*needs 7 \(n_basis=6"):
         HyperCoefficients(2, 3, 6, hypernet=net)
+    with pytest.raises(ValueError, match=r"shared hypernet emits 9 numbers.*needs 8 \(n_basis=8, base_weight='free'"):
+        HyperCoefficients(2, 3, 8, hypernet=net, base_weight="free")
 
 
 def test_layer_coefficient_shape_mismatch():

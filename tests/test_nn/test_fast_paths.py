@@ -11,10 +11,16 @@ from pde_kan.diff import edge_derivatives, forward_jet, laplacian
 from pde_kan.diff.directions import Coordinates
 from pde_kan.nn import (BSplineBasis, DenseCoefficients, HyperCoefficients, KANLayer, MetaKAN,
                         TuckerCoefficients, get_backbone)
-from pde_kan.nn.layer import dense_contract, piecewise_tables
+from pde_kan.nn.hyper import piecewise_tables
+from pde_kan.nn.layer import dense_contract
 
 F64 = torch.float64
 TOL = dict(atol=1e-12, rtol=1e-12)
+
+
+#: MetaKAN designs beside the default (docs/metakan.md) that every fast-path test also runs.
+DESIGNS = [{"base_weight": "free"}, {"base_weight": "lowrank", "base_rank": 2}, {"hyper_activation": "identity"},
+           {"init": "reference"}]
 
 
 def gen(seed):
@@ -146,7 +152,8 @@ def layer_inputs(n=6, n_in=3, seed=0):
 @pytest.mark.parametrize("source,kw,n", [
     ("dense", {}, 2), ("dense", {}, 6),  # N < out and N > out take different contraction branches
     ("hyper", {}, 6), ("hyper", {"embedding_dim": 2}, 6), ("hyper", {"chunk_size": 3}, 2),
-    ("hyper", {"recompute": False}, 6), ("tucker", {}, 6)])
+    ("hyper", {"recompute": False}, 6), ("hyper", {"base_weight": "free"}, 6),
+    ("hyper", {"base_weight": "lowrank", "base_rank": 2, "chunk_size": 3}, 2), ("tucker", {}, 6)])
 def test_layer_output_and_gradients_equal_edge_loop(source, kw, n):
     layer = make_layer(source, **kw)
     x = layer_inputs(n).requires_grad_(True)
@@ -163,6 +170,8 @@ def test_layer_output_and_gradients_equal_edge_loop(source, kw, n):
 
 
 @pytest.mark.parametrize("source,kw", [("dense", {}), ("hyper", {}), ("hyper", {"embedding_dim": 2}),
+                                       ("hyper", {"base_weight": "free"}), ("hyper", {"base_weight": "lowrank"}),
+                                       ("hyper", {"hyper_activation": "identity", "embedding_dim": 2}),
                                        ("tucker", {})])
 def test_packed_columns_equal_slices_of_packed_with_gradients(source, kw):
     # SDGD jets build only the chosen input columns of the first layer's coefficients
@@ -239,7 +248,8 @@ def test_edge_derivatives_equal_edge_loop(source):
 
 @pytest.mark.parametrize("name,kw,widths", [
     ("kan", {}, [3, 5, 4, 1]), ("metakan", {"chunk_size": 5}, [3, 5, 4, 1]),
-    ("metakan", {"embedding_dim": 2}, [3, 4, 1]), ("slimkan", {"ranks": (3, 2, 3)}, [3, 5, 4, 1])])
+    ("metakan", {"embedding_dim": 2}, [3, 4, 1]), ("slimkan", {"ranks": (3, 2, 3)}, [3, 5, 4, 1]),
+    *[("metakan", {"chunk_size": 5, **d}, [3, 5, 4, 1]) for d in DESIGNS]])
 def test_jet_laplacian_and_its_parameter_gradient_equal_autograd(name, kw, widths):
     model = get_backbone(name, widths, **kw)
     x = torch.rand(6, 3, generator=gen(4), dtype=F64) * 3 - 1.5
@@ -288,15 +298,18 @@ def reference_metakan(model, x):
     for layer in model.layers:
         src = layer.coefficients
         cw = src.generate(src.embeddings)
-        weight = torch.cat([cw[..., -1:], cw[..., :-1]], -1).reshape(src.out_features, -1)
+        c, w = (cw[..., :-1], cw[..., -1]) if src.base() is None else (cw, src.base())
+        weight = torch.cat([w.unsqueeze(-1), c], -1).reshape(src.out_features, -1)
         x = layer.features(x).reshape(x.shape[0], -1) @ weight.T
     return x
 
 
-@pytest.mark.parametrize("e,chunk_size,recompute", [(1, None, False), (1, None, True), (1, 7, True), (1, 1, True),
-                                                    (2, 7, True), (2, None, False)])
-def test_chunked_recomputed_metakan_equals_plain(e, chunk_size, recompute):
-    model = MetaKAN([4, 6, 5, 2], embedding_dim=e, hyper_hidden=5, chunk_size=chunk_size, recompute=recompute, seed=2)
+@pytest.mark.parametrize("e,chunk_size,recompute,design", [
+    (1, None, False, {}), (1, None, True, {}), (1, 7, True, {}), (1, 1, True, {}), (2, 7, True, {}),
+    (2, None, False, {}), *[(e, 7, True, d) for e in (1, 2) for d in DESIGNS], (1, None, False, DESIGNS[0])])
+def test_chunked_recomputed_metakan_equals_plain(e, chunk_size, recompute, design):
+    model = MetaKAN([4, 6, 5, 2], embedding_dim=e, hyper_hidden=5, chunk_size=chunk_size, recompute=recompute, seed=2,
+                    **design)
     x = torch.rand(9, 4, generator=gen(8), dtype=F64) * 3 - 1.5
     params = list(model.parameters())
     probe = torch.randn(9, 2, generator=gen(9), dtype=F64)

@@ -1,0 +1,231 @@
+"""MetaKAN design study: which way of generating a KAN's coefficients keeps KAN's accuracy with far fewer
+trainable parameters, measured on the PDEs this toolkit solves.
+
+Every (problem, design, learning rate, seed) is one training run of the one loop (``pde_kan.solvers.solve``):
+Adam with exponential decay to ``lr * lr_final``, ``--steps`` steps, exact jet Laplacian, fresh collocation
+points every step. Each design is compared **at its own best learning rate**, chosen per (problem, design, seed)
+by the PDE residual on a fixed set of validation collocation points at the end of the budget (never by the
+error against the exact solution, which a user does not have); the table reports the rel L2 error of that run
+at the end of the budget, its trainable parameters and both as ratios to the reference KAN's.
+
+    python benchmarks/metakan.py design --steps 3000 --workers 2 --out benchmarks/results/metakan_design.json
+    python benchmarks/metakan.py design --steps 20 --designs kan mk-free --dims 10 --out /tmp/m.json   # smoke
+
+Runs go to ``--workers`` processes (each with one torch thread); results are appended to ``<out>.jsonl`` as
+they finish, so an interrupted study loses nothing (``--resume`` skips runs already there), and ``--budget``
+stops handing out runs after that many seconds.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import multiprocessing as mp
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from _common import command_line, write_json
+
+
+def kan_width_for(params: float, d: int, n_basis: int = 8) -> int:
+    """Width w of a KAN [d, w, w, 1] with about ``params`` parameters ((n_basis + 1) per edge)."""
+    per_edge = n_basis + 1
+    # w^2 + (d + 1) w = params / per_edge
+    c = params / per_edge
+    return max(1, round((-(d + 1) + math.sqrt((d + 1) ** 2 + 4 * c)) / 2))
+
+
+#: name -> (backbone, keyword arguments, hidden widths or None for the study's --width); "kan" is the reference.
+def designs(width: int, d: int) -> dict[str, tuple[str, dict, list]]:
+    ref_params = 9 * (d * width + width * width + width)
+    narrow = kan_width_for(ref_params / 5, d)
+    return {
+        "kan": ("kan", {}, [width, width]),
+        "kan-narrow": ("kan", {}, [narrow, narrow]),          # a KAN with 1/5 of the reference's parameters
+        "mlp": ("mlp", {}, [width, width]),
+        "mk-generated": ("metakan", {}, [width, width]),     # the paper's design: base weight generated
+        "mk-reference": ("metakan", {"hyper_hidden": 32, "init": "reference"}, [width, width]),
+        "mk-free": ("metakan", {"base_weight": "free"}, [width, width]),
+        "mk-free-h32": ("metakan", {"base_weight": "free", "hyper_hidden": 32}, [width, width]),
+        "mk-lowrank8": ("metakan", {"base_weight": "lowrank", "base_rank": 8}, [width, width]),
+        "mk-lowrank4": ("metakan", {"base_weight": "lowrank", "base_rank": 4}, [width, width]),
+        "mk-lowrank8-e2": ("metakan", {"base_weight": "lowrank", "base_rank": 8, "embedding_dim": 2},
+                           [width, width]),
+        "mk-generated-e2": ("metakan", {"embedding_dim": 2}, [width, width]),
+    }
+
+
+PROBLEMS = ("poisson-two-body", "allen-cahn-two-body")
+
+
+def run_one(job: dict) -> dict:
+    import torch
+
+    torch.set_num_threads(1)
+    from pde_kan.nn import get_backbone
+    from pde_kan.problems import get_problem
+    from pde_kan.solvers import TrainConfig, solve
+    from pde_kan.solvers.tasks import PDETask
+
+    d = job["dim"]
+    backbone, kw, hidden = designs(job["width"], d)[job["design"]]
+    problem = get_problem(job["problem"], dim=d, seed=0)
+    model = get_backbone(backbone, [d, *hidden, 1], seed=job["seed"], device=job["device"], **kw)
+    config = TrainConfig(steps=job["steps"], lr=job["lr"], schedule="exponential", lr_final_factor=job["lr_final"],
+                         n_interior=job["n_interior"], laplacian="jet", eval_every=0, n_eval=job["n_eval"],
+                         seed=job["seed"], device=job["device"])
+    sol = solve(problem, model, config)
+    # the residual on fixed validation points: what a user without the exact solution can select on
+    task = PDETask(problem, config)
+    g = torch.Generator().manual_seed(10_000 + job["seed"])
+    x = problem.sample_interior(job["n_val"], g, dtype=model.dtype, device=torch.device(job["device"]))
+    val, _ = task.loss(sol.model, (x, None, 0))
+    m = sol.metrics
+    return {**job, "rel_l2": m["rel_l2"], "val_residual": float(val), "params": m["trainable_parameters"],
+            "seconds": m["seconds"], "ms_per_step": 1000 * m["seconds"] / max(m["steps"], 1),
+            "recoveries": m["recoveries"], "stop_reason": sol.stop_reason}
+
+
+def _worker(jobs, results, deadline):
+    while True:
+        job = jobs.get()
+        if job is None or time.time() > deadline:
+            return
+        try:
+            results.put(run_one(job))
+        except Exception as exc:  # a failed run is a result too; the study goes on
+            results.put({**job, "error": f"{type(exc).__name__}: {exc}"})
+
+
+def summarise(rows: list[dict]) -> list[dict]:
+    """Per (problem, dim, design): best lr by validation residual per seed; medians over seeds; ratios to kan."""
+    ok = [r for r in rows if "error" not in r and math.isfinite(r.get("val_residual", math.nan))]
+    groups: dict[tuple, dict[int, dict]] = {}
+    for r in ok:
+        key = (r["problem"], r["dim"], r["design"])
+        best = groups.setdefault(key, {}).get(r["seed"])
+        if best is None or r["val_residual"] < best["val_residual"]:
+            groups[key][r["seed"]] = r
+    table = []
+    for (problem, dim, design), per_seed in sorted(groups.items()):
+        chosen = list(per_seed.values())
+        table.append({"problem": problem, "dim": dim, "design": design, "seeds": len(chosen),
+                      "rel_l2": statistics.median(r["rel_l2"] for r in chosen),
+                      "rel_l2_per_seed": [r["rel_l2"] for r in chosen],
+                      "best_lr_per_seed": [r["lr"] for r in chosen],
+                      "val_residual": statistics.median(r["val_residual"] for r in chosen),
+                      "params": chosen[0]["params"],
+                      "ms_per_step": statistics.median(r["ms_per_step"] for r in chosen)})
+    ref = {(t["problem"], t["dim"]): t for t in table if t["design"] == "kan"}
+    for t in table:
+        k = ref.get((t["problem"], t["dim"]))
+        if k:
+            t["error_ratio_to_kan"] = t["rel_l2"] / k["rel_l2"]
+            t["params_ratio_to_kan"] = t["params"] / k["params"]
+    return table
+
+
+def print_table(table: list[dict]) -> None:
+    print(f"{'problem':22s} {'d':>4s} {'design':16s} {'rel_l2':>9s} {'x KAN':>6s} {'params':>7s} {'x KAN':>6s} "
+          f"{'best lr':>14s}")
+    for t in table:
+        print(f"{t['problem']:22s} {t['dim']:4d} {t['design']:16s} {t['rel_l2']:9.2e} "
+              f"{t.get('error_ratio_to_kan', math.nan):6.2f} {t['params']:7d} {t.get('params_ratio_to_kan', math.nan):6.3f} "
+              f"{','.join(f'{v:g}' for v in t['best_lr_per_seed']):>14s}")
+
+
+def design_study(args) -> int:
+    out = Path(args.out)
+    log = out.with_suffix(".jsonl")
+    done = []
+    if args.resume and log.exists():
+        done = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    seen = {(r["problem"], r["dim"], r["design"], r["lr"], r["seed"]) for r in done}
+    jobs = [dict(problem=p, dim=d, design=name, lr=lr, seed=s, steps=args.steps, lr_final=args.lr_final,
+                 width=args.width, n_interior=args.n_interior, n_eval=args.n_eval, n_val=args.n_val,
+                 device=args.device)
+            for d in args.dims for p in args.problems for name in args.designs for s in args.seeds for lr in args.lrs
+            if (p, d, name, lr, s) not in seen]
+    # the costliest runs first, so the last worker is not left alone with one of them
+    jobs.sort(key=lambda j: -j["dim"])
+    print(f"{len(jobs)} runs to do ({len(done)} already in {log}), {args.workers} workers", flush=True)
+    start = time.time()
+    load_start = os.getloadavg()
+    ctx = mp.get_context("spawn")
+    q_jobs, q_res = ctx.Queue(), ctx.Queue()
+    for j in jobs:
+        q_jobs.put(j)
+    for _ in range(args.workers):
+        q_jobs.put(None)
+    deadline = start + args.budget
+    procs = [ctx.Process(target=_worker, args=(q_jobs, q_res, deadline)) for _ in range(args.workers)]
+    for p in procs:
+        p.start()
+    rows = list(done)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("a") as fh:
+        pending = len(jobs)
+        while pending and any(p.is_alive() for p in procs) or not q_res.empty():
+            try:
+                r = q_res.get(timeout=5)
+            except Exception:
+                continue
+            pending -= 1
+            rows.append(r)
+            fh.write(json.dumps(r) + "\n")
+            fh.flush()
+            msg = r.get("error") or f"rel_l2 {r['rel_l2']:.3e} val {r['val_residual']:.3e} {r['ms_per_step']:.1f} ms/step"
+            print(f"[{time.time() - start:7.1f}s] {r['problem']} d={r['dim']} {r['design']} lr={r['lr']:g} "
+                  f"seed={r['seed']}: {msg}", flush=True)
+    for p in procs:
+        p.join()
+    table = summarise(rows)
+    print_table(table)
+    import torch
+
+    write_json(out, {
+        "benchmark": "metakan design study", "command": command_line(), "python": platform.python_version(),
+        "torch": torch.__version__, "device": args.device,
+        "device_name": torch.cuda.get_device_name() if args.device.startswith("cuda") else platform.processor(),
+        "loadavg_start": load_start, "loadavg_end": os.getloadavg(), "wall_seconds": time.time() - start,
+        "settings": {k: v for k, v in vars(args).items() if k not in ("out", "func")},
+        "selection": "per (problem, dim, design, seed): the lr with the lowest PDE residual on fixed validation "
+                     "points at the end of the budget; rel_l2 is that run's error at the end of the budget",
+        "summary": table, "runs": rows})
+    return 0
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="mode", required=True)
+    d = sub.add_parser("design", help="accuracy vs parameters of MetaKAN designs against KAN")
+    d.add_argument("--designs", nargs="+", default=list(designs(64, 10)))
+    d.add_argument("--problems", nargs="+", default=list(PROBLEMS))
+    d.add_argument("--dims", type=int, nargs="+", default=[10, 100])
+    d.add_argument("--width", type=int, default=64)
+    d.add_argument("--lrs", type=float, nargs="+", default=[3e-3, 1e-2, 3e-2])
+    d.add_argument("--seeds", type=int, nargs="+", default=[0])
+    d.add_argument("--steps", type=int, default=3000)
+    d.add_argument("--lr-final", type=float, default=0.01, help="exponential decay to lr * lr_final")
+    d.add_argument("--n-interior", type=int, default=100)
+    d.add_argument("--n-eval", type=int, default=20000)
+    d.add_argument("--n-val", type=int, default=2000, help="validation collocation points for lr selection")
+    d.add_argument("--device", default="cpu")
+    d.add_argument("--workers", type=int, default=2)
+    d.add_argument("--budget", type=float, default=math.inf, help="seconds after which no new run starts")
+    d.add_argument("--resume", action="store_true", help="skip runs already in <out>.jsonl")
+    d.add_argument("--out", required=True)
+    d.set_defaults(func=design_study)
+    args = ap.parse_args(argv)
+    unknown = sorted(set(getattr(args, "designs", [])) - set(designs(64, 10)))
+    if unknown:
+        ap.error(f"unknown design(s) {unknown}; valid: {', '.join(designs(64, 10))}")
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
