@@ -150,8 +150,8 @@ def design_study(args) -> int:
                  device=args.device)
             for d in args.dims for p in args.problems for name in args.designs for s in args.seeds for lr in args.lrs
             if (p, d, name, lr, s) not in seen]
-    # the costliest runs first, so the last worker is not left alone with one of them
-    jobs.sort(key=lambda j: -j["dim"])
+    # seed by seed (a budget cut leaves whole seeds), the costliest runs first within a seed
+    jobs.sort(key=lambda j: (j["seed"], -j["dim"]))
     print(f"{len(jobs)} runs to do ({len(done)} already in {log}), {args.workers} workers", flush=True)
     start = time.time()
     load_start = os.getloadavg()
