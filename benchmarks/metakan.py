@@ -31,18 +31,17 @@ from pathlib import Path
 from _common import command_line, write_json
 
 
-def kan_width_for(params: float, d: int, n_basis: int = 8) -> int:
-    """Width w of a KAN [d, w, w, 1] with about ``params`` parameters ((n_basis + 1) per edge)."""
-    per_edge = n_basis + 1
-    # w^2 + (d + 1) w = params / per_edge
-    c = params / per_edge
+def width_for(params: float, d: int, per_edge: float) -> int:
+    """Width w of a network [d, w, w, 1] with about ``params`` parameters at ``per_edge`` per edge."""
+    c = params / per_edge  # w^2 + (d + 1) w = c
     return max(1, round((-(d + 1) + math.sqrt((d + 1) ** 2 + 4 * c)) / 2))
 
 
 #: name -> (backbone, keyword arguments, hidden widths or None for the study's --width); "kan" is the reference.
 def designs(width: int, d: int) -> dict[str, tuple[str, dict, list]]:
     ref_params = 9 * (d * width + width * width + width)
-    narrow = kan_width_for(ref_params / 5, d)
+    narrow = width_for(ref_params / 5, d, 9)
+    wide = width_for(ref_params / 5 - 600, d, 1)  # one embedding per edge, ~600 hypernet parameters
     return {
         "kan": ("kan", {}, [width, width]),
         "kan-narrow": ("kan", {}, [narrow, narrow]),          # a KAN with 1/5 of the reference's parameters
@@ -56,6 +55,7 @@ def designs(width: int, d: int) -> dict[str, tuple[str, dict, list]]:
         "mk-lowrank8-e2": ("metakan", {"base_weight": "lowrank", "base_rank": 8, "embedding_dim": 2},
                            [width, width]),
         "mk-generated-e2": ("metakan", {"embedding_dim": 2}, [width, width]),
+        "mk-generated-wide": ("metakan", {}, [wide, wide]),  # as many parameters as kan-narrow, wider
     }
 
 
@@ -83,7 +83,7 @@ def run_one(job: dict) -> dict:
     task = PDETask(problem, config)
     g = torch.Generator().manual_seed(10_000 + job["seed"])
     x = problem.sample_interior(job["n_val"], g, dtype=model.dtype, device=torch.device(job["device"]))
-    val, _ = task.loss(sol.model, (x, None, 0))
+    val = task.loss(sol.model, (x, None, 0))[0].detach()
     m = sol.metrics
     return {**job, "rel_l2": m["rel_l2"], "val_residual": float(val), "params": m["trainable_parameters"],
             "seconds": m["seconds"], "ms_per_step": 1000 * m["seconds"] / max(m["steps"], 1),

@@ -57,6 +57,10 @@ class Backbone(nn.Module):
     """
 
     name: str = "backbone"
+    #: Base learning rate a run without an explicit ``TrainConfig.lr`` uses: the best of 3e-3 / 1e-2 / 3e-2 for
+    #: PINN training with Adam (exponential decay to 1 %) on the two-body problems, benchmarks/metakan.py
+    #: (docs/metakan.md has the table). Other tasks (images, function fitting) have their own presets.
+    recommended_lr: float = 1e-3
 
     def _setup(self, widths, dtype, config: dict[str, Any]) -> None:
         owner = type(self).__name__

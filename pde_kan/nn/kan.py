@@ -25,6 +25,7 @@ class KAN(Backbone):
     """
 
     name = "kan"
+    recommended_lr = 1e-2
 
     def __init__(self, widths, grid_size=5, spline_order=3, grid_range=(-1.0, 1.0), base_activation="silu",
                  init_scale=0.1, seed=0, dtype=torch.float64, device=None):

@@ -42,6 +42,7 @@ class MetaKAN(Backbone):
     """
 
     name = "metakan"
+    recommended_lr = 1e-2
 
     def __init__(self, widths, embedding_dim=1, hyper_hidden=16, share_hypernet=False, grid_size=5,
                  spline_order=3, grid_range=(-1.0, 1.0), base_activation="silu", init_scale=0.1, seed=0,

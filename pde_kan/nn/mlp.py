@@ -17,6 +17,7 @@ class MLP(Backbone):
     """
 
     name = "mlp"
+    recommended_lr = 3e-2
 
     def __init__(self, widths, activation="tanh", seed=0, dtype=torch.float64, device=None):
         super().__init__()

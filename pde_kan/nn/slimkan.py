@@ -32,6 +32,7 @@ class SlimKAN(Backbone):
     """
 
     name = "slimkan"
+    recommended_lr = 1e-2
 
     def __init__(self, widths, ranks=(8, 8, 4), grid_size=5, spline_order=3, grid_range=(-1.0, 1.0),
                  base_activation="silu", init_scale=0.1, seed=0, dtype=torch.float64, device=None):

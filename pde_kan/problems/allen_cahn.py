@@ -35,9 +35,10 @@ class AllenCahn(Problem):
         return s.laplacian + s.value - s.value ** 3
 
     @staticmethod
-    def two_body(dim: int, seed: int = 0, **fields) -> "AllenCahnTwoBody":
-        """``Δu + u - u³ = f`` on the unit ball in ``R^dim``, coefficients ``c ~ N(0, 1)`` from ``seed``."""
-        return AllenCahnTwoBody(dim=dim, coeffs=draw_coeffs(dim, seed), **fields)
+    def two_body(dim: int, seed: int = 0, rng: str = "torch", **fields) -> "AllenCahnTwoBody":
+        """``Δu + u - u³ = f`` on the unit ball in ``R^dim``, coefficients ``c ~ N(0, 1)`` from ``seed`` (with
+        ``rng``, see :func:`~pde_kan.problems.poisson.draw_coeffs`)."""
+        return AllenCahnTwoBody(dim=dim, coeffs=draw_coeffs(dim, seed, rng), **fields)
 
     @staticmethod
     def time(spatial_dim: int, c: float = 1.0, **fields) -> "AllenCahnTime":

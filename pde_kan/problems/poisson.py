@@ -19,10 +19,11 @@ import math
 from dataclasses import dataclass
 from typing import ClassVar
 
+import numpy as np
 import torch
 
 from ..diff import Derivatives, Jet
-from .._checks import positive_int
+from .._checks import choice, positive_int
 from .base import Problem, closed_jet
 from .domains import Ball, Box
 from .manufactured import Field, as_coeffs, sine_product, sine_sum, two_body
@@ -77,10 +78,19 @@ class TwoBodyMixin:
         return bump * raw_jet
 
 
-def draw_coeffs(dim: int, seed: int) -> tuple[float, ...]:
-    """``dim - 1`` standard normal coefficients from ``torch.Generator().manual_seed(seed)`` (float64)."""
+#: Random generators the two-body coefficients can be drawn with.
+COEFF_RNGS = ("torch", "numpy")
+
+
+def draw_coeffs(dim: int, seed: int, rng: str = "torch") -> tuple[float, ...]:
+    """``dim - 1`` standard normal coefficients (float64) from ``torch.Generator().manual_seed(seed)``, or with
+    ``rng="numpy"`` from numpy's legacy generator seeded ``seed`` (``np.random.seed(seed); np.random.randn(1, d-1)``,
+    the draw of the reference MetaKAN scripts, without touching numpy's global state)."""
     dim = positive_int("dim", dim, minimum=2, owner="two_body")
     seed = positive_int("seed", seed, minimum=0, owner="two_body")
+    choice("rng", rng, COEFF_RNGS, owner="two_body")
+    if rng == "numpy":
+        return tuple(float(c) for c in np.random.RandomState(seed).randn(dim - 1))
     g = torch.Generator().manual_seed(seed)
     return tuple(torch.randn(dim - 1, generator=g, dtype=torch.float64).tolist())
 
@@ -98,9 +108,10 @@ class Poisson(Problem):
         return self.laplacian_sign * self.solution(self.check_points(x)).laplacian
 
     @staticmethod
-    def two_body(dim: int, seed: int = 0, **fields) -> "PoissonTwoBody":
-        """``Δu = f`` on the unit ball in ``R^dim`` with coefficients ``c ~ N(0, 1)`` drawn from ``seed``."""
-        return PoissonTwoBody(dim=dim, coeffs=draw_coeffs(dim, seed), **fields)
+    def two_body(dim: int, seed: int = 0, rng: str = "torch", **fields) -> "PoissonTwoBody":
+        """``Δu = f`` on the unit ball in ``R^dim`` with coefficients ``c ~ N(0, 1)`` drawn from ``seed`` (with
+        ``rng``, see :func:`draw_coeffs`)."""
+        return PoissonTwoBody(dim=dim, coeffs=draw_coeffs(dim, seed, rng), **fields)
 
     @staticmethod
     def sine_cube(dim: int = 5, **fields) -> "PoissonSineCube":

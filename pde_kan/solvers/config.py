@@ -9,7 +9,7 @@ from .._checks import check_fields, choice, positive_float, positive_int, resolv
 from ..diff import METHODS, STOCHASTIC_METHODS
 
 OPTIMIZERS = ("adam", "lbfgs", "adam+lbfgs")
-SCHEDULES = ("constant", "cosine", "exponential")
+SCHEDULES = ("constant", "cosine", "exponential", "linear")
 
 
 @dataclass(frozen=True)
@@ -19,10 +19,13 @@ class TrainConfig:
     Attributes:
         steps: optimisation steps (Adam steps for ``"adam+lbfgs"``).
         optimizer: ``"adam"``, ``"lbfgs"`` or ``"adam+lbfgs"`` (Adam, then ``lbfgs_steps`` L-BFGS steps).
-        lr: base learning rate; ``group_lr`` overrides it per parameter group (MetaKAN's ``"hypernet"`` /
+        lr: base learning rate; None (the default) takes the model's ``recommended_lr`` (per backbone, measured:
+            docs/metakan.md), 1e-3 for a model without one. ``group_lr`` overrides it per parameter group (MetaKAN's ``"hypernet"`` /
             ``"embeddings"``, LoTRA's ``"core"``/``"factor_out"``, ...). Unknown group names raise at start.
         lbfgs_steps, lbfgs_lr: the L-BFGS phase (``lbfgs``: ``steps`` L-BFGS steps).
-        schedule: ``"constant"``, ``"cosine"`` or ``"exponential"`` (decays to ``lr * lr_final_factor``).
+        schedule: ``"constant"``, ``"cosine"``, ``"exponential"`` or ``"linear"``: the factor on the learning rate
+            goes from 1 at step 0 to ``lr_final_factor`` at ``steps`` (``"linear"`` with ``lr_final_factor=0`` is
+            the reference MetaKAN scripts' ``1 - step / steps``; only ``"exponential"`` needs it above 0).
         n_interior, n_boundary: collocation points per step, fresh every step when ``resample``.
         boundary_weight: soft boundary loss weight; None takes the problem's default.
         laplacian: derivative engine (``"jet"``, ``"sdgd"``, ``"hutchinson"``, ``"autograd"``, ...).
@@ -38,7 +41,7 @@ class TrainConfig:
 
     steps: int = 1000
     optimizer: str = "adam"
-    lr: float = 1e-3
+    lr: Optional[float] = None
     group_lr: Mapping[str, float] = field(default_factory=dict)
     lbfgs_steps: int = 0
     lbfgs_lr: float = 1.0
@@ -64,7 +67,8 @@ class TrainConfig:
         own = "TrainConfig"
         positive_int("steps", self.steps, minimum=0 if self.optimizer == "adam+lbfgs" else 1, owner=own)
         choice("optimizer", self.optimizer, OPTIMIZERS, owner=own)
-        positive_float("lr", self.lr, owner=own)
+        if self.lr is not None:
+            positive_float("lr", self.lr, owner=own)
         object.__setattr__(self, "group_lr", dict(self.group_lr))
         for name, value in self.group_lr.items():
             positive_float(f"group_lr[{name!r}]", value, owner=own)
@@ -73,7 +77,7 @@ class TrainConfig:
             raise ValueError("TrainConfig: optimizer='adam+lbfgs' needs lbfgs_steps >= 1, got 0.")
         positive_float("lbfgs_lr", self.lbfgs_lr, owner=own)
         choice("schedule", self.schedule, SCHEDULES, owner=own)
-        positive_float("lr_final_factor", self.lr_final_factor, owner=own)
+        positive_float("lr_final_factor", self.lr_final_factor, owner=own, allow_zero=self.schedule != "exponential")
         positive_int("n_interior", self.n_interior, owner=own)
         positive_int("n_boundary", self.n_boundary, minimum=0, owner=own)
         if self.boundary_weight is not None:

@@ -83,6 +83,18 @@ def peak_memory_mb(device: torch.device) -> float:
     return rss / 2**20 if sys.platform == "darwin" else rss / 2**10
 
 
+#: Base learning rate for a model that recommends none (a plain ``torch.nn.Module``).
+FALLBACK_LR = 1e-3
+
+
+def resolve_lr(model: torch.nn.Module, config: TrainConfig) -> float:
+    """The run's base learning rate: ``config.lr`` when given, else the model's ``recommended_lr`` (every
+    backbone has one, measured for PINN training with Adam; see docs/metakan.md), else :data:`FALLBACK_LR`."""
+    if config.lr is not None:
+        return config.lr
+    return float(getattr(model, "recommended_lr", FALLBACK_LR))
+
+
 def _groups(model: torch.nn.Module) -> dict[str, list[torch.nn.Parameter]]:
     if hasattr(model, "param_groups"):
         return model.param_groups()
@@ -125,10 +137,11 @@ class Trainer:
         self.generator = torch.Generator().manual_seed(seed)
         self.callbacks = list(callbacks)
         self.groups = _groups(model)
+        self.lr = resolve_lr(model, config)
         # models with their own per-group rule (LoTRA's per-component rates) supply it unless the config does
         self.group_lr = dict(config.group_lr)
         if not self.group_lr and callable(getattr(model, "group_lr", None)):
-            self.group_lr = dict(model.group_lr(config.lr))
+            self.group_lr = dict(model.group_lr(self.lr))
         unknown = sorted(set(self.group_lr) - set(self.groups))
         if unknown:
             raise ValueError(f"TrainConfig.group_lr names unknown parameter group(s) {unknown}; this model has "
@@ -163,7 +176,7 @@ class Trainer:
             params = [p for ps in self.groups.values() for p in ps]
             return torch.optim.LBFGS(params, lr=c.lbfgs_lr, max_iter=20, history_size=50,
                                      line_search_fn="strong_wolfe", tolerance_grad=1e-12, tolerance_change=1e-15)
-        groups = [{"params": ps, "lr": self.group_lr.get(name, c.lr), "name": name}
+        groups = [{"params": ps, "lr": self.group_lr.get(name, self.lr), "name": name}
                   for name, ps in self.groups.items() if ps]
         return torch.optim.Adam(groups)
 
@@ -174,6 +187,8 @@ class Trainer:
             return c.lr_final_factor + (1 - c.lr_final_factor) * 0.5 * (1 + math.cos(math.pi * t))
         if c.schedule == "exponential":
             return c.lr_final_factor ** t
+        if c.schedule == "linear":
+            return 1.0 - (1.0 - c.lr_final_factor) * t
         return 1.0
 
     def _set_lr(self) -> None:
@@ -184,7 +199,7 @@ class Trainer:
             return
         f = self._schedule(self.step) * self.lr_scale
         for g in self.optimizer.param_groups:
-            g["lr"] = self.group_lr.get(g["name"], c.lr) * f
+            g["lr"] = self.group_lr.get(g["name"], self.lr) * f
 
     # --- state ----------------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -339,7 +354,7 @@ class Trainer:
 
     def summary(self, steps_run: int) -> dict[str, float]:
         n = sum(p.numel() for ps in self.groups.values() for p in ps)
-        return {**self.last_metrics, "seconds": self.seconds, "steps": self.step,
+        return {**self.last_metrics, "seconds": self.seconds, "steps": self.step, "lr": self.lr,
                 "steps_per_second": steps_run / self.seconds if self.seconds > 0 else float("nan"),
                 "peak_memory_mb": peak_memory_mb(self.device), "trainable_parameters": n,
                 "recoveries": len(self.recoveries)}

@@ -27,6 +27,7 @@ from torch import nn
 from .._checks import lookup
 from ..nn import backbone_from_config
 from ..solvers import Solution, TrainConfig, load_solution, solve
+from ..solvers.trainer import resolve_lr
 from .adapter import LoTRAModel, inject_lotra
 from .config import LoTRAConfig
 
@@ -42,7 +43,7 @@ def _base_of(model: nn.Module) -> nn.Module:
 
 def _prepare_lotra(model, config: TrainConfig, lotra: Optional[LoTRAConfig]) -> Prepared:
     adapted = inject_lotra(copy.deepcopy(_base_of(model)), lotra)
-    return adapted, adapted.group_lr(config.lr)
+    return adapted, adapted.group_lr(resolve_lr(_base_of(model), config))
 
 
 def _prepare_full(model, config, lotra) -> Prepared:  # lotra is ignored by every method but "lotra"

@@ -252,3 +252,20 @@ def test_time_allen_cahn_ansatz_does_not_contain_the_solution():
     torch.testing.assert_close(problem.ansatz(at_zero, torch.randn(x.shape[0], 1, dtype=x.dtype,
                                                                      generator=torch.Generator().manual_seed(1))),
                                problem.exact(at_zero), rtol=0, atol=1e-12)
+
+
+def test_two_body_numpy_rng_draws_the_reference_coefficients_without_global_state():
+    import numpy as np
+
+    from pde_kan.problems import AllenCahn, Poisson
+
+    state = np.random.get_state()
+    p = Poisson.two_body(10, seed=0, rng="numpy")
+    # np.random.seed(0); np.random.randn(1, 9): the reference scripts' draw
+    assert p.coeffs[:3] == pytest.approx((1.764052345967664, 0.4001572083672233, 0.9787379841057392), abs=1e-15)
+    assert AllenCahn.two_body(10, seed=0, rng="numpy").coeffs == p.coeffs
+    assert Poisson.two_body(10, seed=0).coeffs != p.coeffs  # the default torch draw is another one
+    after = np.random.get_state()
+    assert state[0] == after[0] and (state[1] == after[1]).all() and state[2:] == after[2:]
+    with pytest.raises(ValueError, match=r"two_body: unknown rng 'random'; valid names: 'torch', 'numpy'"):
+        Poisson.two_body(4, rng="random")

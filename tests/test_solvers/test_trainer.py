@@ -51,13 +51,22 @@ def test_group_learning_rates_reach_the_optimizer():
         Trainer(MetaKAN([2, 4, 1]), regression_task(), TrainConfig(group_lr={"core": 1.0}, device="cpu"))
 
 
-@pytest.mark.parametrize("schedule", ["cosine", "exponential"])
+@pytest.mark.parametrize("schedule", ["cosine", "exponential", "linear"])
 def test_schedules_decay_to_final_factor(schedule):
     cfg = TrainConfig(steps=10, lr=1.0, schedule=schedule, lr_final_factor=0.1, device="cpu")
     tr = Trainer(MLP([2, 4, 1]), regression_task(), cfg)
     assert tr._schedule(0) == pytest.approx(1.0)
     assert tr._schedule(10) == pytest.approx(0.1)
     assert 0.1 < tr._schedule(5) < 1.0
+
+
+def test_linear_schedule_to_zero_is_the_reference_lambda():
+    # the reference MetaKAN scripts: LambdaLR(lambda epoch: 1 - epoch / epochs)
+    cfg = TrainConfig(steps=8, lr=1.0, schedule="linear", lr_final_factor=0.0, device="cpu")
+    tr = Trainer(MLP([2, 4, 1]), regression_task(), cfg)
+    assert [tr._schedule(s) for s in range(8)] == pytest.approx([1 - s / 8 for s in range(8)])
+    with pytest.raises(ValueError, match=r"lr_final_factor must be a finite number > 0, got 0"):
+        TrainConfig(schedule="exponential", lr_final_factor=0.0)
 
 
 class NaNInjector(Callback):
@@ -215,3 +224,18 @@ def test_lbfgs_runs_on_factored_and_generated_coefficients(make):
     assert all(p.is_contiguous() for p in model.parameters())
     sol = fit(model, regression_task(), TrainConfig(steps=2, optimizer="lbfgs", device="cpu"))
     assert sol.metrics["steps"] == 2
+
+
+def test_lr_none_takes_the_backbones_recommended_rate_and_an_explicit_lr_wins():
+    from pde_kan.solvers.trainer import FALLBACK_LR
+
+    cases = [(KAN([2, 3, 1]), KAN.recommended_lr), (MLP([2, 4, 1]), MLP.recommended_lr),
+             (MetaKAN([2, 3, 1]), MetaKAN.recommended_lr), (SlimKAN([2, 3, 1]), SlimKAN.recommended_lr),
+             (torch.nn.Linear(2, 1).double(), FALLBACK_LR)]
+    assert MLP.recommended_lr != KAN.recommended_lr  # the rates really are per backbone
+    for model, lr in cases:
+        tr = Trainer(model, regression_task(), TrainConfig(steps=2, device="cpu"))
+        assert {g["lr"] for g in tr.optimizer.param_groups} == {lr}
+        assert Trainer(model, regression_task(), TrainConfig(steps=2, lr=0.25, device="cpu")).lr == 0.25
+    sol = fit(MLP([2, 4, 1]), regression_task(), TrainConfig(steps=2, device="cpu"))
+    assert sol.metrics["lr"] == MLP.recommended_lr  # the rate used is recorded with the results
