@@ -116,22 +116,62 @@ def _segments(emb, s):
 
 
 def _pw_weights(emb, seg, a, b):
-    """``W (E, n_out) = A[seg] * e + B[seg]``."""
-    return torch.addcmul(b.index_select(0, seg), a.index_select(0, seg), emb.unsqueeze(1))
+    """``W (E, n_out) = A[seg] * e + B[seg]`` (outside autograd: in place on the gathered ``B`` rows, one
+    chunk-sized temporary fewer)."""
+    if torch.is_grad_enabled():
+        return torch.addcmul(b.index_select(0, seg), a.index_select(0, seg), emb.unsqueeze(1))
+    return b.index_select(0, seg).addcmul_(a.index_select(0, seg), emb.unsqueeze(1))
 
 
-def _pw_grads(gw, emb, seg, a, need_e, need_a, need_b):
+class Workspace:
+    """Two scratch matrices for generating one chunk of coefficients, reused by every chunk of every layer that
+    shares the workspace (a network's layers run one after another), so that a training step allocates no
+    chunk-sized temporaries: with glibc's default allocator, freeing and reallocating them is what grows the
+    process's resident memory well beyond the live tensors (benchmarks/memory.py). Grows to the largest chunk
+    it has served; not part of the model's state (a deep copy starts empty).
+    """
+
+    def __init__(self):
+        self._buf: Optional[torch.Tensor] = None
+
+    def get(self, rows: int, cols: int, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Two contiguous ``(rows, cols)`` matrices of ``like``'s dtype and device (contents undefined)."""
+        n = rows * cols
+        buf = self._buf
+        if buf is None or buf.numel() < 2 * n or buf.dtype != like.dtype or buf.device != like.device:
+            self._buf = buf = None  # let the old buffer go before the new one is allocated
+            self._buf = buf = like.new_empty(2 * n)
+        return buf[:n].view(rows, cols), buf[n:2 * n].view(rows, cols)
+
+    def __deepcopy__(self, memo):
+        return Workspace()
+
+
+def _pw_weights_into(ws: Workspace, emb, seg, a, b) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`_pw_weights` written into the workspace: ``(W, scratch)``, both ``(E, n_out)`` views of it."""
+    w, t = ws.get(seg.shape[0], a.shape[1], a)
+    torch.index_select(b, 0, seg, out=w)
+    torch.index_select(a, 0, seg, out=t)
+    return w.add_(t.mul_(emb.unsqueeze(1))), t
+
+
+def _pw_grads(gw, emb, seg, a, need_e, need_a, need_b, scratch=None):
     """Gradients of ``sum(gw * W)`` with respect to the embeddings and the tables; ``gw (E, n_out)``.
 
     Per-segment sums for the tables (``index_add``); with autograd recording (``create_graph``) the same
-    formulas are built out of differentiable operations. ``gw`` may be overwritten.
+    formulas are built out of differentiable operations. ``gw`` may be overwritten, and so may ``scratch`` (an
+    ``(E, n_out)`` buffer for the gathered table rows) when given.
     """
     if torch.is_grad_enabled():
         zeros = a.new_zeros(a.shape)
         return ((gw * a.index_select(0, seg)).sum(1) if need_e else None,
                 zeros.index_add(0, seg, gw * emb.unsqueeze(1)) if need_a else None,
                 zeros.index_add(0, seg, gw) if need_b else None)
-    g_e = (gw * a.index_select(0, seg)).sum(1) if need_e else None
+    if need_e:
+        rows_a = a.index_select(0, seg) if scratch is None else torch.index_select(a, 0, seg, out=scratch)
+        g_e = rows_a.mul_(gw).sum(1)
+    else:
+        g_e = None
     g_b = a.new_zeros(a.shape).index_add_(0, seg, gw) if need_b else None
     g_a = a.new_zeros(a.shape).index_add_(0, seg, gw.mul_(emb.unsqueeze(1))) if need_a else None
     return g_e, g_a, g_b
@@ -164,15 +204,16 @@ class _PiecewiseLinear(torch.autograd.Function):
     ``emb (rows * in,)`` are the chunk's embeddings, ``(s, A, B)`` the :func:`piecewise_tables`:
     ``W[edge] = A[seg] * e + B[seg]``, two row lookups and one multiply-add per edge. Forward saves only the
     segment numbers (one byte per edge) unless ``keep``; backward regenerates ``W`` and forms the table
-    gradients as per-segment sums (``index_add``). Under ``create_graph`` the backward runs the same formulas
-    with autograd recording them, so higher derivatives are exact.
+    gradients as per-segment sums (``index_add``). Without ``keep``, ``W`` and the gathered table rows live in
+    the :class:`Workspace` ``ws``, in forward and in backward. Under ``create_graph`` the backward runs the same
+    formulas with autograd recording them, so higher derivatives are exact.
     """
 
     @staticmethod
-    def forward(ctx, features, emb, s, a, b, rows, keep):
+    def forward(ctx, features, emb, s, a, b, rows, keep, ws):
         seg, small = _segments(emb, s)
-        w = _pw_weights(emb, seg, a, b)
-        ctx.rows = rows
+        w = _pw_weights(emb, seg, a, b) if keep else _pw_weights_into(ws, emb, seg, a, b)[0]
+        ctx.rows, ctx.ws = rows, ws
         ctx.save_for_backward(features, emb, a, b, small, w if keep else None)
         return features @ w.view(rows, -1).T
 
@@ -181,18 +222,19 @@ class _PiecewiseLinear(torch.autograd.Function):
         features, emb, a, b, seg, w = ctx.saved_tensors
         rows = ctx.rows
         seg = seg.long()
-        need_f, need_e, _, need_a, need_b, _, _ = ctx.needs_input_grad
+        need_f, need_e, _, need_a, need_b, _, _, _ = ctx.needs_input_grad
+        scratch = None
         if torch.is_grad_enabled():  # create_graph: the same formulas, differentiable
             w = _pw_weights(emb, seg, a, b)
             gw = (gy.T @ features).view(w.shape)
             g_f = gy @ w.view(rows, -1) if need_f else None
         else:
             if w is None:
-                w = _pw_weights(emb, seg, a, b)
+                w, scratch = _pw_weights_into(ctx.ws, emb, seg, a, b)
             g_f = gy @ w.view(rows, -1) if need_f else None
             gw = torch.mm(gy.T, features, out=w.view(rows, -1)).view(w.shape)  # W's buffer is free now
-        g_e, g_a, g_b = _pw_grads(gw, emb, seg, a, need_e, need_a, need_b)
-        return g_f, g_e, None, g_a, g_b, None, None
+        g_e, g_a, g_b = _pw_grads(gw, emb, seg, a, need_e, need_a, need_b, scratch)
+        return g_f, g_e, None, g_a, g_b, None, None, None
 
 
 def _regenerate_backward(generate, saved, need, grad_w):
@@ -313,6 +355,8 @@ class HyperCoefficients(CoefficientSource):
         if not isinstance(recompute, bool):
             raise TypeError(f"{own}: recompute must be True or False, got {recompute!r}.")
         self.recompute = recompute
+        #: chunk scratch space; MetaKAN gives all its layers one (see :class:`Workspace`)
+        self.workspace = Workspace()
         emb_std = _xavier_std(embedding_dim, out_features * in_features) if init == "reference" else 1.0
         self.embeddings = nn.Parameter(_normal((out_features, in_features, embedding_dim), emb_std, generator,
                                                dtype, device))
@@ -432,8 +476,8 @@ class HyperCoefficients(CoefficientSource):
         if fn is _piecewise_rows:
             emb = self.embeddings.reshape(-1)
             n_in = self.in_features
-            ys = [_PiecewiseLinear.apply(f2, emb[lo * n_in:hi * n_in], *params, hi - lo, not self.recompute)
-                  for lo, hi in chunks]
+            ys = [_PiecewiseLinear.apply(f2, emb[lo * n_in:hi * n_in], *params, hi - lo, not self.recompute,
+                                         self.workspace) for lo, hi in chunks]
         elif self.recompute and train:
             ys = [_GeneratedLinear.apply(fn, f2, self.embeddings[lo:hi], *params) for lo, hi in chunks]
         else:

@@ -8,7 +8,7 @@ from torch import nn
 
 from .._checks import choice, positive_int
 from .backbone import Backbone, layer_bases
-from .hyper import BASE_WEIGHTS, DEFAULT_CHUNK_SIZE, HyperCoefficients, HyperNet
+from .hyper import BASE_WEIGHTS, DEFAULT_CHUNK_SIZE, HyperCoefficients, HyperNet, Workspace
 from .layer import KANLayer
 
 
@@ -79,6 +79,9 @@ class MetaKAN(Backbone):
                 dtype=self.dtype, device=device, chunk_size=chunk_size, recompute=recompute), base_activation)
             for i, o, basis in zip(self.widths[:-1], self.widths[1:], bases)
         )
+        shared_workspace = Workspace()  # the layers run one after another: one chunk scratch space serves all
+        for layer in self.layers:
+            layer.coefficients.workspace = shared_workspace
 
     @classmethod
     def reference(cls, widths, hyper_activation: str = "relu", **overrides: Any) -> "MetaKAN":

@@ -359,3 +359,17 @@ def test_float32_fast_path_close_to_float64_reference():
         c, w = layer.coefficients.coefficients()
         ref = layer_loop(ref, c.double(), w.double(), layer.basis)
     torch.testing.assert_close(model(x).double(), ref, atol=1e-5, rtol=1e-5)
+
+
+def test_metakan_layers_share_one_workspace_and_a_copy_gets_its_own():
+    import copy
+
+    model = MetaKAN([4, 6, 5, 2], chunk_size=7, seed=1)
+    spaces = {id(layer.coefficients.workspace) for layer in model.layers}
+    assert len(spaces) == 1
+    x = torch.rand(9, 4, generator=gen(3), dtype=F64)
+    model(x).sum().backward()  # the workspace grows to the largest chunk and is reused
+    clone = copy.deepcopy(model)
+    assert clone.layers[0].coefficients.workspace is not model.layers[0].coefficients.workspace
+    assert clone.layers[0].coefficients.workspace is clone.layers[1].coefficients.workspace
+    torch.testing.assert_close(clone(x), model(x), rtol=0, atol=0)
