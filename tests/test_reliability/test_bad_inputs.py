@@ -276,7 +276,7 @@ CASES = [
     Case("ckpt-changed-config", lambda t: (lambda p: lambda: solve(
         Poisson.sine_square(), KAN([2, 4, 1]), TrainConfig(steps=3, eval_every=0, lr=0.5, **CPU), resume=p))(
         _ckpt(t)), ValueError,
-         r"was written with a different config for \['lr'\]; resume with the same settings"),
+         r"was written with a different config for \['train.lr'\]; resume with the same settings"),
     Case("ckpt-parent-is-a-file", lambda t: (lambda f: lambda: save_checkpoint(f / "last.pt", {}))(_file(t)),
          OSError, r"cannot create directory '.*a_file' for '.*a_file/last.pt'.*; choose a writable path"),
     # ---- files: results (HDF5) ------------------------------------------------------------------------------
