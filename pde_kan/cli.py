@@ -238,7 +238,17 @@ def start_out(out: Path, cfg: dict, overwrite: bool = False) -> None:
     atomic_write(out / "run.json", lambda tmp: tmp.write_text(json.dumps(cfg, indent=2)))
 
 
+class _Unset:
+    def __repr__(self):
+        return "(not set)"
+
+
+_UNSET = _Unset()
+
+
 def _short(value) -> str:
+    if value is _UNSET:
+        return "(default)"
     text = json.dumps(value) if not isinstance(value, str) else repr(value)
     return text if len(text) <= 32 else text[:29] + "..."
 
@@ -247,6 +257,7 @@ def check_resume(path: Path, problem, model, train, cfg: dict) -> None:
     """Refuse a checkpoint that is missing, corrupt, or from another problem, model or training config, naming
     every differing field (``problem.seed``, ``model.hidden``, ``train.lr``, ...) with both values."""
     from .solvers import load_checkpoint
+    from .solvers.config import RESUMABLE
     from .solvers.trainer import resume_mismatches
 
     try:
@@ -282,8 +293,10 @@ def check_resume(path: Path, problem, model, train, cfg: dict) -> None:
             old_sec, new_sec = old_cfg.get(section) or {}, cfg.get(section) or {}
             for key in sorted(set(old_sec) | set(new_sec)):
                 name = f"{section}.{key}"
-                if name not in values and key in old_sec and key in new_sec and old_sec[key] != new_sec[key]:
-                    values = {name: (old_sec[key], new_sec[key]), **values}
+                if section == "train" and key in RESUMABLE or name in values:
+                    continue
+                if old_sec.get(key, _UNSET) != new_sec.get(key, _UNSET):
+                    values = {name: (old_sec.get(key, _UNSET), new_sec.get(key, _UNSET)), **values}
     if values:
         detail = "; ".join(f"{n}: checkpoint {_short(a)}, now {_short(b)}" for n, (a, b) in values.items())
         raise CLIError(f"--resume {str(path)!r} belongs to a different run ({detail}); resume with that run's "
@@ -459,9 +472,12 @@ def cmd_transfer(args) -> int:
         cfg["train"]["steps"] = args.steps
     try:
         lookup(TRANSFER_METHODS, "transfer method", args.method)
+    except ValueError as e:
+        raise CLIError(f"--method: {e}") from None
+    try:
         lotra = LoTRAConfig(ranks=tuple(args.ranks)) if args.ranks else LoTRAConfig()
     except (ValueError, TypeError) as e:
-        raise CLIError(f"--method / --ranks: {e}") from None
+        raise CLIError(f"--ranks: {e}") from None
     target = build_problem(cfg["problem"])
     train = build_train(cfg["train"])
     check_device(train)

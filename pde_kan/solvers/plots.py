@@ -73,6 +73,11 @@ def plot_history(solution, path, keys: Optional[Sequence[str]] = None) -> Path:
             if k not in table or (keys is not None and k not in keys):
                 continue
             y = table[k]
+            if k == "loss_pde" and "loss" in table and np.array_equal(y, table["loss"], equal_nan=True):
+                label = "total = PDE residual (hard boundary condition)"
+                if drawn:  # the total is already drawn: relabel it instead of hiding it under a second line
+                    ax.lines[0].set_label(label)
+                    continue
             ok = np.isfinite(y) & (y > 0)
             if not ok.any():
                 continue
@@ -155,12 +160,15 @@ def plot_slice(solution, path, resolution: int = 101, fixed: Optional[Sequence[f
     inside = np.ones(len(pts), bool)
     if domain is not None and hasattr(domain, "contains"):
         inside = domain.contains(x).cpu().numpy().astype(bool)
-    fields = [("exact u", exact, "viridis"), ("predicted u", pred, "viridis"),
-              ("|predicted - exact|", np.abs(pred - exact), "magma")]
+    # exact and predicted share one colour scale (so colours compare across panels); the error has its own
+    both = np.concatenate([exact[inside], pred[inside]]) if inside.any() else np.zeros(1)
+    shared = dict(vmin=float(both.min()), vmax=float(both.max()))
+    fields = [("exact u", exact, "viridis", shared), ("predicted u", pred, "viridis", shared),
+              ("|predicted - exact|", np.abs(pred - exact), "magma", {})]
     fig, axs = plt.subplots(1, 3, figsize=(15, 4.6), layout="constrained")
-    for ax, (title, v, cmap) in zip(axs, fields):
+    for ax, (title, v, cmap, scale) in zip(axs, fields):
         v = np.where(inside, v, np.nan).reshape(a.shape)
-        im = ax.pcolormesh(a, b, v, shading="auto", cmap=cmap)
+        im = ax.pcolormesh(a, b, v, shading="auto", cmap=cmap, **scale)
         ax.set_title(title)
         ax.set_xlabel(names[i])
         ax.set_ylabel(names[j])
@@ -172,7 +180,8 @@ def plot_slice(solution, path, resolution: int = 101, fixed: Optional[Sequence[f
     if others:
         values = {round(float(base[k]), 4) for k in others}
         if len(values) == 1:
-            span = names[others[0]] if len(others) == 1 else f"{names[others[0]]}, ..., {names[others[-1]]}"
+            span = ", ".join(names[k] for k in others) if len(others) <= 2 else \
+                f"{names[others[0]]}, ..., {names[others[-1]]}"
             where = f"; {span} = {values.pop():g}"
         else:
             where = "; " + ", ".join(f"{names[k]} = {base[k]:.3g}" for k in others)
