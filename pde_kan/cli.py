@@ -455,7 +455,8 @@ def cmd_transfer(args) -> int:
     from ._checks import lookup
     from .transfer import TRANSFER_METHODS, LoTRAConfig, LoTRAModel, transfer
 
-    results, run_json = _run_dir(args.source)
+    src = Path(args.source)
+    run_json = (src if src.is_dir() else src.parent) / "run.json"
     if not run_json.is_file():
         raise CLIError(f"--from {args.source!r}: no run.json next to the results; pass the --out directory of "
                        f"a `pde-kan solve` run.")
