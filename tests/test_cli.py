@@ -101,8 +101,7 @@ def test_demo_runs_with_tiny_step_count(tmp_path, capsys):
             assert json.loads(f.attrs["metrics"])["peak_memory_mb"] > 0
     assert (out / "comparison.png").stat().st_size > 10_000
     assert run("demo", "--out", out, "--steps", 2, "--no-progress", "--no-plots") == 2  # not empty any more
-    assert run("demo", "--out", out, "--steps", 2, "--no-progress", "--no-plots", "--overwrite") == 0
-    assert not (out / "comparison.png").exists() and not (out / "kan" / "slice.png").exists()
+
 
 
 def test_transfer_from_a_solve_run_writes_results_and_adapter(tmp_path, capsys):
