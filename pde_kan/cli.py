@@ -672,17 +672,24 @@ def cmd_demo(args) -> int:
     rows, histories = [], {}
     start = time.perf_counter()
     verbose = logging.getLogger("pde_kan").isEnabledFor(logging.INFO)
-    for name, kw in DEMO_BACKBONES.items():
-        if args.overwrite:
-            check_out(out / name, overwrite=True)
-            clear_run_files(out / name)
-        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-            res = pool.submit(_demo_run, name, kw, hidden, config.to_dict(), str(out / name), not args.no_progress,
-                              not args.no_plots, args.checkpoint_every, verbose).result()
-        rows.append({"backbone": name, **res["metrics"]})
-        histories[name] = {k: np.asarray(v) for k, v in res["history"].items()}
-        if res["stop_reason"]:
-            break
+    with _sigint_flag() as interrupted:  # Ctrl-C reaches the child too; it stops after its step and reports
+        for name, kw in DEMO_BACKBONES.items():
+            if args.overwrite:
+                check_out(out / name, overwrite=True)
+                clear_run_files(out / name)
+            try:
+                with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+                    res = pool.submit(_demo_run, name, kw, hidden, config.to_dict(), str(out / name),
+                                      not args.no_progress, not args.no_plots, args.checkpoint_every,
+                                      verbose).result()
+            except BaseException:  # the child was interrupted before its training loop started
+                if interrupted:
+                    break
+                raise
+            rows.append({"backbone": name, **res["metrics"]})
+            histories[name] = {k: np.asarray(v) for k, v in res["history"].items()}
+            if res["stop_reason"] or interrupted:
+                break
     total = time.perf_counter() - start
     files = []
     if not args.no_plots:
@@ -694,9 +701,36 @@ def cmd_demo(args) -> int:
     print(f"results, histories, checkpoints and plots in {out}/<backbone>/" +
           (f", the backbones compared in {files[0]}" if files else ""))
     if len(rows) < len(DEMO_BACKBONES) or any(r.get("steps", args.steps) < args.steps for r in rows):
-        print(f"interrupted at step {rows[-1].get('steps', '?')} of {args.steps} ({rows[-1]['backbone']}, Ctrl-C)")
+        last = rows[-1] if rows else {"backbone": list(DEMO_BACKBONES)[0], "steps": 0}
+        print(f"interrupted at step {last.get('steps', '?')} of {args.steps} ({last['backbone']}, Ctrl-C); "
+              f"{len(rows)} of {len(DEMO_BACKBONES)} backbones ran")
         return EXIT_INTERRUPTED
     return 0
+
+
+class _sigint_flag:
+    """While active, the first Ctrl-C only sets a flag (returned list becomes non-empty) so the demo can report
+    what ran; a second one aborts as usual. Main thread only (elsewhere it does nothing)."""
+
+    def __enter__(self) -> list:
+        import signal
+        import threading
+
+        self.flag: list = []
+        self.previous = None
+        if threading.current_thread() is threading.main_thread():
+            def handler(signum, frame):
+                signal.signal(signal.SIGINT, self.previous)
+                self.flag.append(True)
+
+            self.previous = signal.signal(signal.SIGINT, handler)
+        return self.flag
+
+    def __exit__(self, *exc) -> None:
+        import signal
+
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
 
 
 def cmd_list(args) -> int:
