@@ -611,6 +611,8 @@ def cmd_validate(args) -> int:
     runner = getattr(validation, f"run_{args.suite}", None)
     if runner is None:
         raise CLIError(f"validation suite {args.suite!r} is not available in this installation.")
+    if args.out is not None:  # the suite's own argument checks come first, inside the runner, before it writes
+        check_out(Path(args.out), overwrite=args.overwrite)
     kwargs = {"out": args.out, "progress": not args.no_progress}
     if args.suite == "feynman":
         kwargs.update(equations=args.equations, steps=args.steps, backbones=args.backbones)
@@ -855,6 +857,7 @@ def make_parser() -> argparse.ArgumentParser:
     v.add_argument("suite", choices=["feynman", "images", "pde"])
     v.add_argument("--out", help="directory for the report (table, CSV, HDF5, figure)")
     v.add_argument("--no-progress", action="store_true")
+    v.add_argument("--overwrite", action="store_true", help="write the report into a non-empty --out")
     v.add_argument("--backbones", nargs="+")
     v.add_argument("--equations", nargs="+", help="feynman: equation names (default all)")
     v.add_argument("--steps", type=_int)

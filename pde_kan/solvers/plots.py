@@ -65,7 +65,7 @@ def plot_history(solution, path, keys: Optional[Sequence[str]] = None) -> Path:
     plt = _pyplot()
     table = solution.history_table()
     steps = table.get("step", np.arange(len(solution.history)) + 1.0)
-    fig, (ax_loss, ax_err) = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained")
+    fig, (ax_loss, ax_err) = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained", sharex=True)
     for ax, labels, ylabel in ((ax_loss, LOSS_LABELS, "training loss (mean squared residual)"),
                                (ax_err, ERROR_LABELS, "error against the exact solution")):
         drawn = 0
