@@ -165,7 +165,7 @@ def plot_slice(solution, path, resolution: int = 101, fixed: Optional[Sequence[f
     shared = dict(vmin=float(both.min()), vmax=float(both.max()))
     fields = [("exact u", exact, "viridis", shared), ("predicted u", pred, "viridis", shared),
               ("|predicted - exact|", np.abs(pred - exact), "magma", {})]
-    fig, axs = plt.subplots(1, 3, figsize=(15, 4.6), layout="constrained")
+    fig, axs = plt.subplots(1, 3, figsize=(15, 5.0), layout="constrained")
     for ax, (title, v, cmap, scale) in zip(axs, fields):
         v = np.where(inside, v, np.nan).reshape(a.shape)
         im = ax.pcolormesh(a, b, v, shading="auto", cmap=cmap, **scale)
