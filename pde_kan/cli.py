@@ -173,14 +173,22 @@ def check_device(train) -> None:
         raise CLIError(f"--device: {e}") from None
 
 
-def preflight(problem, model, train) -> None:
+def preflight(problem, model, train, groups: bool = True) -> None:
     """Evaluate the training derivatives on 4 points with a copy of the model, so that what only shows at the
     first step (stochastic ``k`` above the dimension, a method the problem cannot use, ...) is reported before
-    anything is written. Uses its own generator; the model is not touched."""
+    anything is written; with ``groups``, also the parameter groups ``train.group_lr`` names. Uses its own
+    generator; the model is not touched."""
     import torch
 
     from ._checks import resolve_dtype
+    from .solvers.trainer import _groups
 
+    if groups:
+        have = _groups(model)
+        unknown = sorted(set(train.group_lr) - set(have))
+        if unknown:
+            raise CLIError(f"train.group_lr names unknown parameter group(s) {unknown}; this model has groups "
+                           f"{sorted(have)}.")
     try:
         dtype = resolve_dtype(train.dtype)
         m = copy.deepcopy(model).to(dtype=dtype)
@@ -491,7 +499,7 @@ def cmd_transfer(args) -> int:
         target.check_model(base.model)
     except (ValueError, TypeError, RuntimeError) as e:
         raise CLIError(f"--from {args.source!r}: {e}") from None
-    preflight(target, base.model, train)
+    preflight(target, base.model, train, groups=False)  # LoTRA brings its own groups
     out = Path(args.out)
     check_out(out, overwrite=args.overwrite)
     start_out(out, {**cfg, "transfer": {"from": str(args.source), "method": args.method, "ranks": args.ranks}},
