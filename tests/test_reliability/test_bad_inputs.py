@@ -480,6 +480,10 @@ CASES = [
     Case("cli-predict-out-exists", lambda t: cli("predict", "--from", _solved_dir(t), "--points", _points(t, 2),
                                                  "--out", _file(t, "pred.h5")), CLIFailed,
          r"exit 2: .*--out '.*pred.h5' exists; pass --overwrite to replace it"),
+    Case("cli-group-lr-unknown", lambda t: cli(*SOLVE, "--problem", "poisson-sine-square", "--set",
+                                               "train.group_lr={core=0.1}", "--out", t / "o"), CLIFailed,
+         r"exit 2: .*train.group_lr names unknown parameter group\(s\) \['core'\]; this model has groups "
+         r"\['embeddings', 'hypernet'\]"),
     Case("cli-plot-from-missing", lambda t: cli("plot", "--from", t / "nowhere"), CLIFailed,
          r"exit 2: .*--from '.*nowhere': no results.h5 there"),
 ]
@@ -626,3 +630,33 @@ def test_bad_input_gives_clear_error_and_leaves_no_file(case, tmp_path, monkeypa
         call()
     after = _snapshot(tmp_path)
     assert after == before, f"files changed: {sorted(set(after.items()) ^ set(before.items()))}"
+
+
+# every item alone makes `pde-kan solve` a user error; combined at random they must still be refused in one line
+BAD_ARGS = [
+    ["--problem", "x"], ["--dim", "1"], ["--dim", "-2"], ["--dim", "2.0"], ["--backbone", ""], ["--hidden", "0"],
+    ["--lr", "nan"], ["--lr", "inf"], ["--lr", "0"], ["--lr", "1e400"], ["--laplacian", "hutchinson", "--k", "0"],
+    ["--laplacian", "sdgd", "--k", "9"], ["--optimizer", "Adam"], ["--n-interior", "0"], ["--n-eval", "0"],
+    ["--eval-every", "-1"], ["--seed", "-1"], ["--device", "meta"], ["--device", ""], ["--device", "gpu"],
+    ["--set", "train.dtype=float16"], ["--set", "train.schedule=cos"], ["--set", "train.grad_clip=0"],
+    ["--set", "train.boundary_weight=-1"], ["--set", "problem.sampler=sobol2"], ["--set", "model.grid_range=[1,-1]"],
+    ["--set", "model.ranks=[0,2,2]"], ["--set", "train.n_boundary=-3"], ["--set", "train.resample=0"],
+    ["--set", "model.dtype='half'"], ["--set", "train.group_lr={a=1}"], ["--set", "problem.coeffs=[1]"],
+    ["--set", "train.max_retries=-1"], ["--set", "model.hidden=[0]"], ["--set", "problem.name=3"],
+    ["--set", "model.backbone=3"], ["--set", 'train.lr="1e-3"'], ["--set", "model.spline_order=1"],
+    ["--steps", "1.5"], ["--checkpoint-every", "0"], ["--resume", "nowhere.pt"], ["--stepz", "1"],
+]
+
+
+def test_random_bad_command_lines_are_refused_in_one_line_before_writing(tmp_path, monkeypatch):
+    import random
+
+    monkeypatch.chdir(tmp_path)
+    rng = random.Random(16)
+    for i in range(60):
+        argv = [*SOLVE, "--problem", "poisson-two-body", "--dim", 3, "--steps", 1, "--out", tmp_path / f"o{i}"]
+        for _ in range(rng.randint(1, 3)):
+            argv += rng.choice(BAD_ARGS)
+        with pytest.raises(CLIFailed, match=r"^exit 2: pde-kan: error: "):  # one line asserted inside cli()
+            cli(*argv)()
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
