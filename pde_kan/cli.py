@@ -474,6 +474,9 @@ def cmd_transfer(args) -> int:
         raise CLIError(f"--from {args.source!r}: run.json is not valid JSON ({e}).") from None
     cfg = {s: dict(cfg.get(s) or {}) for s in ("problem", "model", "train")}
     for item in args.problem_set or []:
+        if "=" not in item:
+            raise CLIError(f"--problem-set expects KEY=VALUE (a problem parameter), got {item!r}; e.g. "
+                           f"--problem-set seed=1.")
         apply_override(cfg, "problem." + item, flag="--problem-set")
     for item in args.set or []:
         apply_override(cfg, item)
