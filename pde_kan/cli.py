@@ -685,6 +685,7 @@ def cmd_demo(args) -> int:
     import numpy as np
 
     from .solvers import TrainConfig, plot_comparison
+    from .solvers.plots import backbone_label
 
     _check_flags(args)
     out = Path(args.out)
@@ -715,7 +716,7 @@ def cmd_demo(args) -> int:
                     break
                 raise
             rows.append({"backbone": name, **res["metrics"]})
-            histories[name] = {k: np.asarray(v) for k, v in res["history"].items()}
+            histories[backbone_label({"backbone": name})] = {k: np.asarray(v) for k, v in res["history"].items()}
             if res["stop_reason"] or interrupted:
                 break
     total = time.perf_counter() - start

@@ -43,15 +43,15 @@ def describe(solution) -> str:
         parts.append(getattr(problem, "name", type(problem).__name__))
     if isinstance(cfg, dict):
         if cfg.get("adapter") == "lotra":
-            parts.append(f"{_backbone_name(cfg.get('base', {}))} + LoTRA")
+            parts.append(f"{backbone_label(cfg.get('base', {}))} + LoTRA")
         elif "backbone" in cfg:
-            parts.append(_backbone_name(cfg))
+            parts.append(backbone_label(cfg))
     if problem is not None:
         parts.append(f"d={problem.dim}")
     return " · ".join(parts) or "run"
 
 
-def _backbone_name(cfg) -> str:
+def backbone_label(cfg) -> str:
     names = {"kan": "KAN", "metakan": "MetaKAN", "slimkan": "Slim KAN", "mlp": "MLP"}
     b = cfg.get("backbone", "?") if isinstance(cfg, dict) else "?"
     widths = cfg.get("widths") if isinstance(cfg, dict) else None
@@ -185,7 +185,8 @@ def plot_slice(solution, path, resolution: int = 101, fixed: Optional[Sequence[f
             where = f"; {span} = {values.pop():g}"
         else:
             where = "; " + ", ".join(f"{names[k]} = {base[k]:.3g}" for k in others)
-    fig.suptitle(f"{describe(solution)}\nslice in ({names[i]}, {names[j]}){where}")
+    plane = f"slice in ({names[i]}, {names[j]}){where}" if others else f"u over the whole domain ({names[i]}, {names[j]})"
+    fig.suptitle(f"{describe(solution)}\n{plane}")
     return _save(fig, path)
 
 
