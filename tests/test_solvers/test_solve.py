@@ -149,3 +149,14 @@ def test_history_plot_shows_the_boundary_loss_of_soft_bc_problems(tmp_path, monk
     plot_history(sol, tmp_path / "h.png")
     labels = [t.get_text() for t in figures[0].axes[0].get_legend().get_texts()]
     assert labels == ["total loss", "PDE residual", "boundary"]
+
+
+def test_resume_refuses_a_checkpoint_of_another_problem(tmp_path):
+    cfg = TrainConfig(steps=2, n_eval=50, device="cpu")
+    solve(get_problem("poisson-two-body", dim=3, seed=0), KAN([3, 4, 1]), cfg, callbacks=[Checkpoint(tmp_path)])
+    with pytest.raises(ValueError, match=r"different config for \['problem.coeffs'\]"):
+        solve(get_problem("poisson-two-body", dim=3, seed=3), KAN([3, 4, 1]), cfg.replace(steps=4),
+              resume=tmp_path / "last.pt")
+    resumed = solve(get_problem("poisson-two-body", dim=3, seed=0), KAN([3, 4, 1]), cfg.replace(steps=4),
+                    resume=tmp_path / "last.pt")
+    assert [row["step"] for row in resumed.history] == [1, 2, 3, 4]
