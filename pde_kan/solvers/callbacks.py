@@ -128,8 +128,11 @@ class LogMetrics(Callback):
     """Log each evaluation through the ``pde_kan`` logger (INFO), one line a batch job can follow:
     ``step 500/5000  loss 3.1e-04  rel_l2 2.2e-03 ...  lr 1.0e-03  41.3 steps/s``."""
 
+    _pending: Optional[dict] = None
+    _mark: Optional[tuple[int, float]] = None
+
     def on_start(self, trainer):
-        self._pending: Optional[dict] = None
+        self._pending = None
         self._mark = (trainer.step, time.perf_counter())
 
     def on_eval(self, trainer, metrics):
@@ -140,12 +143,12 @@ class LogMetrics(Callback):
             self._log(trainer, logs)
 
     def on_end(self, trainer):
-        if getattr(self, "_pending", None) is not None:
+        if self._pending is not None:
             self._log(trainer, trainer.history[-1] if trainer.history else {})
 
     def _log(self, trainer, row):
-        step0, t0 = self._mark
         now = time.perf_counter()
+        step0, t0 = self._mark or (trainer.step, now)
         rate = (trainer.step - step0) / (now - t0) if now > t0 and trainer.step > step0 else float("nan")
         parts = [f"step {trainer.step}/{trainer.total_steps}"]
         parts += [f"{k} {row[k]:.3e}" for k in ("loss", "loss_pde", "loss_bc", "loss_ic") if k in row]
