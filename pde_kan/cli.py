@@ -941,6 +941,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         args = make_parser().parse_args(None if argv is None else [str(a) for a in argv])
         handler = _log_to_stderr(args.verbose)
+        if args.verbose and not getattr(args, "no_progress", True):  # log lines above the bar, not through it
+            from tqdm.contrib.logging import logging_redirect_tqdm
+
+            with logging_redirect_tqdm(loggers=[logging.getLogger("pde_kan")]):
+                return args.func(args)
         return args.func(args)
     except CLIError as e:
         print(f"pde-kan: error: {_one_line(e)}", file=sys.stderr)
