@@ -268,8 +268,8 @@ def check_resume(path: Path, problem, model, train, cfg: dict) -> None:
     from .solvers.config import RESUMABLE
     from .solvers.trainer import resume_mismatches
 
-    try:
-        state = load_checkpoint(path)
+    try:  # on CPU: a checkpoint written on a GPU is compared here, and the trainer maps it to the run's device
+        state = load_checkpoint(path, map_location="cpu")
     except (ValueError, FileNotFoundError) as e:
         raise CLIError(f"--resume: {e}") from None
     saved_problem = state.get("problem")
