@@ -14,7 +14,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 venv: $(VENV)/.installed
 
 demo: venv
-	$(VENV)/bin/pde-kan demo --out runs/demo
+	$(VENV)/bin/pde-kan demo --out runs/demo --overwrite
 
 # pytest exits 5 when it collects no test; that is a failure of the set-up, not a pass.
 test: venv

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 from typing import Any, Iterable, Mapping
 
 import torch
@@ -26,15 +27,39 @@ def positive_int(name: str, value: Any, *, minimum: int = 1, owner: str = "") ->
 def positive_float(name: str, value: Any, *, owner: str = "", allow_zero: bool = False) -> float:
     """Return ``value`` as a finite float > 0 (>= 0 with ``allow_zero``) or raise naming ``name``."""
     prefix = f"{owner}: " if owner else ""
-    try:
-        f = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{prefix}{name} must be a number, got {value!r}.") from None
+    f = number(name, value, owner=owner)
     ok = math.isfinite(f) and (f >= 0 if allow_zero else f > 0)
     if not ok:
         bound = ">= 0" if allow_zero else "> 0"
         raise ValueError(f"{prefix}{name} must be a finite number {bound}, got {value!r}.")
     return f
+
+
+def number(name: str, value: Any, *, owner: str = "") -> float:
+    """Return ``value`` as a float if it is a real number (int, float, NumPy or 0-d tensor scalar).
+
+    Strings are refused even when they spell a number (``"1e-3"``): a typed config holds numbers only, and the
+    command line converts its text once, at the parser. Booleans are refused too.
+    """
+    prefix = f"{owner}: " if owner else ""
+    if isinstance(value, (str, bytes)):
+        raise TypeError(f"{prefix}{name} must be a number, got the string {value!r}; write it without quotes "
+                        f"(e.g. {name}=1e-3), not as text.")
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) and not _is_scalar_tensor(value):
+        raise TypeError(f"{prefix}{name} must be a number, got {value!r} ({type(value).__name__}).")
+    return float(value)
+
+
+def _is_scalar_tensor(value: Any) -> bool:
+    return isinstance(value, torch.Tensor) and value.numel() == 1 and value.dtype.is_floating_point
+
+
+def flag(name: str, value: Any, *, owner: str = "") -> bool:
+    """Return ``value`` if it is a bool; ``"no"``, ``0`` and other truthy stand-ins are refused."""
+    if not isinstance(value, bool):
+        prefix = f"{owner}: " if owner else ""
+        raise TypeError(f"{prefix}{name} must be true or false, got {value!r} ({type(value).__name__}).")
+    return value
 
 
 def choice(name: str, value: Any, valid: Iterable[str], *, owner: str = "") -> str:
@@ -83,17 +108,31 @@ def resolve_dtype(dtype: Any) -> torch.dtype:
     return names[dtype]
 
 
-def resolve_device(device: Any) -> torch.device:
-    """``"auto"`` picks CUDA when present, else CPU; anything else goes to ``torch.device``."""
+def device_name(device: Any) -> torch.device | None:
+    """Parse a device name without asking whether it is present: None for ``"auto"`` / None, else the
+    ``torch.device``; unknown forms (``"gpu"``, ``"tpu"``) raise listing the valid ones."""
     if device is None or device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return None
     try:
         dev = torch.device(device)
     except (RuntimeError, TypeError, ValueError):
-        raise ValueError(f"unknown device {device!r}; use 'auto', 'cpu', 'cuda' or 'cuda:N'.") from None
+        dev = None
+    if dev is None or dev.type not in ("cpu", "cuda", "mps"):  # "meta", "xla", ... parse but cannot train here
+        raise ValueError(f"unknown device {device!r}; use 'auto', 'cpu', 'cuda' or 'cuda:N'.")
+    return dev
+
+
+def resolve_device(device: Any) -> torch.device:
+    """``"auto"`` picks CUDA when present, else CPU; anything else goes to ``torch.device``."""
+    dev = device_name(device)
+    if dev is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {device!r} requested but CUDA is not available here; use device='cpu' or "
                          f"device='auto'.")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ValueError(f"device {device!r} requested but this machine has {torch.cuda.device_count()} CUDA "
+                         f"device(s) (cuda:0 .. cuda:{torch.cuda.device_count() - 1}); pick one of those.")
     return dev
 
 

@@ -5,6 +5,8 @@ import subprocess
 import sys
 
 import h5py
+import numpy as np
+import torch
 import pytest
 
 from pde_kan.cli import main, parse_value
@@ -87,11 +89,19 @@ def test_console_script_entry_point_runs():
 
 
 def test_demo_runs_with_tiny_step_count(tmp_path, capsys):
-    assert run("demo", "--out", tmp_path, "--steps", 2, "--no-progress", "--no-plots") == 0
+    out = tmp_path / "demo"
+    assert run("demo", "--out", out, "--steps", 2, "--no-progress") == 0
     text = capsys.readouterr().out
-    for name in ("kan", "metakan", "slimkan", "mlp"):
+    assert "each backbone in its own process" in text
+    for name in ("kan", "metakan", "slimkan", "mlp"):  # every backbone writes its plots (was: MetaKAN only)
         assert name in text
-        assert (tmp_path / name / "results.h5").is_file()
+        for f in ("results.h5", "history.png", "slice.png", "run.json"):
+            assert (out / name / f).is_file(), (name, f)
+        with h5py.File(out / name / "results.h5") as f:
+            assert json.loads(f.attrs["metrics"])["peak_memory_mb"] > 0
+    assert (out / "comparison.png").stat().st_size > 10_000
+    assert run("demo", "--out", out, "--steps", 2, "--no-progress", "--no-plots") == 2  # not empty any more
+
 
 
 def test_transfer_from_a_solve_run_writes_results_and_adapter(tmp_path, capsys):
@@ -108,3 +118,153 @@ def test_transfer_from_a_solve_run_writes_results_and_adapter(tmp_path, capsys):
     # a transfer of a transfer reads the LoTRA-adapted source back
     assert run("transfer", "--from", dst, "--method", "full", "--steps", 2, "--out", tmp_path / "again",
                *common) == 0
+
+
+# --- issue 16: results a user can use after the run --------------------------------------------------------
+def _solve(out, backbone="kan", *extra):
+    assert run("solve", "--problem", "poisson-two-body", "--dim", 3, "--backbone", backbone, "--hidden", 4,
+               "--steps", 3, "--n-eval", 5000, "--out", out, "--no-progress", "--no-plots", *extra) == 0
+    return out
+
+
+@pytest.mark.parametrize("backbone", ["kan", "metakan", "slimkan"])
+def test_round_trip_predict_equals_stored_prediction_bit_for_bit(tmp_path, backbone):
+    from pde_kan.solvers import load_solution
+
+    sol = load_solution(_solve(tmp_path / "r", backbone) / "results.h5")
+    assert sol.problem is not None and sol.problem.name == "poisson-two-body"
+    x, stored = sol.arrays["x"], sol.arrays["prediction"]
+    assert np.array_equal(sol.predict(x), stored)
+    # the raw network output is not u: the ansatz matters
+    raw = sol.model(torch.as_tensor(x)).detach().numpy().ravel()
+    assert not np.allclose(raw, stored)
+    assert sol.evaluate()["rel_l2"] == pytest.approx(sol.metrics["rel_l2"], rel=1e-12)
+
+
+def test_round_trip_for_a_lotra_transfer_run(tmp_path):
+    from pde_kan.transfer import LoTRAModel, load_transfer_solution
+
+    src = _solve(tmp_path / "src")
+    assert run("transfer", "--from", src, "--problem-set", "seed=1", "--ranks", 2, 2, 2, "--steps", 2,
+               "--out", tmp_path / "t", "--no-progress", "--no-plots") == 0
+    sol = load_transfer_solution(tmp_path / "t" / "results.h5")
+    assert isinstance(sol.model, LoTRAModel) and sol.problem is not None
+    assert np.array_equal(sol.predict(sol.arrays["x"]), sol.arrays["prediction"])
+
+
+def test_round_trip_for_a_problem_outside_the_registry(tmp_path):
+    from dataclasses import dataclass
+
+    from pde_kan import KAN
+    from pde_kan.problems import PoissonSineSquare
+    from pde_kan.solvers import TrainConfig, load_solution, solve
+
+    @dataclass(frozen=True, kw_only=True)
+    class MySine(PoissonSineSquare):
+        name = "my-sine"
+
+    problem = MySine()
+    solve(problem, KAN([2, 4, 1]), TrainConfig(steps=2, n_eval=300, device="cpu")).save(tmp_path / "r.h5")
+    bare = load_solution(tmp_path / "r.h5")
+    assert bare.problem is None
+    with pytest.raises(ValueError, match=r"load_solution\(path, problem=your_problem\)"):
+        bare.predict(bare.arrays["x"])
+    sol = load_solution(tmp_path / "r.h5", problem=problem)
+    assert np.array_equal(sol.predict(sol.arrays["x"]), sol.arrays["prediction"])
+    assert np.array_equal(sol.predict(torch.as_tensor(sol.arrays["x"])).numpy(), sol.arrays["prediction"])
+
+
+def test_predict_command_from_npy_and_csv(tmp_path, capsys):
+    from pde_kan.solvers import load_solution
+
+    src = _solve(tmp_path / "r")
+    pts = np.random.default_rng(0).uniform(-0.5, 0.5, (7, 3))
+    np.save(tmp_path / "p.npy", pts)
+    (tmp_path / "p.csv").write_text("x1,x2,x3\n" + "\n".join(",".join(repr(float(v)) for v in row) for row in pts))
+    expected = load_solution(src / "results.h5").predict(pts)
+    for name in ("p.npy", "p.csv"):
+        out = tmp_path / f"{name}.h5"
+        assert run("predict", "--from", src, "--points", tmp_path / name, "--out", out) == 0
+        with h5py.File(out) as f:
+            assert np.array_equal(f["x"][()], pts)
+            assert np.array_equal(f["prediction"][()], expected)
+            assert np.allclose(f["error"][()], f["prediction"][()] - f["exact"][()])
+    assert "u at 7 points" in capsys.readouterr().out
+
+
+def test_plot_command_redraws_from_a_loaded_run(tmp_path):
+    src = _solve(tmp_path / "r")
+    assert not (src / "slice.png").exists()
+    assert run("plot", "--from", src) == 0
+    assert (src / "history.png").stat().st_size > 10_000 and (src / "slice.png").stat().st_size > 10_000
+    assert run("plot", "--from", src / "results.h5", "--out", tmp_path / "figs") == 0
+    assert sorted(p.name for p in (tmp_path / "figs").iterdir()) == ["history.png", "slice.png"]
+
+
+# --- issue 16: a command line that never corrupts a run -----------------------------------------------------
+def test_overwrite_replaces_a_previous_run_and_leaves_no_stale_plots(tmp_path):
+    out = tmp_path / "r"
+    assert run("solve", "--problem", "poisson-sine-square", "--backbone", "kan", "--hidden", 3, "--steps", 2,
+               "--n-eval", 50, "--out", out, "--no-progress") == 0
+    (out / "notes.txt").write_text("mine")
+    assert (out / "slice.png").is_file()
+    assert run("solve", "--problem", "poisson-sine-square", "--backbone", "kan", "--hidden", 3, "--steps", 3,
+               "--n-eval", 50, "--out", out, "--no-progress", "--no-plots", "--overwrite") == 0
+    assert not (out / "slice.png").exists() and not (out / "history.png").exists()
+    assert (out / "notes.txt").read_text() == "mine"  # only the files a run writes are replaced
+    assert json.loads((out / "run.json").read_text())["train"]["steps"] == 3
+
+
+def test_a_refused_resume_leaves_the_run_byte_identical(tmp_path, capsys):
+    import hashlib
+
+    out = _solve(tmp_path / "r")
+    before = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(out.rglob("*")) if p.is_file()}
+    rc = run("solve", "--problem", "poisson-two-body", "--dim", 3, "--backbone", "kan", "--hidden", 4, "--steps", 5,
+             "--n-eval", 5000, "--lr", 0.3, "--out", out, "--no-progress", "--resume")
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and "train.lr: checkpoint (not set), now 0.3" in err[0]
+    after = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(out.rglob("*")) if p.is_file()}
+    assert after == before
+
+
+def test_numbers_from_set_toml_and_flags_follow_one_rule(tmp_path):
+    assert parse_value(".001") == 0.001 and parse_value("3") == 3 and parse_value('"3"') == "3"
+    out = tmp_path / "o"
+    assert run("solve", "--problem", "poisson-sine-square", "--hidden", 3, "--steps", 1, "--n-eval", 20,
+               "--set", "train.lr=.001", "--out", out, "--no-progress", "--no-plots") == 0
+    assert json.loads((out / "run.json").read_text())["train"]["lr"] == 0.001
+    with h5py.File(out / "results.h5") as f:
+        assert json.loads(f.attrs["config"])["lr"] == 0.001
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_verbose_anywhere_logs_every_evaluation(tmp_path, capsys, where):
+    argv = ["solve", "--problem", "poisson-sine-square", "--backbone", "kan", "--hidden", 3, "--steps", 6,
+            "--eval-every", 2, "--n-eval", 50, "--out", tmp_path / "o", "--no-progress", "--no-plots"]
+    assert run(*(["-v", *argv] if where == "before" else [*argv, "-v"])) == 0
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("step ")]
+    assert [line.split()[1] for line in lines] == ["2/6", "4/6", "6/6"]
+    assert all(re.search(r"loss \S+ .*rel_l2 \S+ .*lr \S+ +[\d.]+ steps/s$", line) for line in lines), lines
+
+
+def test_ctrl_c_keeps_results_says_where_it_stopped_and_exits_130(tmp_path, capsys, monkeypatch):
+    import os
+    import signal
+
+    from pde_kan.solvers import HistoryCSV
+
+    def interrupt_at_step_3(self, trainer, logs):
+        if trainer.step == 3:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(HistoryCSV, "on_step", interrupt_at_step_3)
+    out = tmp_path / "o"
+    rc = run("solve", "--problem", "poisson-sine-square", "--backbone", "kan", "--hidden", 3, "--steps", 50,
+             "--n-eval", 50, "--out", out, "--no-progress", "--no-plots")
+    assert rc == 130
+    assert re.search(r"interrupted at step [34] of 50", capsys.readouterr().out)
+    with h5py.File(out / "results.h5") as f:
+        assert f.attrs["stop_reason"] == "interrupted (SIGINT)"
+    assert run("solve", "--problem", "poisson-sine-square", "--backbone", "kan", "--hidden", 3, "--steps", 6,
+               "--n-eval", 50, "--out", out, "--no-progress", "--no-plots", "--resume") == 0

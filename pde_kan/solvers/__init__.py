@@ -2,13 +2,13 @@
 from .callbacks import Callback, Checkpoint, EarlyStopping, HistoryCSV, LogMetrics, ProgressBar
 from .checkpoint import atomic_write, load_checkpoint, save_checkpoint
 from .config import TrainConfig
-from .plots import plot_history, plot_slice
+from .plots import plot_comparison, plot_history, plot_slice
 from .results import Solution, load_solution
 from .tasks import PDETask, SupervisedTask, error_metrics
-from .trainer import DivergenceError, Trainer, fit, peak_memory_mb, solve
+from .trainer import INTERRUPTED, DivergenceError, Trainer, fit, peak_memory_mb, solve
 
 __all__ = [
-    "Callback", "Checkpoint", "DivergenceError", "EarlyStopping", "HistoryCSV", "LogMetrics", "PDETask",
+    "Callback", "Checkpoint", "DivergenceError", "INTERRUPTED", "EarlyStopping", "HistoryCSV", "LogMetrics", "PDETask",
     "ProgressBar", "Solution", "SupervisedTask", "TrainConfig", "Trainer", "atomic_write", "error_metrics", "fit",
-    "load_checkpoint", "load_solution", "peak_memory_mb", "plot_history", "plot_slice", "save_checkpoint", "solve",
+    "load_checkpoint", "load_solution", "peak_memory_mb", "plot_comparison", "plot_history", "plot_slice", "save_checkpoint", "solve",
 ]

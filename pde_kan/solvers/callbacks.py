@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
@@ -124,7 +125,38 @@ class EarlyStopping(Callback):
 
 
 class LogMetrics(Callback):
-    """Log each evaluation through the ``pde_kan`` logger (INFO)."""
+    """Log each evaluation through the ``pde_kan`` logger (INFO), one line a batch job can follow:
+    ``step 500/5000  loss 3.1e-04  rel_l2 2.2e-03 ...  lr 1.0e-03  41.3 steps/s``."""
+
+    _pending: Optional[dict] = None
+    _mark: Optional[tuple[int, float]] = None
+
+    def on_start(self, trainer):
+        self._pending = None
+        self._mark = (trainer.step, time.perf_counter())
 
     def on_eval(self, trainer, metrics):
-        log.info("step %d: %s", trainer.step, ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
+        self._pending = dict(metrics)  # logged with this step's loss from on_step (or on_end for the last one)
+
+    def on_step(self, trainer, logs):
+        if self._pending is not None:
+            self._log(trainer, logs)
+
+    def on_end(self, trainer):
+        if self._pending is not None:
+            self._log(trainer, trainer.history[-1] if trainer.history else {})
+
+    def _log(self, trainer, row):
+        now = time.perf_counter()
+        step0, t0 = self._mark or (trainer.step, now)
+        rate = (trainer.step - step0) / (now - t0) if now > t0 and trainer.step > step0 else float("nan")
+        parts = [f"step {trainer.step}/{trainer.total_steps}"]
+        parts += [f"{k} {row[k]:.3e}" for k in ("loss", "loss_pde", "loss_bc", "loss_ic") if k in row]
+        parts += [f"{k} {v:.3e}" for k, v in self._pending.items()]
+        groups = trainer.optimizer.param_groups
+        if groups:
+            parts.append(f"lr {groups[0]['lr']:.2e}")
+        parts.append(f"{rate:.1f} steps/s")
+        log.info("  ".join(parts))
+        self._pending = None
+        self._mark = (trainer.step, now)

@@ -5,11 +5,13 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
-from .._checks import check_fields, choice, positive_float, positive_int, resolve_dtype
+from .._checks import check_fields, choice, device_name, flag, number, positive_float, positive_int, resolve_dtype
 from ..diff import METHODS, STOCHASTIC_METHODS
 
 OPTIMIZERS = ("adam", "lbfgs", "adam+lbfgs")
 SCHEDULES = ("constant", "cosine", "exponential", "linear")
+RESUMABLE = ("steps", "lbfgs_steps", "eval_every")  # the fields a resumed run may change
+FLOAT_FIELDS = ("lr", "lbfgs_lr", "lr_final_factor", "boundary_weight", "grad_clip", "retry_lr_factor")
 
 
 @dataclass(frozen=True)
@@ -65,13 +67,26 @@ class TrainConfig:
 
     def __post_init__(self):
         own = "TrainConfig"
+        # numbers only (a string such as "1e-3" is refused, naming the field); ints become floats once here
+        for name in FLOAT_FIELDS:
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, number(name, value, owner=own))
+        if not isinstance(self.group_lr, Mapping):
+            raise TypeError(f"{own}: group_lr must map parameter-group names to learning rates, got "
+                            f"{self.group_lr!r}; e.g. group_lr={{'hypernet': 1e-3}}.")
+        flag("resample", self.resample, owner=own)
+        for name in ("optimizer", "schedule", "laplacian", "dtype", "device"):
+            if not isinstance(getattr(self, name), str):
+                raise TypeError(f"{own}: {name} must be a string, got {getattr(self, name)!r} "
+                                f"({type(getattr(self, name)).__name__}).")
         positive_int("steps", self.steps, minimum=0 if self.optimizer == "adam+lbfgs" else 1, owner=own)
         choice("optimizer", self.optimizer, OPTIMIZERS, owner=own)
         if self.lr is not None:
             positive_float("lr", self.lr, owner=own)
         object.__setattr__(self, "group_lr", dict(self.group_lr))
-        for name, value in self.group_lr.items():
-            positive_float(f"group_lr[{name!r}]", value, owner=own)
+        object.__setattr__(self, "group_lr", {name: positive_float(f"group_lr[{name!r}]", value, owner=own)
+                                              for name, value in self.group_lr.items()})
         positive_int("lbfgs_steps", self.lbfgs_steps, minimum=0, owner=own)
         if self.optimizer == "adam+lbfgs" and self.lbfgs_steps == 0:
             raise ValueError("TrainConfig: optimizer='adam+lbfgs' needs lbfgs_steps >= 1, got 0.")
@@ -94,6 +109,7 @@ class TrainConfig:
         positive_int("n_eval", self.n_eval, owner=own)
         positive_int("seed", self.seed, minimum=0, owner=own)
         resolve_dtype(self.dtype)
+        device_name(self.device)  # the form only; whether CUDA is present is asked when a run starts
         if self.grad_clip is not None:
             positive_float("grad_clip", self.grad_clip, owner=own)
         positive_int("guard_every", self.guard_every, owner=own)
@@ -110,7 +126,19 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    def differences(self, other: Mapping[str, Any], ignore: tuple[str, ...] = RESUMABLE) -> list[str]:
+        """Names of the fields whose value in ``other`` (a :meth:`to_dict`, e.g. a checkpoint's) differs from
+        this config's, leaving out ``ignore`` (by default the fields a resumed run may change). Fields missing
+        from ``other`` (older files) are not counted."""
+        mine = self.to_dict()
+        return sorted(k for k in mine if k not in ignore and k in other and other[k] != mine[k])
+
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "TrainConfig":
+        """Build from a mapping (JSON, TOML); unknown keys and values of the wrong type raise naming the field
+        (``{"lr": "1e-3"}`` is refused: numbers must be numbers)."""
+        if not isinstance(data, Mapping):
+            raise TypeError(f"TrainConfig.from_dict: data must be a mapping of field names to values, got "
+                            f"{type(data).__name__}.")
         check_fields(cls, data)
         return cls(**data)

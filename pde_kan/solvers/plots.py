@@ -1,13 +1,20 @@
-"""Headless matplotlib figures of a solution: training curves and a 2-D slice. Written only where asked."""
+"""Headless matplotlib figures of a solution: training curves, a 2-D slice, and a comparison of runs. Written
+only where asked; every figure works on a fresh :class:`~pde_kan.solvers.Solution` and on one loaded with
+:func:`~pde_kan.solvers.load_solution`."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Mapping, Optional, Sequence
 
 import numpy as np
 import torch
 
 from .checkpoint import atomic_write
+
+# history columns shown, with their legend labels: losses on one axis, errors on the other
+LOSS_LABELS = {"loss": "total loss", "loss_pde": "PDE residual", "loss_bc": "boundary", "loss_ic": "initial"}
+ERROR_LABELS = {"rel_l2": "relative L2 error", "rel_l1": "relative L1 error", "max_abs": "max |error|",
+                "test_rmse": "test RMSE", "train_rmse": "train RMSE", "test_loss": "test loss"}
 
 
 def _pyplot():
@@ -22,81 +29,182 @@ def _pyplot():
 def _save(fig, path) -> Path:
     plt = _pyplot()
     path = Path(path)
-    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=120, bbox_inches="tight", format=path.suffix[1:] or "png"))
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=120, format=path.suffix[1:] or "png"))
     plt.close(fig)
     return path
 
 
-def plot_history(solution, path, keys: Sequence[str] = ("loss", "rel_l2")) -> Path:
-    """Loss and error curves against step on a log axis, saved to ``path`` (PNG)."""
+def describe(solution) -> str:
+    """``"poisson-two-body · MetaKAN · d=10"``: problem, backbone (``+ LoTRA`` when adapted) and dimension."""
+    problem = solution.problem
+    cfg = getattr(solution.model, "config", None) or solution.attrs.get("model_config") or {}
+    parts = []
+    if problem is not None:
+        parts.append(getattr(problem, "name", type(problem).__name__))
+    if isinstance(cfg, dict):
+        if cfg.get("adapter") == "lotra":
+            parts.append(f"{backbone_label(cfg.get('base', {}))} + LoTRA")
+        elif "backbone" in cfg:
+            parts.append(backbone_label(cfg))
+    if problem is not None:
+        parts.append(f"d={problem.dim}")
+    return " · ".join(parts) or "run"
+
+
+def backbone_label(cfg) -> str:
+    names = {"kan": "KAN", "metakan": "MetaKAN", "slimkan": "Slim KAN", "mlp": "MLP"}
+    b = cfg.get("backbone", "?") if isinstance(cfg, dict) else "?"
+    widths = cfg.get("widths") if isinstance(cfg, dict) else None
+    return names.get(b, b) + (f" {widths}" if widths else "")
+
+
+def plot_history(solution, path, keys: Optional[Sequence[str]] = None) -> Path:
+    """Training losses (left) and evaluation errors (right) against step, each on its own labelled log axis,
+    titled with problem, backbone and dimension; the PDE, boundary and initial losses are drawn beside the total
+    when the run has them. ``keys`` restricts the curves to those history columns."""
     plt = _pyplot()
     table = solution.history_table()
-    fig, ax = plt.subplots(figsize=(6, 4))
-    steps = table.get("step", np.arange(len(solution.history)) + 1)
-    for k in keys:
-        if k in table:
+    steps = table.get("step", np.arange(len(solution.history)) + 1.0)
+    fig, (ax_loss, ax_err) = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained", sharex=True)
+    for ax, labels, ylabel in ((ax_loss, LOSS_LABELS, "training loss (mean squared residual)"),
+                               (ax_err, ERROR_LABELS, "error against the exact solution")):
+        drawn = 0
+        for k, label in labels.items():
+            if k not in table or (keys is not None and k not in keys):
+                continue
             y = table[k]
+            if k == "loss_pde" and "loss" in table and np.array_equal(y, table["loss"], equal_nan=True):
+                label = "total = PDE residual (hard boundary condition)"
+                if drawn:  # the total is already drawn: relabel it instead of hiding it under a second line
+                    ax.lines[0].set_label(label)
+                    continue
             ok = np.isfinite(y) & (y > 0)
-            ax.plot(steps[ok], y[ok], label=k, marker="." if ok.sum() < 50 else None)
-    ax.set_yscale("log")
-    ax.set_xlabel("step")
-    ax.legend()
-    ax.grid(True, which="both", alpha=0.3)
+            if not ok.any():
+                continue
+            sparse = ok.sum() < 60  # evaluations: a marker per point
+            ax.plot(steps[ok], y[ok], label=label, marker="o" if sparse else None, ms=3, lw=1.2 if sparse else 0.9)
+            drawn += 1
+        ax.set_yscale("log")
+        ax.set_xlabel("step")
+        ax.set_ylabel(ylabel)
+        ax.grid(True, which="both", alpha=0.3)
+        if drawn:
+            ax.legend()
+        else:
+            ax.text(0.5, 0.5, "not recorded", ha="center", va="center", transform=ax.transAxes, color="gray")
+    ax_loss.set_title("training loss")
+    ax_err.set_title("evaluation error")
+    title = describe(solution)
+    if solution.stop_reason:
+        title += f" (stopped: {solution.stop_reason})"
+    fig.suptitle(title)
     return _save(fig, path)
 
 
-def _bounds(problem) -> tuple[np.ndarray, np.ndarray]:
-    dom = getattr(problem, "domain", None)
-    if dom is not None and hasattr(dom, "lows"):
-        return np.asarray(dom.lows, float), np.asarray(dom.highs, float)
-    if dom is not None and hasattr(dom, "radius"):
-        c = np.broadcast_to(np.asarray(getattr(dom, "center", 0.0), float), (dom.dim,))
-        return c - dom.radius, c + dom.radius
-    return -np.ones(problem.dim), np.ones(problem.dim)
+def _bounds(domain, dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-coordinate (low, high) of ``domain``'s bounding box; time included for space-time domains."""
+    if domain is None:
+        return -np.ones(dim), np.ones(dim)
+    if hasattr(domain, "space"):  # SpaceTime: space bounds, then [t0, t1]
+        lo, hi = _bounds(domain.space, dim - 1)
+        return np.append(lo, domain.t0), np.append(hi, domain.t1)
+    if hasattr(domain, "lows"):
+        return np.asarray(domain.lows, float), np.asarray(domain.highs, float)
+    if hasattr(domain, "radius"):
+        c = np.broadcast_to(np.asarray(getattr(domain, "center", 0.0), float), (dim,))
+        return c - domain.radius, c + domain.radius
+    return -np.ones(dim), np.ones(dim)
 
 
-def plot_slice(solution, path, resolution: int = 101, fixed: Optional[Sequence[float]] = None) -> Path:
-    """Exact / predicted / |error| on the (x_1, x_2) plane with the other coordinates at ``fixed`` (default:
-    the domain's centre for space, the end time for time-dependent problems). Points outside the domain
-    are masked."""
+def _coordinate_names(problem) -> list[str]:
+    d = problem.dim
+    if hasattr(getattr(problem, "domain", None), "space"):
+        return [f"x_{i + 1}" if d > 2 else "x" for i in range(d - 1)] + ["t"]
+    return [f"x_{i + 1}" for i in range(d)]
+
+
+def plot_slice(solution, path, resolution: int = 101, fixed: Optional[Sequence[float]] = None,
+               axes: Optional[tuple[int, int]] = None) -> Path:
+    """Exact / predicted / |error| of ``u`` on a plane through the domain, one colour bar per panel.
+
+    The plane spans coordinates ``axes`` (default ``(x_1, x_2)``; ``(x_1, t)`` for space-time problems, over the
+    full time interval) over the domain's extent; the other coordinates sit at ``fixed`` (default: the domain's
+    centre) and are named in the title. Points outside the domain are left blank. Works on a loaded solution.
+    """
     problem, model = solution.problem, solution.model
     if problem is None or model is None:
-        raise ValueError("plot_slice needs a solution with its problem and model (a freshly solved Solution).")
-    plt = _pyplot()
-    lo, hi = _bounds(problem)
+        raise ValueError("plot_slice needs a solution with its problem and model: a solved Solution, or "
+                         "load_solution(path) (pass problem=... for a problem outside the registry).")
     d = problem.dim
+    if d < 2:
+        raise ValueError(f"plot_slice: the problem has dim={d}; a slice needs at least 2 coordinates.")
+    plt = _pyplot()
+    domain = getattr(problem, "domain", None)
+    lo, hi = _bounds(domain, d)
+    names = _coordinate_names(problem)
+    space_time = hasattr(domain, "space")
+    i, j = axes if axes is not None else ((0, d - 1) if space_time else (0, 1))
     base = (lo + hi) / 2 if fixed is None else np.asarray(fixed, float)
-    if fixed is None and len(lo) < d:  # time-dependent: space bounds only; put time at its end
-        base = np.concatenate([base, np.ones(d - len(lo))])
-    if fixed is None and len(lo) == d and getattr(problem, "first_order", ()):
-        base[list(problem.first_order)] = hi[list(problem.first_order)]
-    g0 = np.linspace(lo[0], hi[0], resolution)
-    g1 = np.linspace(lo[1], hi[1], resolution) if d > 1 else np.zeros(1)
+    if base.shape != (d,):
+        raise ValueError(f"plot_slice: fixed must give all {d} coordinates (those on the plane are ignored), got "
+                         f"shape {base.shape}.")
+    g0, g1 = np.linspace(lo[i], hi[i], resolution), np.linspace(lo[j], hi[j], resolution)
     a, b = np.meshgrid(g0, g1, indexing="xy")
     pts = np.tile(base, (a.size, 1))
-    pts[:, 0] = a.ravel()
-    if d > 1:
-        pts[:, 1] = b.ravel()
+    pts[:, i], pts[:, j] = a.ravel(), b.ravel()
     p = next(model.parameters())
     x = torch.as_tensor(pts, dtype=p.dtype, device=p.device)
+    pred = np.asarray(solution.predict(x).cpu().numpy(), float)
     with torch.no_grad():
-        pred = problem.ansatz(x, model(x)).cpu().numpy()
         exact = problem.exact(x).cpu().numpy()
     inside = np.ones(len(pts), bool)
-    dom = getattr(problem, "domain", None)
-    if dom is not None and hasattr(dom, "contains"):
-        inside = dom.contains(x[:, : getattr(dom, "dim", d)]).cpu().numpy().astype(bool)
-    fields = [("exact", exact), ("predicted", pred), ("|error|", np.abs(pred - exact))]
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
-    for ax, (title, v) in zip(axes, fields):
+    if domain is not None and hasattr(domain, "contains"):
+        inside = domain.contains(x).cpu().numpy().astype(bool)
+    # exact and predicted share one colour scale (so colours compare across panels); the error has its own
+    both = np.concatenate([exact[inside], pred[inside]]) if inside.any() else np.zeros(1)
+    shared = dict(vmin=float(both.min()), vmax=float(both.max()))
+    fields = [("exact u", exact, "viridis", shared), ("predicted u", pred, "viridis", shared),
+              ("|predicted - exact|", np.abs(pred - exact), "magma", {})]
+    fig, axs = plt.subplots(1, 3, figsize=(15, 5.0), layout="constrained")
+    for ax, (title, v, cmap, scale) in zip(axs, fields):
         v = np.where(inside, v, np.nan).reshape(a.shape)
-        im = ax.pcolormesh(a, b, v, shading="auto")
+        im = ax.pcolormesh(a, b, v, shading="auto", cmap=cmap, **scale)
         ax.set_title(title)
-        ax.set_aspect("equal")
-        fig.colorbar(im, ax=ax)
-    title = getattr(problem, "name", "problem")
-    if d > 2:
-        title += f": slice through ({', '.join(f'{v:.2g}' for v in base[2:])}) in x_3..x_{d}"
-    fig.suptitle(title)
-    fig.tight_layout()
+        ax.set_xlabel(names[i])
+        ax.set_ylabel(names[j])
+        if not space_time:
+            ax.set_aspect("equal")
+        fig.colorbar(im, ax=ax, shrink=0.9)
+    others = [k for k in range(d) if k not in (i, j)]
+    where = ""
+    if others:
+        values = {round(float(base[k]), 4) for k in others}
+        if len(values) == 1:
+            span = ", ".join(names[k] for k in others) if len(others) <= 2 else \
+                f"{names[others[0]]}, ..., {names[others[-1]]}"
+            where = f"; {span} = {values.pop():g}"
+        else:
+            where = "; " + ", ".join(f"{names[k]} = {base[k]:.3g}" for k in others)
+    plane = f"slice in ({names[i]}, {names[j]}){where}" if others else f"u over the whole domain ({names[i]}, {names[j]})"
+    fig.suptitle(f"{describe(solution)}\n{plane}")
+    return _save(fig, path)
+
+
+def plot_comparison(runs: Mapping[str, object], path, metric: str = "rel_l2", title: str = "") -> Path:
+    """``metric`` against step for several runs (label -> Solution) on one log axis, e.g. the demo's backbones."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.4), layout="constrained")
+    for label, sol in runs.items():
+        table = sol.history_table() if hasattr(sol, "history_table") else sol
+        if metric not in table:
+            continue
+        y, steps = np.asarray(table[metric]), np.asarray(table["step"])
+        ok = np.isfinite(y) & (y > 0)
+        ax.plot(steps[ok], y[ok], marker="o", ms=3, label=label)
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel(ERROR_LABELS.get(metric, metric))
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    ax.set_title(title or f"{ERROR_LABELS.get(metric, metric)} against step")
     return _save(fig, path)

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from .checkpoint import atomic_write
+from .tasks import EVAL_CHUNK, error_metrics, eval_chunks
 
 FORMAT = "pde_kan.solution"
 FORMAT_VERSION = 1
@@ -22,7 +23,8 @@ class Solution:
     """A trained model with its history and metrics.
 
     Attributes:
-        model: the trained module.
+        model: the trained module (its raw output is the network's, before the problem's ansatz: use
+            :meth:`predict` for the solution ``u``).
         config: the :class:`TrainConfig` used.
         history: one dict per accepted step (``step``, ``loss``, ..., evaluation metrics where measured).
         metrics: final metrics (``rel_l2``, ``rel_l1``, ``max_abs`` for PDEs; ``test_accuracy`` / ``test_rmse``
@@ -30,6 +32,8 @@ class Solution:
             ``trainable_parameters``.
         task: the task trained on (not saved); PDE tasks give evaluation points and predictions.
         arrays: evaluation arrays (``x``, ``prediction``, ``exact``, ``error``) when loaded from a file.
+        problem: the PDE problem (from the task, or rebuilt by :func:`load_solution`); None for supervised runs
+            and for files of unregistered problems loaded without ``problem=``.
     """
 
     model: Optional[torch.nn.Module]
@@ -40,10 +44,70 @@ class Solution:
     stop_reason: Optional[str] = None
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
     attrs: dict[str, Any] = field(default_factory=dict)
+    problem: Any = None
 
-    @property
-    def problem(self):
-        return getattr(self.task, "problem", None)
+    def __post_init__(self):
+        if self.problem is None:
+            self.problem = getattr(self.task, "problem", None)
+
+    def predict(self, x, chunk: int = EVAL_CHUNK):
+        """The solution ``u`` at ``x: (N, dim)``: the model's output passed through the problem's ansatz (hard
+        boundary conditions), without gradients, in chunks of ``chunk`` points as at evaluation, so on the
+        stored evaluation points it equals ``arrays["prediction"]`` bit for bit.
+
+        Args:
+            x: a tensor or an array-like ``(N, dim)``; converted to the model's dtype and device.
+
+        Returns:
+            ``(N,)``: a tensor for a tensor input (on the model's device), a NumPy array otherwise.
+        """
+        if self.model is None:
+            raise ValueError("Solution.predict: this solution has no model (its file did not name a backbone); "
+                             "load a results file written by solve() or transfer().")
+        if self.problem is None:
+            raise ValueError("Solution.predict: this solution has no problem, so the ansatz that turns the network "
+                             "output into u is unknown; load it with load_solution(path, problem=your_problem) "
+                             "(needed for problems that are not in the registry).")
+        as_numpy = not isinstance(x, torch.Tensor)
+        p = next(self.model.parameters())
+        try:
+            xt = torch.as_tensor(np.asarray(x) if as_numpy else x)
+        except (TypeError, ValueError) as e:
+            raise TypeError(f"Solution.predict: x must be a tensor or array of shape (N, {self.problem.dim}), got "
+                            f"{type(x).__name__} ({e}).") from None
+        xt = self.problem.check_points(xt.to(device=p.device, dtype=p.dtype))
+        if not bool(torch.isfinite(xt).all()):
+            raise ValueError(f"Solution.predict: x contains {int((~torch.isfinite(xt)).sum())} non-finite value(s); "
+                             f"clean the points first.")
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            with torch.no_grad():
+                u = self.problem.ansatz(xt, eval_chunks(self.model, xt, chunk))
+        finally:
+            self.model.train(was_training)
+        return u.cpu().numpy() if as_numpy else u
+
+    def evaluate(self, problem=None) -> dict[str, float]:
+        """Relative L2 / L1 and max error of :meth:`predict` against ``problem``'s exact solution (default: the
+        run's problem) on the run's evaluation points (stored in the file, or the task's), e.g. to score a
+        solution on a neighbouring problem of the same family."""
+        problem = self.problem if problem is None else problem
+        if problem is None:
+            raise ValueError("Solution.evaluate: no problem to compare with; pass problem=... or load the file "
+                             "with load_solution(path, problem=...).")
+        if "x" in self.arrays:
+            x = torch.as_tensor(self.arrays["x"])
+        elif getattr(self.task, "x_eval", None) is not None:
+            x = self.task.x_eval
+        else:
+            n = getattr(self.config, "n_eval", 20000)
+            x = problem.sample_interior(n, torch.Generator().manual_seed(getattr(self.config, "seed", 0) + 1))
+        if x.shape[1] != problem.dim:
+            raise ValueError(f"Solution.evaluate: problem has dim {problem.dim} but the solution's points have "
+                             f"{x.shape[1]} coordinates; evaluate on a problem of the same dimension.")
+        u = self.predict(x)
+        return error_metrics(u, problem.exact(x.to(u.dtype).to(u.device)))
 
     def evaluation_arrays(self) -> dict[str, np.ndarray]:
         """``x (N, d)``, ``prediction``, ``exact``, ``error`` ``(N,)`` on the evaluation points (PDE tasks)."""
@@ -95,8 +159,11 @@ class Solution:
         return atomic_write(path, write)
 
 
-def load_solution(path, device=None) -> Solution:
-    """Read a file written by :meth:`Solution.save`; the model is rebuilt when its config names a backbone.
+def load_solution(path, device=None, problem=None) -> Solution:
+    """Read a file written by :meth:`Solution.save`: the model is rebuilt when its config names a backbone, the
+    problem when it is a registered one (or taken from ``problem=``, e.g. for a problem of your own), so
+    ``load_solution(p).predict(x)`` gives ``u`` at new points. LoTRA-adapted runs:
+    :func:`pde_kan.transfer.load_transfer_solution` (same arguments).
 
     Raises:
         FileNotFoundError / ValueError naming the path for missing, truncated or foreign files.
@@ -139,9 +206,26 @@ def load_solution(path, device=None) -> Solution:
     from .config import TrainConfig
 
     config = TrainConfig.from_dict(config_dict)
+    attrs = {k: (json.loads(v) if k in ("problem", "model_config") else v) for k, v in attrs.items()}
+    if problem is None:
+        try:
+            problem = _rebuild_problem(attrs.get("problem"))
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"results file {str(path)!r}: its problem cannot be rebuilt ({e}); pass "
+                             f"load_solution(path, problem=...).") from None
+    elif model is not None:
+        problem.check_model(model)
     return Solution(model=model, config=config, history=history, metrics=json.loads(attrs["metrics"]),
-                    arrays=arrays, stop_reason=attrs["stop_reason"] or None,
-                    attrs={k: (json.loads(v) if k in ("problem", "model_config") else v) for k, v in attrs.items()})
+                    arrays=arrays, stop_reason=attrs["stop_reason"] or None, attrs=attrs, problem=problem)
+
+
+def _rebuild_problem(params):
+    """The registered problem a file describes, or None (supervised runs, problems outside the registry)."""
+    from ..problems import PROBLEMS, problem_from_params
+
+    if not isinstance(params, dict) or params.get("name") not in PROBLEMS:
+        return None
+    return problem_from_params(params)
 
 
 def _walk(group, prefix: str = "") -> list[str]:

@@ -25,7 +25,10 @@ class Task(Protocol):
     def evaluate(self, model: torch.nn.Module) -> dict[str, float]: ...
 
 
-def _eval_chunks(model, x: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
+EVAL_CHUNK = 4096  # points per forward pass at evaluation; Solution.predict uses the same to match bit for bit
+
+
+def eval_chunks(model, x: torch.Tensor, chunk: int = EVAL_CHUNK) -> torch.Tensor:
     with torch.no_grad():
         return torch.cat([model(x[i:i + chunk]) for i in range(0, x.shape[0], chunk)])
 
@@ -92,7 +95,7 @@ class PDETask:
 
     def predict(self, model, x: Optional[torch.Tensor] = None) -> torch.Tensor:
         x = self.x_eval if x is None else x
-        return self.problem.ansatz(x, _eval_chunks(model, x))
+        return self.problem.ansatz(x, eval_chunks(model, x))
 
     def evaluate(self, model):
         return error_metrics(self.predict(model), self.u_eval)
@@ -148,7 +151,7 @@ class SupervisedTask:
     def evaluate(self, model):
         metrics = {}
         for split, x, y in (("train", self.x_train, self.y_train), ("test", self.x_test, self.y_test)):
-            out = _eval_chunks(model, x)
+            out = eval_chunks(model, x)
             metrics[f"{split}_loss"] = float(self._loss(out, y))
             if self.loss_name == "mse":
                 metrics[f"{split}_rmse"] = float(((out - y.reshape(out.shape)) ** 2).mean().sqrt())

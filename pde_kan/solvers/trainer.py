@@ -95,6 +95,25 @@ def resolve_lr(model: torch.nn.Module, config: TrainConfig) -> float:
     return float(getattr(model, "recommended_lr", FALLBACK_LR))
 
 
+def _problem_params(task) -> Optional[dict]:
+    problem = getattr(task, "problem", None)
+    return problem.params() if hasattr(problem, "params") else None
+
+
+def resume_mismatches(state: dict, config: TrainConfig, model_config: Optional[dict] = None,
+                      problem_params: Optional[dict] = None) -> list[str]:
+    """The settings in which a checkpoint ``state`` differs from the run about to resume from it, as
+    ``"train.lr"``, ``"model.widths"``, ``"problem.coeffs"``, ... (empty when they agree). Only ``steps``,
+    ``lbfgs_steps`` and ``eval_every`` may change; what a checkpoint does not record (older files) is not
+    compared."""
+    differ = [f"train.{k}" for k in config.differences(dict(state.get("config") or {}))]
+    for section, saved, mine in (("model", state.get("model_config"), model_config),
+                                 ("problem", state.get("problem"), problem_params)):
+        if isinstance(saved, dict) and isinstance(mine, dict):
+            differ += [f"{section}.{k}" for k in sorted(set(saved) | set(mine)) if saved.get(k) != mine.get(k)]
+    return differ
+
+
 def _groups(model: torch.nn.Module) -> dict[str, list[torch.nn.Parameter]]:
     if hasattr(model, "param_groups"):
         return model.param_groups()
@@ -214,6 +233,7 @@ class Trainer:
             "recoveries": list(self.recoveries),
             "config": self.config.to_dict(),
             "model_config": getattr(self.model, "config", None),
+            "problem": _problem_params(self.task),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -234,10 +254,8 @@ class Trainer:
     def resume(self, path) -> "Trainer":
         """Continue from a checkpoint written by :meth:`save_checkpoint` (config must match the run's)."""
         state = load_checkpoint(path, map_location=self.device)
-        saved = dict(state.get("config", {}))
-        mine = self.config.to_dict()
-        differ = sorted(k for k in mine if k not in ("steps", "lbfgs_steps", "eval_every")
-                        and saved.get(k, mine[k]) != mine[k])
+        # the architecture is checked by load_state_dict below (its message names the first mismatching tensor)
+        differ = resume_mismatches(state, self.config, problem_params=_problem_params(self.task))
         if differ:
             raise ValueError(f"checkpoint {str(path)!r} was written with a different config for {differ}; resume "
                              f"with the same settings (only steps / lbfgs_steps / eval_every may change).")

@@ -56,9 +56,10 @@ def cli(*argv):
                 rc = main([str(a) for a in argv])
             except SystemExit as e:  # argparse
                 rc = e.code
-        if rc != 0:  # the error is the last line (argparse prints its usage first)
+        if rc != 0:  # a user error is exactly one line on stderr, never a traceback or argparse's usage
             lines = [line for line in err.getvalue().splitlines() if line.strip()]
-            raise CLIFailed(f"exit {rc}: {lines[-1] if lines else ''}")
+            assert len(lines) == 1 and lines[0].startswith("pde-kan: error: "), f"stderr was: {lines}"
+            raise CLIFailed(f"exit {rc}: {lines[-1]}")
 
     return run
 
@@ -225,6 +226,10 @@ CASES = [
          r"TrainConfig: unknown optimizer 'sgd'; valid names: 'adam', 'lbfgs', 'adam\+lbfgs'"),
     Case("train-stochastic-without-k", lambda t: lambda: TrainConfig(laplacian="sdgd"), ValueError,
          r"laplacian='sdgd' is stochastic and needs k, the number of probe directions per point \(e.g. k=4\)"),
+    Case("train-lr-string", lambda t: lambda: TrainConfig.from_dict({"lr": "1e-3"}), TypeError,
+         r"TrainConfig: lr must be a number, got the string '1e-3'; write it without quotes"),
+    Case("train-resample-string", lambda t: lambda: TrainConfig(resample="no"), TypeError,
+         r"TrainConfig: resample must be true or false, got 'no' \(str\)"),
     Case("train-unknown-field", lambda t: lambda: TrainConfig.from_dict({"stpes": 3}), ValueError,
          r"TrainConfig: unknown field\(s\) \['stpes'\]; valid fields:"),
     Case("train-unknown-device", lambda t: lambda: solve(Poisson.sine_square(), KAN([2, 3, 1]),
@@ -276,7 +281,7 @@ CASES = [
     Case("ckpt-changed-config", lambda t: (lambda p: lambda: solve(
         Poisson.sine_square(), KAN([2, 4, 1]), TrainConfig(steps=3, eval_every=0, lr=0.5, **CPU), resume=p))(
         _ckpt(t)), ValueError,
-         r"was written with a different config for \['lr'\]; resume with the same settings"),
+         r"was written with a different config for \['train.lr'\]; resume with the same settings"),
     Case("ckpt-parent-is-a-file", lambda t: (lambda f: lambda: save_checkpoint(f / "last.pt", {}))(_file(t)),
          OSError, r"cannot create directory '.*a_file' for '.*a_file/last.pt'.*; choose a writable path"),
     # ---- files: results (HDF5) ------------------------------------------------------------------------------
@@ -354,7 +359,7 @@ CASES = [
          r"get_equation: unknown equation 'I.99.99'; valid names: 'I.6.20a'"),
     # ---- command line --------------------------------------------------------------------------------------
     Case("cli-unknown-problem", lambda t: cli(*SOLVE, "--problem", "nope", "--out", t / "o"), CLIFailed,
-         r"exit 2: pde-kan solve: error: unknown problem 'nope'; valid names: 'allen-cahn-time'"),
+         r"exit 2: pde-kan: error: unknown problem 'nope'; valid names: 'allen-cahn-time'"),
     Case("cli-no-problem", lambda t: cli(*SOLVE, "--out", t / "o"), CLIFailed,
          r"exit 2: .*no problem given; pass --problem NAME \(see `pde-kan list`\)"),
     Case("cli-steps-zero", lambda t: cli(*SOLVE, "--problem", "poisson-sine-square", "--steps", 0, "--out", t / "o"),
@@ -402,7 +407,7 @@ CASES = [
          r"exit 2: .*argument suite: invalid choice: 'physics'"),
     Case("cli-validate-missing-data", lambda t: cli("validate", "images", "--dataset", "mnist", "--data-dir", t,
                                                     "--out", t / "o", "--no-progress"), CLIFailed,
-         r"exit 2: pde-kan validate: error: .*missing train-images-idx3-ubyte"),
+         r"exit 2: pde-kan: error: .*missing train-images-idx3-ubyte"),
     Case("cli-transfer-from-missing", lambda t: cli("transfer", "--from", t / "nowhere", "--out", t / "o",
                                                     "--no-progress"), CLIFailed,
          r"exit 2: .*--from '.*nowhere': no run.json next to the results; pass the --out directory of a "
@@ -413,7 +418,90 @@ CASES = [
     Case("cli-transfer-corrupt-results", lambda t: cli("transfer", "--from", _run_dir(t, b"\x89HDF\r\n" + b"0" * 50),
                                                        "--out", t / "o", "--no-progress"), CLIFailed,
          r"exit 2: .*results file '.*results.h5' is corrupt or not HDF5"),
+    # issue 16: errors that used to surface after --out was touched (traceback, exit 1, run.json rewritten)
+    Case("cli-resume-other-lr", lambda t: cli(*_run4(t), "--resume", "--lr", 0.5), CLIFailed,
+         r"exit 2: pde-kan: error: --resume '.*last.pt' belongs to a different run \(train.lr: checkpoint \(not set\), "
+         r"now 0.5\); resume with that run's settings"),
+    Case("cli-resume-other-hidden", lambda t: cli(*_run4(t, hidden=5), "--resume"), CLIFailed,
+         r"exit 2: .*belongs to a different run \(model.hidden: checkpoint \[3\], now \[5\]; model.widths: "
+         r"checkpoint \[4, 3, 1\], now \[4, 5, 1\]\)"),
+    Case("cli-resume-other-problem", lambda t: cli(*_run4(t), "--resume", "--problem-seed", 3), CLIFailed,
+         r"exit 2: .*belongs to a different run \(problem.seed: checkpoint \(default\), now 3; problem.coeffs: "),
+    Case("cli-resume-other-backbone", lambda t: cli(*_run4(t), "--resume", "--backbone", "slimkan"), CLIFailed,
+         r"exit 2: .*belongs to a different run \(model.backbone: checkpoint 'kan', now 'slimkan'"),
+    Case("cli-resume-beyond-steps", lambda t: cli(*_run4(t, steps=1), "--resume"), CLIFailed,
+         r"exit 2: .*is at step 2, beyond this run's 1 steps; pass --steps 2 or more"),
+    Case("cli-resume-and-overwrite", lambda t: cli(*_run4(t), "--resume", "--overwrite"), CLIFailed,
+         r"exit 2: .*--resume and --overwrite contradict each other"),
+    Case("cli-out-not-empty", lambda t: cli(*_run4(t)), CLIFailed,
+         r"exit 2: .*--out '.*r' is not empty \(checkpoints, history.csv, results.h5, run.json\); pass --resume to "
+         r"continue the run there, --overwrite to replace its results"),
+    *([] if torch.cuda.is_available() else [Case(
+        "cli-device-cuda-unavailable", lambda t: cli(*SOLVE, "--problem", "poisson-sine-square", "--device", "cuda",
+                                                     "--out", t / "o"), CLIFailed,
+        r"exit 2: .*--device: device 'cuda' requested but CUDA is not available here")]),
+    Case("cli-device-gpu", lambda t: cli(*SOLVE, "--problem", "poisson-sine-square", "--device", "gpu",
+                                         "--out", t / "o"), CLIFailed,
+         r"exit 2: .*unknown device 'gpu'; use 'auto', 'cpu', 'cuda' or 'cuda:N'"),
+    Case("cli-sdgd-k-above-dim", lambda t: cli(*SOLVE, "--problem", "poisson-two-body", "--dim", 4, "--laplacian",
+                                               "sdgd", "--k", 99, "--out", t / "o"), CLIFailed,
+         r"exit 2: .*sdgd: k=99 exceeds the dimension d=4; use k <= d or method='jet'"),
+    Case("cli-transfer-unknown-method", lambda t: cli("transfer", "--from", _solved_dir(t), "--method", "bogus",
+                                                      "--out", t / "o", "--no-progress"), CLIFailed,
+         r"exit 2: .*--method: unknown transfer method 'bogus'; valid names: 'full', 'last_layer', 'lotra'"),
+    Case("cli-transfer-other-dim", lambda t: cli("transfer", "--from", _run4(t, run=True), "--problem-set", "dim=6",
+                                                 "--out", t / "o", "--no-progress"), CLIFailed,
+         r"exit 2: .*PoissonTwoBody \(dim=6\): model.in_features must equal the problem dimension 6, got 4"),
+    Case("cli-transfer-out-not-empty", lambda t: cli("transfer", "--from", _run4(t, run=True), "--out", t / "r",
+                                                     "--no-progress"), CLIFailed,
+         r"exit 2: .*--out '.*r' is not empty"),
+    Case("cli-demo-steps-zero", lambda t: cli("demo", "--steps", 0, "--out", t / "d", "--no-progress"), CLIFailed,
+         r"exit 2: .*--steps: TrainConfig: steps must be an integer >= 1, got 0"),
+    Case("cli-demo-out-not-empty", lambda t: cli("demo", "--steps", 1, "--out", _file(t).parent, "--no-progress"),
+         CLIFailed, r"exit 2: .*is not empty \(a_file\); pass --resume to continue the run there, --overwrite"),
+    Case("cli-set-quoted-number", lambda t: cli(*SOLVE, "--problem", "poisson-sine-square", "--set",
+                                                'train.lr="0.001"', "--out", t / "o"), CLIFailed,
+         r"exit 2: .*TrainConfig: lr must be a number, got the string '0.001'; write it without quotes"),
+    Case("cli-toml-string-number", lambda t: cli(*SOLVE, "--config", (t / "c.toml", (t / "c.toml").write_text(
+        '[problem]\nname = "poisson-sine-square"\n[train]\nlr = "1e-3"\n'))[0], "--out", t / "o"), CLIFailed,
+         r"exit 2: .*TrainConfig: lr must be a number, got the string '1e-3'"),
+    Case("cli-flag-not-a-number", lambda t: cli(*SOLVE, "--problem", "poisson-sine-square", "--steps", "ten",
+                                                "--out", t / "o"), CLIFailed,
+         r"exit 2: pde-kan: error: solve: argument --steps: must be an integer, got 'ten'"),
+    Case("cli-unknown-flag", lambda t: cli(*SOLVE, "--problem", "poisson-sine-square", "--stepz", 3,
+                                           "--out", t / "o"), CLIFailed,
+         r"exit 2: pde-kan: error: unrecognized arguments: --stepz 3"),
+    Case("cli-predict-points-missing", lambda t: cli("predict", "--from", _solved_dir(t), "--points", t / "p.npy",
+                                                     "--out", t / "pred.h5"), CLIFailed,
+         r"exit 2: .*--points '.*p.npy' does not exist; pass a .npy or .csv file with one point \(2 coordinates\)"),
+    Case("cli-predict-points-shape", lambda t: cli("predict", "--from", _solved_dir(t), "--points", _points(t, 3),
+                                                   "--out", t / "pred.h5"), CLIFailed,
+         r"exit 2: .*must hold numbers of shape \(N, 2\) .*got float64 of shape \(5, 3\)"),
+    Case("cli-predict-out-exists", lambda t: cli("predict", "--from", _solved_dir(t), "--points", _points(t, 2),
+                                                 "--out", _file(t, "pred.h5")), CLIFailed,
+         r"exit 2: .*--out '.*pred.h5' exists; pass --overwrite to replace it"),
+    Case("cli-group-lr-unknown", lambda t: cli(*SOLVE, "--problem", "poisson-sine-square", "--set",
+                                               "train.group_lr={core=0.1}", "--out", t / "o"), CLIFailed,
+         r"exit 2: .*train.group_lr names unknown parameter group\(s\) \['core'\]; this model has groups "
+         r"\['embeddings', 'hypernet'\]"),
+    Case("cli-plot-from-missing", lambda t: cli("plot", "--from", t / "nowhere"), CLIFailed,
+         r"exit 2: .*--from '.*nowhere': no results.h5 there"),
 ]
+
+
+def _run4(t: Path, hidden: int = 3, steps: int = 2, run: bool = False):
+    """A finished 2-step KAN run on the 4-D two-body problem in ``t/r`` (made once); returns the argv of the
+    same run (``steps`` and ``hidden`` changed as asked), or the run directory with ``run=True``."""
+    argv = ["solve", "--no-progress", "--no-plots", "--n-eval", 16, "--problem", "poisson-two-body", "--dim", 4,
+            "--backbone", "kan", "--out", t / "r"]
+    if not (t / "r").exists():
+        cli(*argv, "--hidden", 3, "--steps", 2)()
+    return t / "r" if run else [*argv, "--hidden", hidden, "--steps", steps]
+
+
+def _points(t: Path, d: int) -> Path:
+    np.save(t / "p.npy", np.full((5, d), 0.1))
+    return t / "p.npy"
 
 
 def _idx(path: Path, arr: np.ndarray) -> None:
@@ -542,3 +630,33 @@ def test_bad_input_gives_clear_error_and_leaves_no_file(case, tmp_path, monkeypa
         call()
     after = _snapshot(tmp_path)
     assert after == before, f"files changed: {sorted(set(after.items()) ^ set(before.items()))}"
+
+
+# every item alone makes `pde-kan solve` a user error; combined at random they must still be refused in one line
+BAD_ARGS = [
+    ["--problem", "x"], ["--dim", "1"], ["--dim", "-2"], ["--dim", "2.0"], ["--backbone", ""], ["--hidden", "0"],
+    ["--lr", "nan"], ["--lr", "inf"], ["--lr", "0"], ["--lr", "1e400"], ["--laplacian", "hutchinson", "--k", "0"],
+    ["--laplacian", "sdgd", "--k", "9"], ["--optimizer", "Adam"], ["--n-interior", "0"], ["--n-eval", "0"],
+    ["--eval-every", "-1"], ["--seed", "-1"], ["--device", "meta"], ["--device", ""], ["--device", "gpu"],
+    ["--set", "train.dtype=float16"], ["--set", "train.schedule=cos"], ["--set", "train.grad_clip=0"],
+    ["--set", "train.boundary_weight=-1"], ["--set", "problem.sampler=sobol2"], ["--set", "model.grid_range=[1,-1]"],
+    ["--set", "model.ranks=[0,2,2]"], ["--set", "train.n_boundary=-3"], ["--set", "train.resample=0"],
+    ["--set", "model.dtype='half'"], ["--set", "train.group_lr={a=1}"], ["--set", "problem.coeffs=[1]"],
+    ["--set", "train.max_retries=-1"], ["--set", "model.hidden=[0]"], ["--set", "problem.name=3"],
+    ["--set", "model.backbone=3"], ["--set", 'train.lr="1e-3"'], ["--set", "model.spline_order=1"],
+    ["--steps", "1.5"], ["--checkpoint-every", "0"], ["--resume", "nowhere.pt"], ["--stepz", "1"],
+]
+
+
+def test_random_bad_command_lines_are_refused_in_one_line_before_writing(tmp_path, monkeypatch):
+    import random
+
+    monkeypatch.chdir(tmp_path)
+    rng = random.Random(16)
+    for i in range(60):
+        argv = [*SOLVE, "--problem", "poisson-two-body", "--dim", 3, "--steps", 1, "--out", tmp_path / f"o{i}"]
+        for _ in range(rng.randint(1, 3)):
+            argv += rng.choice(BAD_ARGS)
+        with pytest.raises(CLIFailed, match=r"^exit 2: pde-kan: error: "):  # one line asserted inside cli()
+            cli(*argv)()
+    assert sorted(p.name for p in tmp_path.iterdir()) == []

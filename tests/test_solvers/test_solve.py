@@ -84,3 +84,79 @@ def test_results_h5_round_trip_and_plots(tmp_path):
 def test_model_problem_dimension_mismatch_is_clear():
     with pytest.raises(ValueError, match="10"):
         solve(get_problem("poisson-two-body", dim=10, seed=0), KAN([3, 4, 1]), TrainConfig(steps=1))
+
+
+def test_predict_applies_the_ansatz_and_evaluate_scores_other_problems(tmp_path):
+    problem = get_problem("poisson-two-body", dim=3, seed=2)
+    sol = solve(problem, KAN([3, 4, 1]), TrainConfig(steps=5, n_eval=300, device="cpu"))
+    back = load_solution(sol.save(tmp_path / "r.h5"))
+    assert back.problem.params() == problem.params()
+    x = problem.sample_interior(9, torch.Generator().manual_seed(3))
+    u = back.predict(x)
+    assert torch.equal(u, problem.ansatz(x, sol.model(x)).detach())
+    assert np.array_equal(back.predict(x.numpy()), u.numpy())  # arrays in, arrays out
+    assert np.array_equal(back.predict(x.numpy().tolist()), u.numpy())
+    boundary = torch.tensor([[1.0, 0.0, 0.0]], dtype=torch.float64)  # hard BC: u = exact on the sphere
+    assert torch.allclose(back.predict(boundary), problem.exact(boundary), atol=1e-12)
+    assert back.evaluate() == pytest.approx({k: sol.metrics[k] for k in ("rel_l2", "rel_l1", "max_abs")},
+                                            rel=1e-12)
+    other = problem.with_params(coeffs=[2 * c for c in problem.coeffs])
+    assert back.evaluate(other)["rel_l2"] != pytest.approx(back.evaluate()["rel_l2"])
+    with pytest.raises(ValueError, match=r"Solution.evaluate: problem has dim 5 but the solution's points have 3"):
+        back.evaluate(get_problem("poisson-two-body", dim=5))
+    with pytest.raises(ValueError, match=r"x must have shape \(N, 3\), got \(4, 2\)"):
+        back.predict(np.zeros((4, 2)))
+    with pytest.raises(ValueError, match=r"x contains 1 non-finite value"):
+        back.predict(np.array([[np.nan, 0.0, 0.0]]))
+    with pytest.raises(TypeError, match=r"must be a tensor or array of shape \(N, 3\)"):
+        back.predict({"x": 1})
+
+
+def test_plots_from_a_loaded_space_time_solution_cover_the_time_interval(tmp_path, monkeypatch):
+    import matplotlib.figure
+
+    problem = get_problem("allen-cahn-time", dim=3)
+    sol = solve(problem, KAN([3, 4, 1]), TrainConfig(steps=3, n_eval=200, device="cpu"))
+    back = load_solution(sol.save(tmp_path / "r.h5"))
+    figures = []
+    real = matplotlib.figure.Figure.savefig
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig",
+                        lambda self, *a, **k: (figures.append(self), real(self, *a, **k))[1])
+    plot_slice(back, tmp_path / "s.png")
+    plot_history(back, tmp_path / "h.png")
+    panels = [ax for ax in figures[0].axes if ax.get_title()]
+    assert [ax.get_title() for ax in panels] == ["exact u", "predicted u", "|predicted - exact|"]
+    for ax in panels:  # (x_1, t) over the ball's extent and the whole time interval, labelled
+        assert (ax.get_xlabel(), ax.get_ylabel()) == ("x_1", "t")
+        assert ax.get_xlim() == pytest.approx((-1, 1), abs=0.02) and ax.get_ylim() == pytest.approx((0, 1), abs=0.02)
+    assert len(figures[0].axes) == 6  # one colour bar per panel
+    assert "allen-cahn-time · KAN [3, 4, 1] · d=3" in figures[0]._suptitle.get_text()
+    assert "x_2 = 0" in figures[0]._suptitle.get_text()
+    loss_ax, err_ax = figures[1].axes
+    assert loss_ax.get_yscale() == err_ax.get_yscale() == "log"
+    assert loss_ax.get_ylabel().startswith("training loss") and err_ax.get_ylabel().startswith("error against")
+
+
+def test_history_plot_shows_the_boundary_loss_of_soft_bc_problems(tmp_path, monkeypatch):
+    import matplotlib.figure
+
+    problem = get_problem("poisson-sine-cube", dim=3, boundary_weight=10.0)
+    sol = solve(problem, KAN([3, 4, 1]), TrainConfig(steps=4, eval_every=2, n_eval=100, device="cpu"))
+    figures = []
+    real = matplotlib.figure.Figure.savefig
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig",
+                        lambda self, *a, **k: (figures.append(self), real(self, *a, **k))[1])
+    plot_history(sol, tmp_path / "h.png")
+    labels = [t.get_text() for t in figures[0].axes[0].get_legend().get_texts()]
+    assert labels == ["total loss", "PDE residual", "boundary"]
+
+
+def test_resume_refuses_a_checkpoint_of_another_problem(tmp_path):
+    cfg = TrainConfig(steps=2, n_eval=50, device="cpu")
+    solve(get_problem("poisson-two-body", dim=3, seed=0), KAN([3, 4, 1]), cfg, callbacks=[Checkpoint(tmp_path)])
+    with pytest.raises(ValueError, match=r"different config for \['problem.coeffs'\]"):
+        solve(get_problem("poisson-two-body", dim=3, seed=3), KAN([3, 4, 1]), cfg.replace(steps=4),
+              resume=tmp_path / "last.pt")
+    resumed = solve(get_problem("poisson-two-body", dim=3, seed=0), KAN([3, 4, 1]), cfg.replace(steps=4),
+                    resume=tmp_path / "last.pt")
+    assert [row["step"] for row in resumed.history] == [1, 2, 3, 4]

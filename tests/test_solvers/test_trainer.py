@@ -120,7 +120,7 @@ def test_checkpoint_resume_is_bit_identical(tmp_path):
 def test_resume_refuses_changed_config(tmp_path):
     cfg = TrainConfig(steps=3, device="cpu")
     fit(KAN([2, 3, 1]), regression_task(), cfg, callbacks=[Checkpoint(tmp_path, every=1)])
-    with pytest.raises(ValueError, match=r"different config for \['lr'\]"):
+    with pytest.raises(ValueError, match=r"different config for \['train.lr'\]"):
         fit(KAN([2, 3, 1]), regression_task(), cfg.replace(lr=0.5), resume=tmp_path / "last.pt")
 
 
