@@ -176,7 +176,11 @@ class Problem:
 
     def params(self) -> dict[str, Any]:
         """JSON-serialisable description: ``name`` plus every field (tuples as lists)."""
-        out: dict[str, Any] = {"name": self.name}
+        cls = type(self)
+        # a user subclass without a registered name is rebuilt from "module:Class"
+        name = self.name if "name" in cls.__dict__ or cls.__module__.startswith("pde_kan.") else \
+            f"{cls.__module__}:{cls.__qualname__}"
+        out: dict[str, Any] = {"name": name}
         for f in dataclasses.fields(self):
             out[f.name] = jsonable(getattr(self, f.name))
         return out

@@ -94,7 +94,9 @@ class PDETask:
         d = self.problem.derivatives(model, x, self.config.laplacian, k=self.config.k, generator=gen)
         r = self.problem.residual(x, d)
         out = {"pde": (r * r).mean()}
-        for name, xb in xc.items():
+        if isinstance(xc, torch.Tensor):  # a bare boundary batch: the built-in problems' one soft condition
+            xc = {"bc": xc}
+        for name, xb in (xc or {}).items():
             rb = self.problem.condition_residual(name, model, xb, self.config.laplacian)
             if rb is not None:
                 out[name] = (rb * rb).mean()
