@@ -46,13 +46,19 @@ def plot_history(solution, path, keys: Sequence[str] = ("loss", "rel_l2")) -> Pa
 
 
 def _bounds(problem) -> tuple[np.ndarray, np.ndarray]:
-    dom = getattr(problem, "domain", None)
+    return _domain_bounds(getattr(problem, "domain", None), problem.dim)
+
+
+def _domain_bounds(dom, dim: int) -> tuple[np.ndarray, np.ndarray]:
+    if dom is not None and hasattr(dom, "space") and hasattr(dom, "t0"):  # space-time: the space's, then time
+        lo, hi = _domain_bounds(dom.space, dom.space.dim)
+        return np.append(lo, dom.t0), np.append(hi, dom.t1)
     if dom is not None and hasattr(dom, "lows"):
         return np.asarray(dom.lows, float), np.asarray(dom.highs, float)
     if dom is not None and hasattr(dom, "radius"):
         c = np.broadcast_to(np.asarray(getattr(dom, "center", 0.0), float), (dom.dim,))
         return c - dom.radius, c + dom.radius
-    return -np.ones(problem.dim), np.ones(problem.dim)
+    return -np.ones(dim), np.ones(dim)
 
 
 def plot_slice(solution, path, resolution: int = 101, fixed: Optional[Sequence[float]] = None) -> Path:
@@ -81,13 +87,15 @@ def plot_slice(solution, path, resolution: int = 101, fixed: Optional[Sequence[f
     x = torch.as_tensor(pts, dtype=p.dtype, device=p.device)
     with torch.no_grad():
         pred = problem.ansatz(x, model(x)).cpu().numpy()
-        exact = problem.exact(x).cpu().numpy()
+        exact = problem.exact(x).cpu().numpy() if getattr(problem, "exact", None) is not None else None
     inside = np.ones(len(pts), bool)
     dom = getattr(problem, "domain", None)
     if dom is not None and hasattr(dom, "contains"):
         inside = dom.contains(x[:, : getattr(dom, "dim", d)]).cpu().numpy().astype(bool)
-    fields = [("exact", exact), ("predicted", pred), ("|error|", np.abs(pred - exact))]
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    fields = [("predicted", pred)] if exact is None else \
+        [("exact", exact), ("predicted", pred), ("|error|", np.abs(pred - exact))]
+    fig, axes = plt.subplots(1, len(fields), figsize=(5 * len(fields), 4.2), squeeze=False)
+    axes = axes[0]
     for ax, (title, v) in zip(axes, fields):
         v = np.where(inside, v, np.nan).reshape(a.shape)
         im = ax.pcolormesh(a, b, v, shading="auto")
