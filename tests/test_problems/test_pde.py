@@ -338,3 +338,25 @@ def test_solve_heat_soft_initial_condition_is_trained():
     assert p.condition_weights() == {"initial": 3.0}
     sol = solve(p, KAN([2, 5, 1]), TrainConfig(steps=2, n_interior=16, n_boundary=8, n_eval=50, device="cpu"))
     assert "loss_initial" in sol.history[-1] and sol.history[-1]["loss_initial"] > 0
+
+
+@pytest.mark.parametrize("method", ["hutchinson", "sdgd"])
+def test_stochastic_laplacian_through_a_hard_ansatz_with_data(method):
+    """The estimator's probe vectors go through the library-built ansatz (autograd on the data function alone):
+    the estimate equals (scale) * sum_k v_k^T H v_k of the ansatz's exact Hessian H."""
+    dom = SpaceTime(Box.cube(3), 0.0, 1.0)
+    p = PDE(lambda x, u: u.laplacian + u.dt, domain=dom, conditions=[Dirichlet(g_data), Initial(u0_data)])
+    model = kan(4)
+    x = p.sample_interior(6, gen(21))
+    u = p.derivatives(model, x, method, k=2, generator=gen(22))
+    _, grad, h = reference_derivatives(lambda z: p.ansatz(z, model(z)), x)
+    hs = h[:, :3, :3]
+    g = gen(22)
+    if method == "hutchinson":
+        v = torch.randint(0, 2, (6, 3, 2), generator=g).to(DT) * 2 - 1
+        expected = torch.einsum("nik,nij,njk->n", v, hs, v) / 2
+    else:
+        idx = torch.randperm(3, generator=g)[:2]
+        expected = 1.5 * hs[:, idx, idx].sum(-1)
+    torch.testing.assert_close(u.laplacian, expected, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(u.dt, grad[:, 3], rtol=1e-10, atol=1e-12)
