@@ -33,7 +33,6 @@ With ``laplacian="autograd"`` (``TrainConfig``) everything goes through autograd
 """
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Optional, Sequence, Union
@@ -49,7 +48,6 @@ from .conditions import (Condition, Dirichlet, Initial, boundary_parts, check_co
 from .domains import Ball, Box, SpaceTime
 from .functions import UserFunction
 
-log = logging.getLogger("pde_kan")
 
 VALUE, LAPLACIAN = "value", "laplacian"
 
