@@ -378,6 +378,8 @@ class Ansatz:
         u0 = None if initial is None else initial.u0
         self.constant = (g is None or g.is_constant) and (u0 is None or u0.is_constant)
         self.g, self.u0 = g, u0
+        # constant data: A = u0 (g + u0 - g) or g, a number added to the value; no derivative to take
+        self.shift = float((u0 if u0 is not None else g).fn) if self.constant else 0.0
 
     def lift(self, x: torch.Tensor) -> torch.Tensor:
         """``A(x) (N,)``: ``g``, ``u0``, or ``g + u0 - g(x, t0)``."""
@@ -395,10 +397,7 @@ class Ansatz:
             b = fj if b is None else b * fj
         u = b * raw_jet
         if self.constant:
-            a = self.lift(x[:1])[0]
-            if float(a) != 0.0:
-                u = Jet(u.value + a, u.tangent, u.second, u.directions)
-            return u
+            return Jet(u.value + self.shift, u.tangent, u.second, u.directions) if self.shift else u
         return function_jet(self.lift, x, raw_jet.directions) + u
 
 
