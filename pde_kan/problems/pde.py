@@ -265,7 +265,17 @@ def compute(plan: Plan, model, x: torch.Tensor, method: str, spatial_dim: int, t
     n, dim = x.shape
     first = list(plan.first)
     diag = list(plan.diag)
-    if plan.laplacian:  # the built-in problems' pass: Laplacian (exact or estimated) plus first derivatives
+    spatial_first = [i for i in first if i < spatial_dim]
+    if plan.laplacian and method == "jet" and spatial_first:
+        # spatial first derivatives are tangents the exact Laplacian's directions carry anyway: no duplicates
+        rest = [i for i in first if i >= spatial_dim]
+        index = torch.as_tensor(list(range(spatial_dim)) + rest, dtype=torch.long, device=x.device)
+        weights = torch.cat([x.new_ones(spatial_dim), x.new_zeros(len(rest))]) if rest else None
+        jet = _jet(model, x, Coordinates(index, dim, 1.0, weights), transform)
+        out[VALUE], out[LAPLACIAN] = jet.value[:, 0], jet.laplacian[:, 0]
+        for i in first:
+            out[("d", i)] = jet.tangent[:, 0, i if i < spatial_dim else spatial_dim + rest.index(i)]
+    elif plan.laplacian:  # the built-in problems' pass: Laplacian (exact or estimated) plus first derivatives
         d = pde_derivatives(model, x, method, spatial_dim=spatial_dim, first_order=first, transform=transform,
                             k=k, generator=generator)
         out[VALUE], out[LAPLACIAN] = d.value, d.laplacian
