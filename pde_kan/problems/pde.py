@@ -536,6 +536,8 @@ class PDE(Problem):
         self._state["soft"] = tuple((name, c) for name, c in zip(condition_names(self.conditions), self.conditions)
                                     if c is not hard_d and c is not hard_i)
         self._state["hard"] = tuple(c for c in (hard_d, hard_i) if c is not None)
+        if self.origin is not None:  # a registered family goes by its registry name (plots, logs, reports)
+            object.__setattr__(self, "name", self.origin["name"])
 
     # ---- description ---------------------------------------------------------------------------------
     @property

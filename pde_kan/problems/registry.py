@@ -133,6 +133,7 @@ def _with_origin(problem: Any, name: str, kw: dict) -> Problem:
         raise TypeError(f"problem {name!r} must build a pde_kan.problems.Problem, got {type(problem).__name__}.")
     if getattr(problem, "origin", "absent") is None:  # a PDE from a factory: record how to rebuild it
         object.__setattr__(problem, "origin", {"name": name, **jsonable(kw)})
+        object.__setattr__(problem, "name", name)
     return problem
 
 

@@ -98,7 +98,7 @@ def test_entry_point_group(mod, monkeypatch):
                         lambda group: eps if group == registry.ENTRY_POINT_GROUP else [])
     assert "my-heat" in registry.available_problems()
     p = get_problem("my-heat", k=0.3)
-    assert p.params() == {"name": "my-heat", "k": 0.3}
+    assert p.params() == {"name": "my-heat", "k": 0.3} and p.name == "my-heat"
     assert problem_from_params(p.params()).params() == p.params()
     with pytest.raises(ValueError, match=r"problem 'broken': its entry point 'x:y' .* failed to load"):
         get_problem("broken")
@@ -124,7 +124,7 @@ def test_cli_and_toml_with_custom_problem(mod, tmp_path, capsys):
 def test_shipped_families_round_trip_and_change_parameters():
     for name in ("heat-sine", "wave-1d", "helmholtz-2d", "burgers-1d", "anisotropic-advection-diffusion"):
         p = get_problem(name)
-        assert isinstance(p, Problem)
+        assert isinstance(p, Problem) and p.name == name
         again = problem_from_params(json.loads(json.dumps(p.params())))
         assert again == p and hash(again) == hash(p)
     h = get_problem("heat-sine", dim=3, k=0.2)
