@@ -1,4 +1,7 @@
-"""PDE problems: domains, samplers, manufactured solutions, Poisson and Allen–Cahn families, registry.
+"""PDE problems: domains, samplers, manufactured solutions, Poisson and Allen–Cahn families, the general
+:class:`PDE` (any residual written with the lazy derivative object :class:`U`, condition objects, optional exact
+solution; see docs/problems.md), the shipped heat / wave / Helmholtz / Burgers / advection–diffusion problems,
+registry.
 
 Every problem is a frozen dataclass (:class:`Problem`) with a closed-form exact solution; its source term is
 derived once in :mod:`pde_kan.problems.manufactured`. Hard boundary conditions are jet transforms used by both
@@ -9,14 +12,21 @@ All domains lie inside the default spline grid range ``[-1, 1]`` (unit ball, ``[
 """
 from .allen_cahn import AllenCahn, AllenCahnTime, AllenCahnTwoBody
 from .base import Problem, closed_jet
+from .classic import advection_diffusion, burgers, heat, helmholtz, wave
+from .conditions import Dirichlet, Initial, InitialVelocity, Neumann, Periodic, Robin, boundary_parts
 from .domains import Ball, Box, SpaceTime
+from .functions import UserFunction
 from .manufactured import Field
+from .pde import PDE, FunctionModel, U, function_jet, load_reference
 from .poisson import Poisson, PoissonSineCube, PoissonSineSquare, PoissonTwoBody
-from .registry import PROBLEMS, available_problems, get_problem, problem_from_params
+from .registry import ENTRY_POINT_GROUP, PROBLEMS, available_problems, get_problem, problem_from_params
 from .sampling import CUBE_SAMPLERS, RADIAL_SAMPLERS
 
 __all__ = [
-    "AllenCahn", "AllenCahnTime", "AllenCahnTwoBody", "Ball", "Box", "CUBE_SAMPLERS", "Field", "PROBLEMS",
-    "Poisson", "PoissonSineCube", "PoissonSineSquare", "PoissonTwoBody", "Problem", "RADIAL_SAMPLERS",
-    "SpaceTime", "available_problems", "closed_jet", "get_problem", "problem_from_params",
+    "AllenCahn", "AllenCahnTime", "AllenCahnTwoBody", "Ball", "Box", "CUBE_SAMPLERS", "Dirichlet",
+    "ENTRY_POINT_GROUP", "Field", "FunctionModel", "Initial", "InitialVelocity", "Neumann", "PDE", "PROBLEMS",
+    "Periodic", "Poisson", "PoissonSineCube", "PoissonSineSquare", "PoissonTwoBody", "Problem",
+    "RADIAL_SAMPLERS", "Robin", "SpaceTime", "U", "UserFunction", "advection_diffusion", "available_problems",
+    "boundary_parts", "burgers", "closed_jet", "function_jet", "get_problem", "heat", "helmholtz",
+    "load_reference", "problem_from_params", "wave",
 ]

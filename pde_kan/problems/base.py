@@ -133,6 +133,31 @@ class Problem:
             return None
         return u.reshape(-1) - self.exact(x)
 
+    # ---- the loss and evaluation protocol of PDETask (a PDE overrides these) ----------------------------
+    @property
+    def has_exact(self) -> bool:
+        """Whether :meth:`evaluation_set` gives exact values (error metrics can be measured)."""
+        return True
+
+    def condition_weights(self) -> dict[str, float]:
+        """Loss name -> relative weight of each soft condition (scaled by the boundary weight)."""
+        return {} if self.hard_boundary else {"bc": 1.0}
+
+    def sample_conditions(self, n: int, generator: torch.Generator, dtype=torch.float64,
+                          device=None) -> dict[str, torch.Tensor]:
+        """Loss name -> ``(n, dim)`` points for each soft condition."""
+        xb = self.sample_boundary(n, generator, dtype=dtype, device=device)
+        return {} if xb is None else {"bc": xb}
+
+    def condition_residual(self, name: str, model, x: torch.Tensor, method: str = "jet") -> torch.Tensor:
+        """Residual ``(n,)`` of the soft condition ``name`` at its points ``x``."""
+        return self.boundary_residual(x, self.ansatz(x, model(x)))
+
+    def evaluation_set(self, n: int, generator: torch.Generator, dtype=torch.float64, device=None):
+        """``(x (n, dim), exact u (n,))`` from the interior sampler."""
+        x = self.sample_interior(n, generator, dtype=dtype, device=device)
+        return x, self.exact(x)
+
     def derivatives(self, model, x: torch.Tensor, method: str = "jet", k: Optional[int] = None,
                     generator: Optional[torch.Generator] = None) -> Derivatives:
         """Value, spatial Laplacian and first derivatives of the ansatz ``u`` built on ``model`` at ``x``."""
@@ -151,7 +176,11 @@ class Problem:
 
     def params(self) -> dict[str, Any]:
         """JSON-serialisable description: ``name`` plus every field (tuples as lists)."""
-        out: dict[str, Any] = {"name": self.name}
+        cls = type(self)
+        # a user subclass without a registered name is rebuilt from "module:Class"
+        name = self.name if "name" in cls.__dict__ or cls.__module__.startswith("pde_kan.") else \
+            f"{cls.__module__}:{cls.__qualname__}"
+        out: dict[str, Any] = {"name": name}
         for f in dataclasses.fields(self):
             out[f.name] = jsonable(getattr(self, f.name))
         return out

@@ -384,7 +384,7 @@ class ShardedTask:
         return self.local.loss(model, batch)
 
     def evaluate(self, model):
-        if isinstance(self.task, PDETask) and self.ctx.connected:
+        if isinstance(self.task, PDETask) and self.ctx.connected and self.task.u_eval is not None:
             x = self.task.x_eval
             part = torch.tensor_split(x, self.ctx.world_size)[self.ctx.rank]
             pred = self.ctx.all_gather_rows(self.task.predict(model, part))

@@ -156,17 +156,19 @@ def plot_slice(solution, path, resolution: int = 101, fixed: Optional[Sequence[f
     x = torch.as_tensor(pts, dtype=p.dtype, device=p.device)
     pred = np.asarray(solution.predict(x).cpu().numpy(), float)
     with torch.no_grad():
-        exact = problem.exact(x).cpu().numpy()
+        exact = problem.exact(x).cpu().numpy() if getattr(problem, "exact", None) is not None else None
     inside = np.ones(len(pts), bool)
     if domain is not None and hasattr(domain, "contains"):
         inside = domain.contains(x).cpu().numpy().astype(bool)
-    # exact and predicted share one colour scale (so colours compare across panels); the error has its own
-    both = np.concatenate([exact[inside], pred[inside]]) if inside.any() else np.zeros(1)
-    shared = dict(vmin=float(both.min()), vmax=float(both.max()))
-    fields = [("exact u", exact, "viridis", shared), ("predicted u", pred, "viridis", shared),
-              ("|predicted - exact|", np.abs(pred - exact), "magma", {})]
-    fig, axs = plt.subplots(1, 3, figsize=(15, 5.0), layout="constrained")
-    for ax, (title, v, cmap, scale) in zip(axs, fields):
+    if exact is None:  # a problem without exact solution: the prediction alone
+        fields = [("predicted u", pred, "viridis", {})]
+    else:  # exact and predicted share one colour scale (so colours compare across panels); the error has its own
+        both = np.concatenate([exact[inside], pred[inside]]) if inside.any() else np.zeros(1)
+        shared = dict(vmin=float(both.min()), vmax=float(both.max()))
+        fields = [("exact u", exact, "viridis", shared), ("predicted u", pred, "viridis", shared),
+                  ("|predicted - exact|", np.abs(pred - exact), "magma", {})]
+    fig, axs = plt.subplots(1, len(fields), figsize=(5 * len(fields), 5.0), layout="constrained", squeeze=False)
+    for ax, (title, v, cmap, scale) in zip(axs[0], fields):
         v = np.where(inside, v, np.nan).reshape(a.shape)
         im = ax.pcolormesh(a, b, v, shading="auto", cmap=cmap, **scale)
         ax.set_title(title)

@@ -44,10 +44,18 @@ def error_metrics(pred: torch.Tensor, exact: torch.Tensor) -> dict[str, float]:
 
 
 class PDETask:
-    """Physics-informed loss ``mean(r^2) + w_b mean(r_b^2)`` on fresh collocation points every step.
+    """Physics-informed loss ``mean(r^2) + w_b sum_c w_c mean(r_c^2)`` on fresh collocation points every step.
+
+    ``r`` is the problem's residual on ``n_interior`` interior points; each soft condition ``c`` (the built-in
+    problems' boundary loss ``"bc"``, a :class:`~pde_kan.problems.PDE`'s Dirichlet / Neumann / Robin / periodic /
+    initial conditions) adds its mean squared residual on ``n_boundary`` points of its own, weighted by its
+    relative weight ``w_c`` times ``w_b`` (``config.boundary_weight``, else the problem's). Derivatives come from
+    the problem (forward jets, the configured estimator, autograd only where needed).
 
     Evaluation uses ``n_eval`` Monte-Carlo points from the problem's interior sampler, drawn once from a
-    generator seeded ``seed + 1`` (never a grid in high dimension).
+    generator seeded ``seed + 1`` (never a grid in high dimension), or the problem's reference data. Without
+    exact values the metrics are the residual and condition mean squares there (``residual_mse``,
+    ``<condition>_mse``); error metrics are then absent, never a number.
     """
 
     def __init__(self, problem, config: TrainConfig):
@@ -55,42 +63,55 @@ class PDETask:
         self.config = config
         w = config.boundary_weight
         self.boundary_weight = problem.boundary_weight if w is None else w
+        self.condition_weights = problem.condition_weights()
+        if self.condition_weights and self.boundary_weight and not config.n_boundary and \
+                getattr(problem, "strict_conditions", False):
+            raise ValueError(f"TrainConfig: n_boundary=0 would drop the soft condition(s) "
+                             f"{sorted(self.condition_weights)} of {type(problem).__name__}; set n_boundary >= 1 "
+                             f"(points per condition per step) or boundary_weight=0 to drop them on purpose.")
         self.x_eval: Optional[torch.Tensor] = None
+        self.u_eval: Optional[torch.Tensor] = None
         self._fixed: Optional[tuple] = None
 
     def prepare(self, dtype, device):
         if self.x_eval is None or self.x_eval.dtype != dtype or self.x_eval.device != device:
             g = torch.Generator().manual_seed(self.config.seed + 1)
-            self.x_eval = self.problem.sample_interior(self.config.n_eval, g, dtype=dtype, device=device)
-            self.u_eval = self.problem.exact(self.x_eval)
+            self.x_eval, self.u_eval = self.problem.evaluation_set(self.config.n_eval, g, dtype=dtype, device=device)
 
     def batch(self, step, generator, dtype, device):
         if not self.config.resample and self._fixed is not None:
-            x, xb = self._fixed
+            x, xc = self._fixed
         else:
             x = self.problem.sample_interior(self.config.n_interior, generator, dtype=dtype, device=device)
-            xb = None
+            xc = {}
             if self.config.n_boundary and self.boundary_weight:
-                xb = self.problem.sample_boundary(self.config.n_boundary, generator, dtype=dtype, device=device)
-            self._fixed = (x, xb)
+                xc = self.problem.sample_conditions(self.config.n_boundary, generator, dtype=dtype, device=device)
+            self._fixed = (x, xc)
         # one probe seed per step: L-BFGS closures re-evaluate the same stochastic Laplacian
         probe_seed = int(torch.randint(0, 2**62, (1,), generator=generator))
-        return x, xb, probe_seed
+        return x, xc, probe_seed
 
-    def loss(self, model, batch):
-        x, xb, probe_seed = batch
+    def losses(self, model, x, xc, probe_seed) -> dict[str, torch.Tensor]:
+        """Mean squared residual ``"pde"`` and one mean square per soft condition (unweighted)."""
         gen = torch.Generator(device="cpu").manual_seed(probe_seed)
         d = self.problem.derivatives(model, x, self.config.laplacian, k=self.config.k, generator=gen)
         r = self.problem.residual(x, d)
-        loss_pde = (r * r).mean()
-        logs = {"loss_pde": float(loss_pde.detach())}
-        loss = loss_pde
-        if xb is not None:
-            rb = self.problem.boundary_residual(xb, self.problem.ansatz(xb, model(xb)))
+        out = {"pde": (r * r).mean()}
+        if isinstance(xc, torch.Tensor):  # a bare boundary batch: the built-in problems' one soft condition
+            xc = {"bc": xc}
+        for name, xb in (xc or {}).items():
+            rb = self.problem.condition_residual(name, model, xb, self.config.laplacian)
             if rb is not None:
-                loss_bc = (rb * rb).mean()
-                loss = loss + self.boundary_weight * loss_bc
-                logs["loss_bc"] = float(loss_bc.detach())
+                out[name] = (rb * rb).mean()
+        return out
+
+    def loss(self, model, batch):
+        parts = self.losses(model, *batch)
+        loss = parts.pop("pde")
+        logs = {"loss_pde": float(loss.detach())}
+        for name, value in parts.items():
+            loss = loss + self.boundary_weight * self.condition_weights.get(name, 1.0) * value
+            logs[f"loss_{name}"] = float(value.detach())
         return loss, logs
 
     def predict(self, model, x: Optional[torch.Tensor] = None) -> torch.Tensor:
@@ -98,7 +119,14 @@ class PDETask:
         return self.problem.ansatz(x, eval_chunks(model, x))
 
     def evaluate(self, model):
-        return error_metrics(self.predict(model), self.u_eval)
+        if self.u_eval is not None:
+            return error_metrics(self.predict(model), self.u_eval)
+        # no exact values: residual and condition losses on (part of) the evaluation set
+        g = torch.Generator().manual_seed(self.config.seed + 2)
+        x = self.x_eval[: min(self.x_eval.shape[0], 2000)]
+        xc = self.problem.sample_conditions(min(self.config.n_eval, 2000), g, dtype=x.dtype, device=x.device)
+        parts = self.losses(model, x, xc, int(torch.randint(0, 2**62, (1,), generator=g)))
+        return {("residual_mse" if k == "pde" else f"{k}_mse"): float(v.detach()) for k, v in parts.items()}
 
 
 LOSSES = ("mse", "cross_entropy")

@@ -65,7 +65,7 @@ def test_reference_preset_initial_statistics_match_the_reference_formulas():
     assert math.isclose(float(src.embeddings.detach().std()), emb_std, rel_tol=0.05)
     # hypernet: xavier_normal_ weights, zero biases
     assert math.isclose(float(hn.fc2.weight.detach().std()), math.sqrt(2.0 / (32 + 9)), rel_tol=0.15)
-    assert float(hn.fc1.bias.abs().max()) == 0.0 and float(hn.fc2.bias.abs().max()) == 0.0
+    assert float(hn.fc1.bias.detach().abs().max()) == 0.0 and float(hn.fc2.bias.detach().abs().max()) == 0.0
     # no output scale: the layer's coefficients are the hypernet's raw output
     cw = src.generate(src.embeddings)
     torch.testing.assert_close(cw, hn(src.embeddings.reshape(-1, 1)).reshape(n_out, n_in, 9), rtol=0, atol=0)

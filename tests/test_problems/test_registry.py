@@ -14,8 +14,9 @@ DT = torch.float64
 
 
 def test_available_problems():
-    assert available_problems() == ["allen-cahn-time", "allen-cahn-two-body", "poisson-sine-cube",
-                                    "poisson-sine-square", "poisson-two-body"]
+    assert available_problems() == ["allen-cahn-time", "allen-cahn-two-body", "anisotropic-advection-diffusion",
+                                    "burgers-1d", "heat-sine", "helmholtz-2d", "poisson-sine-cube",
+                                    "poisson-sine-square", "poisson-two-body", "wave-1d"]
 
 
 @pytest.mark.parametrize("name,kw,cls,dim", [
