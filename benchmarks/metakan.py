@@ -105,8 +105,10 @@ def summarise(rows: list[dict]) -> list[dict]:
     """Per (problem, dim, design): best lr by validation residual per seed; medians over seeds; ratios to kan."""
     ok = [r for r in rows if "error" not in r and math.isfinite(r.get("val_residual", math.nan))]
     groups: dict[tuple, dict[int, dict]] = {}
+    tried: dict[tuple, set] = {}
     for r in ok:
         key = (r["problem"], r["dim"], r["design"])
+        tried.setdefault(key, set()).add(r["lr"])
         best = groups.setdefault(key, {}).get(r["seed"])
         if best is None or r["val_residual"] < best["val_residual"]:
             groups[key][r["seed"]] = r
@@ -117,6 +119,7 @@ def summarise(rows: list[dict]) -> list[dict]:
                       "rel_l2": statistics.median(r["rel_l2"] for r in chosen),
                       "rel_l2_per_seed": [r["rel_l2"] for r in chosen],
                       "best_lr_per_seed": [r["lr"] for r in chosen],
+                      "lrs_tried": sorted(tried[(problem, dim, design)]),
                       "val_residual": statistics.median(r["val_residual"] for r in chosen),
                       "params": chosen[0]["params"],
                       "ms_per_step": statistics.median(r["ms_per_step"] for r in chosen)})
