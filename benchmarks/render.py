@@ -85,17 +85,19 @@ def memory_section(data: dict) -> list[str]:
     lines = section_header("## Peak memory of one training step", data,
                            f"device {data['device']}, median of {data['repeats']} fresh processes per model.  ")
     lines += [f"Definition: {data['definition']}.  ",
-              "Peak memory comes from a process with glibc's mmap threshold pinned (freed tensors go back to the "
-              "OS); step time from a second fresh process with the default allocator. `MetaKAN` is the default "
-              "configuration (`recompute=True`, `chunk_size=DEFAULT_CHUNK_SIZE` of `pde_kan/nn/layer.py`); the "
+              "**Peak MB is what a user sees**: the process with glibc's default allocator (the one that also "
+              "times the step). *Pinned MB* comes from a second fresh process with glibc's mmap threshold pinned "
+              "(freed tensors go back to the OS, so the peak follows the live tensors). `MetaKAN` is the default "
+              "configuration (`recompute=True`, `chunk_size=DEFAULT_CHUNK_SIZE` of `pde_kan/nn/hyper.py`); the "
               "suffixed rows change one option.", ""]
     for res in data["results"]:
         lines += [f"### {res['case']}: widths {res['widths']}, N = {res['n']}, {res['dtype']}", "",
                   f"Method: {res['method']}.", "",
-                  "| model | peak MB | × KAN | step ms | × KAN | trainable params |",
-                  "|---|---:|---:|---:|---:|---:|"]
+                  "| model | peak MB | × KAN | pinned MB | × KAN | step ms | × KAN | trainable params |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|"]
         for key, row in res["models"].items():
             lines.append(f"| {label(key)} | {fmt(row['peak_mb'], 1)} | {fmt(row.get('peak_to_kan'))} | "
+                         f"{fmt(row['peak_mb_pinned'], 1)} | {fmt(row.get('peak_pinned_to_kan'))} | "
                          f"{fmt(row['step_ms'], 1)} | {fmt(row.get('time_to_kan'))} | {row['params']:,} |")
         lines.append("")
     return lines
@@ -144,7 +146,8 @@ def targets_section(speed: dict | None, memory: dict | None) -> list[str]:
         if "peak_to_kan" not in meta:
             continue
         if res["kind"] == "fc":
-            row("MetaKAN peak <= 0.4x KAN", res["case"], f"{meta['peak_to_kan']:.2f}x", meta["peak_to_kan"] <= 0.4)
+            row("MetaKAN peak (default allocator) <= 0.3x KAN", res["case"], f"{meta['peak_to_kan']:.2f}x",
+                meta["peak_to_kan"] <= 0.3)
             row("... at <= 1.5x KAN's step time", res["case"], f"{meta['time_to_kan']:.2f}x",
                 meta["time_to_kan"] <= 1.5)
         else:
