@@ -2,7 +2,8 @@
 
 :class:`HyperNet` maps one small embedding per edge to the edge's numbers; :class:`HyperCoefficients` is the
 :class:`~pde_kan.nn.layer.CoefficientSource` that owns the embeddings and generates ``[w, C]`` on the fly, in
-chunks, with the autograd functions below regenerating them in backward instead of storing them.
+chunks, with the autograd functions below regenerating them in backward instead of storing them. (Over 400
+lines because those functions are the memory saving and live next to the source that calls them.)
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import torch
 from torch import nn
 
 from .._checks import choice, positive_int
-from .layer import CoefficientSource, _normal
+from .layer import CoefficientSource, normal_init
 
 #: Hidden activations of the hypernet: the paper's ReLU, or none (an affine map, as in some reference scripts).
 HYPER_ACTIVATIONS = ("relu", "identity")
@@ -55,7 +56,7 @@ class HyperNet(nn.Module):
             stds = (math.sqrt((2.0 if activation == "relu" else 1.0) / embedding_dim), math.sqrt(1.0 / hidden))
         with torch.no_grad():
             for fc, std in zip((self.fc1, self.fc2), stds):
-                fc.weight.copy_(_normal(fc.weight.shape, std, generator, dtype, device))
+                fc.weight.copy_(normal_init(fc.weight.shape, std, generator, dtype, device))
                 fc.bias.zero_()
 
     def forward(self, e: torch.Tensor) -> torch.Tensor:
@@ -358,7 +359,7 @@ class HyperCoefficients(CoefficientSource):
         #: chunk scratch space; MetaKAN gives all its layers one (see :class:`Workspace`)
         self.workspace = Workspace()
         emb_std = _xavier_std(embedding_dim, out_features * in_features) if init == "reference" else 1.0
-        self.embeddings = nn.Parameter(_normal((out_features, in_features, embedding_dim), emb_std, generator,
+        self.embeddings = nn.Parameter(normal_init((out_features, in_features, embedding_dim), emb_std, generator,
                                                dtype, device))
         n_out = n_basis + 1 if self.base_mode == "generated" else n_basis
         if hypernet is None:
@@ -373,12 +374,12 @@ class HyperCoefficients(CoefficientSource):
         self.hypernet = hypernet
         std = 1.0 / math.sqrt(in_features)
         if self.base_mode == "free":
-            self.base_weight = nn.Parameter(_normal((out_features, in_features), std, generator, dtype, device))
+            self.base_weight = nn.Parameter(normal_init((out_features, in_features), std, generator, dtype, device))
         elif self.base_mode == "lowrank":
             r = positive_int("base_rank", base_rank, owner=own)
             # Var(w) = r * (1/r) * (1/in): the dense init's variance
-            self.base_u = nn.Parameter(_normal((out_features, r), math.sqrt(1.0 / r), generator, dtype, device))
-            self.base_v = nn.Parameter(_normal((in_features, r), std, generator, dtype, device))
+            self.base_u = nn.Parameter(normal_init((out_features, r), math.sqrt(1.0 / r), generator, dtype, device))
+            self.base_v = nn.Parameter(normal_init((in_features, r), std, generator, dtype, device))
         scale = torch.full((n_out,), 1.0 if init == "reference" else init_scale * std, dtype=dtype, device=device)
         if self.base_mode == "generated" and init != "reference":
             scale[-1] = std

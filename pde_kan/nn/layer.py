@@ -24,7 +24,8 @@ from .splines import BSplineBasis
 from .tucker import check_ranks, tucker_to_tensor
 
 
-def _normal(shape, std, generator, dtype, device) -> torch.Tensor:
+def normal_init(shape, std, generator, dtype, device) -> torch.Tensor:
+    """``N(0, std^2)`` of ``shape`` drawn from ``generator`` on the CPU (reproducible on any device), then moved."""
     t = torch.randn(shape, generator=generator, dtype=dtype)
     return (t * std).to(device)
 
@@ -93,8 +94,8 @@ class DenseCoefficients(CoefficientSource):
         super().__init__()
         self.in_features, self.out_features, self.n_basis = in_features, out_features, n_basis
         std = 1.0 / math.sqrt(in_features)
-        self.weight = nn.Parameter(_normal((out_features, in_features, n_basis), init_scale * std, generator, dtype, device))
-        self.base_weight = nn.Parameter(_normal((out_features, in_features), std, generator, dtype, device))
+        self.weight = nn.Parameter(normal_init((out_features, in_features, n_basis), init_scale * std, generator, dtype, device))
+        self.base_weight = nn.Parameter(normal_init((out_features, in_features), std, generator, dtype, device))
 
     def coefficients(self):
         return self.weight, self.base_weight
@@ -134,8 +135,8 @@ class TuckerCoefficients(CoefficientSource):
         self.u_out, self.u_in, self.u_basis = factors
         var = init_scale**2 / in_features
         core_std = math.sqrt(var * math.prod(dims) / math.prod(self.ranks))
-        self.core = nn.Parameter(_normal(self.ranks, core_std, generator, dtype, device))
-        self.base_weight = nn.Parameter(_normal((out_features, in_features), 1.0 / math.sqrt(in_features),
+        self.core = nn.Parameter(normal_init(self.ranks, core_std, generator, dtype, device))
+        self.base_weight = nn.Parameter(normal_init((out_features, in_features), 1.0 / math.sqrt(in_features),
                                                 generator, dtype, device))
 
     def factors(self) -> list[torch.Tensor]:
