@@ -84,28 +84,57 @@ DENSE_EXPONENTS: dict[str, tuple[float, float]] = {"core": (0.5, 0.0), "out": (-
 EMBEDDING_EXPONENTS: dict[str, tuple[float, float]] = {"core": (0.5, 0.5), "out": (-0.5, 0.0), "in": (0.0, -0.5),
                                                        "basis": (0.0, 0.0)}
 
+# (exponent on r_o / r_o_ref, on r_i / r_i_ref, on r_b / r_b_ref) of each component's rate (the rank law)
+RANK_EXPONENTS: dict[str, tuple[float, float, float]] = {"core": (-0.5, -1.0, -1.0), "out": (-0.5, 0.0, 0.0),
+                                                        "in": (0.0, 0.0, 0.0), "basis": (0.0, 0.0, 0.0)}
+REFERENCE_RANKS = (4, 4, 3)
+
 RateRule = Callable[..., dict[str, float]]
 
 
+def rank_factors(ranks, reference_ranks=REFERENCE_RANKS,
+                 rank_exponents: Mapping[str, tuple[float, float, float]] = RANK_EXPONENTS) -> dict[str, float]:
+    """``{component: prod_k (r_k / r_k_ref)^{e_k}}``: the rank law's multiplier of each component's rate."""
+    out = {}
+    for comp, exps in rank_exponents.items():
+        f = 1.0
+        for r, r0, e in zip(ranks, reference_ranks, exps):
+            f *= (r / r0) ** e
+        out[comp] = f
+    return out
+
+
 def lotra_rates(lr: float, n_out: int, n_in: int, *, ratios: Mapping[str, float], reference_width: int,
-                exponents: Mapping[str, tuple[float, float]] = DENSE_EXPONENTS) -> dict[str, float]:
-    """The width-scaled rule derived in the module docstring: ``{component: rate}``."""
+                exponents: Mapping[str, tuple[float, float]] = DENSE_EXPONENTS, ranks=None,
+                reference_ranks=REFERENCE_RANKS) -> dict[str, float]:
+    """The width- and rank-scaled rule derived in the module docstring: ``{component: rate}`` (no rank factor
+    when ``ranks`` is None)."""
+    rf = rank_factors(ranks, reference_ranks) if ranks is not None else {}
     return {comp: lr * ratios.get(comp, 1.0) * (n_out / reference_width) ** eo * (n_in / reference_width) ** ei
-            for comp, (eo, ei) in exponents.items()}
+            * rf.get(comp, 1.0) for comp, (eo, ei) in exponents.items()}
 
 
 def uniform_rates(lr: float, n_out: int, n_in: int, *, ratios: Mapping[str, float], reference_width: int,
-                  exponents: Mapping[str, tuple[float, float]] = DENSE_EXPONENTS) -> dict[str, float]:
+                  exponents: Mapping[str, tuple[float, float]] = DENSE_EXPONENTS, ranks=None,
+                  reference_ranks=REFERENCE_RANKS) -> dict[str, float]:
     """One rate for every component (the baseline the paper shows to be inefficient); ratios are ignored."""
     return {comp: lr for comp in COMPONENTS}
 
 
-RATE_RULES: dict[str, RateRule] = {"lotra": lotra_rates, "uniform": uniform_rates}
+def lotra_width_rates(lr: float, n_out: int, n_in: int, *, ratios: Mapping[str, float], reference_width: int,
+                      exponents: Mapping[str, tuple[float, float]] = DENSE_EXPONENTS, ranks=None,
+                      reference_ranks=REFERENCE_RANKS) -> dict[str, float]:
+    """The width law alone (the ``"lotra"`` rule before the rank law was added): ranks are ignored."""
+    return lotra_rates(lr, n_out, n_in, ratios=ratios, reference_width=reference_width, exponents=exponents)
+
+
+RATE_RULES: dict[str, RateRule] = {"lotra": lotra_rates, "lotra_width": lotra_width_rates, "uniform": uniform_rates}
 
 
 def component_rates(rule: str, lr: float, n_out: int, n_in: int, *, ratios: Mapping[str, float] | None = None,
                     reference_width: int = 16,
-                    exponents: Mapping[str, tuple[float, float]] = DENSE_EXPONENTS) -> dict[str, float]:
+                    exponents: Mapping[str, tuple[float, float]] = DENSE_EXPONENTS, ranks=None,
+                    reference_ranks=REFERENCE_RANKS) -> dict[str, float]:
     """Learning rates of ``core``, ``out``, ``in``, ``basis`` for one layer of width ``n_in -> n_out``.
 
     Args:
@@ -115,10 +144,14 @@ def component_rates(rule: str, lr: float, n_out: int, n_in: int, *, ratios: Mapp
         reference_width: width at which the ``"lotra"`` rates equal ``lr * ratio``.
         exponents: ``{component: (exponent of n_out / n_ref, exponent of n_in / n_ref)}`` of the ``"lotra"``
             rule: :data:`DENSE_EXPONENTS` (KAN, Slim KAN) or :data:`EMBEDDING_EXPONENTS` (MetaKAN).
+        ranks: the layer's delta ranks ``(r_o, r_i, r_b)``; the ``"lotra"`` rates are then also multiplied by
+            :func:`rank_factors` (the rank law, equal to 1 at ``reference_ranks``). None: width law only.
     """
     fn = lookup(RATE_RULES, "lr_rule", rule)
     lr = positive_float("lr", lr, owner="component_rates")
     n_out = positive_int("n_out", n_out, owner="component_rates")
     n_in = positive_int("n_in", n_in, owner="component_rates")
+    if ranks is not None:
+        ranks = tuple(positive_int("ranks", r, owner="component_rates") for r in ranks)
     return fn(lr, n_out, n_in, ratios=dict(ratios or {}), reference_width=reference_width,
-              exponents=exponents)
+              exponents=exponents, ranks=ranks, reference_ranks=tuple(reference_ranks))
