@@ -65,6 +65,31 @@ stays of order ``lr``). For MetaKAN the identical-rate slopes are about -1 / -1/
 steps on layers of width 32 to 512: slopes of ``log |δy|`` against ``log n`` near 0 for ``"lotra"``, near
 ``-1/2`` / ``+1/2`` for ``"uniform"``.
 
+**The rank law.** The same steps at fixed width, now counting the ranks (``G`` entries of size ``g`` after
+the core's first step, every sum coherent as above):
+
+1. *Core*, step 1: ``δy = alpha eta_core U_out s`` with ``s_a = sum_bc sign(∂L/∂G_abc) z_bc``: the sum over
+   the ``r_i r_b`` pairs ``(b, c)`` is coherent (``∝ r_i r_b``) and ``|U_out s| = r_o^{1/2} |s_a|`` (orthonormal
+   columns): ``δy ∝ eta_core r_o^{1/2} r_i r_b`` -> ``eta_core ∝ r_o^{-1/2} r_i^{-1} r_b^{-1}``. After it,
+   ``g ∝ eta_core`` and ``h_a = sum_bc G_abc z_bc ∝ g r_i r_b ∝ r_o^{-1/2}``.
+2. *Output factor*: ``δy_j = alpha sum_a δU_out[j,a] h_a``, coherent over the ``r_o`` columns:
+   ``∝ eta_out r_o h ∝ eta_out r_o^{1/2}`` -> ``eta_out ∝ r_o^{-1/2}``.
+3. *Input and basis factors*: their steps reach ``y`` through ``G``, whose rank dependence the core's rate has
+   already removed: ``eta_in, eta_basis ∝ 1``.
+
+So every ``"lotra"`` rate above is also multiplied by :func:`rank_factors`,
+``prod_k (r_k / r_k_ref)^{e_k}`` with the exponents :data:`RANK_EXPONENTS` and reference ranks
+:data:`REFERENCE_RANKS` ``(4, 4, 3)`` (``LoTRAConfig.reference_ranks``). Without it (``"lotra_width"``) the first
+steps grow like ``r^{1.75}`` .. ``r^{2.3}`` from rank 2 to full rank on a width-32 layer (the probe in
+``tests/test_transfer/test_rates.py``); with it the slopes are -0.14 / -0.50 / -0.14 / -0.54 (core / out / in /
+basis, all three ranks scaled together). The residual negative slope comes from the sums being only partly
+coherent near full rank (a factor with ``r = n`` columns spans the whole space, so ``z`` cannot grow further);
+one mode at a time the probe measured, before the law, ``r_o^{0.36..0.43}``, ``r_i^{0.66..0.82}``,
+``r_b^{0.75..0.94}`` for the core (derived: 1/2, 1, 1). In training (Poisson two-body d = 10, KAN
+[10, 32, 32, 1], 150 steps, base rates 3e-3 .. 3e-1) the best base rate under this law was 3e-2 at every rank
+from (4, 4, 3) to full rank (32, 32, 9), where the width law alone needed 3e-2, 3e-2, 1e-2, 3e-3 and diverged at
+3e-2 at full rank.
+
 arXiv 2502.06153 makes the same point (identical rates train inefficiently) and derives component-specific
 rates for its setting; the exponents above are derived here from the stated assumptions (Adam, orthonormal
 factor initialisation, zero core, fixed ranks) and checked numerically, so compare them with the paper's
