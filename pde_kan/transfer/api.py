@@ -22,7 +22,7 @@ import copy
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Optional
+from typing import Callable, Iterable, Optional, Union
 
 import h5py
 import numpy as np
@@ -130,7 +130,7 @@ def _source_model(solution) -> tuple[nn.Module, Optional[TrainConfig]]:
 
 def transfer(solution, target_problem, method: str = "lotra", config: Optional[TrainConfig] = None,
              lotra: Optional[LoTRAConfig] = None, callbacks: Iterable = (), resume: Optional[str] = None,
-             lr: Optional[float] = None, warm_start=None) -> Solution:
+             lr: Union[float, str, None] = None, warm_start=None) -> Solution:
     """Fine-tune a solved model on ``target_problem`` (same family, new coefficients).
 
     Args:
@@ -145,8 +145,9 @@ def transfer(solution, target_problem, method: str = "lotra", config: Optional[T
             layer shapes within 15 % of full fine-tuning's parameters, base weights adapted); the other
             methods ignore it, so one call site can switch methods.
         callbacks, resume: as for :func:`~pde_kan.solvers.solve`.
-        lr: the learning rate (LoTRA: the base rate of its rule). None: ``config.lr`` when ``config`` is
-            given, else the method's default :func:`default_lr` for the source run's rate.
+        lr: the learning rate (LoTRA: the base rate of its rule); ``"default"``: the method's default
+            (:func:`default_lr` for the source run's rate) even when ``config`` is given; None: ``config.lr``
+            when ``config`` is given, else ``"default"``.
         warm_start: ``method="lotra"`` only: adapter tensors to start from instead of a zero core — a
             ``{name: tensor}`` mapping from :meth:`LoTRAModel.adapter_state` or an adapter directory written
             by :meth:`LoTRAModel.save_adapter` — trained on the same base with the same :class:`LoTRAConfig`
@@ -166,9 +167,11 @@ def transfer(solution, target_problem, method: str = "lotra", config: Optional[T
     model, source_config = _source_model(solution)
     if config is not None and not isinstance(config, TrainConfig):
         raise TypeError(f"transfer: config must be a TrainConfig, got {type(config).__name__}.")
-    if lr is not None:
+    if isinstance(lr, str) and lr != "default":
+        raise ValueError(f"transfer: lr must be a positive number, 'default' or None, got {lr!r}.")
+    if lr is not None and lr != "default":
         lr, lr_from = positive_float("lr", lr, owner="transfer"), "argument"
-    elif config is not None:
+    elif config is not None and lr is None:
         lr, lr_from = config.lr, "config"
     else:
         lr, lr_from = default_lr(method, source_config.lr if source_config is not None else None), "default"
