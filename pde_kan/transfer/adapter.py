@@ -370,17 +370,19 @@ def ranks_at(rho: float, shape) -> tuple[int, int, int]:
     return tuple(min(d, max(1, math.ceil(f * d - 1e-9))) for f, d in zip(fracs, shape))
 
 
-def auto_ranks(shapes, budget: float) -> list[tuple[int, int, int]]:
+def auto_ranks(shapes, budget: float, full: Optional[int] = None) -> list[tuple[int, int, int]]:
     """Ranks for ``LoTRAConfig(ranks="auto")``: one fraction ``rho`` for every layer, the largest for which the
-    deltas' parameters (:func:`lotra_parameter_count`) stay within ``budget`` times the number of entries of
-    the adapted tensors (what full fine-tuning trains there). Rank 1 everywhere when even that exceeds it.
+    deltas' parameters (:func:`lotra_parameter_count`) stay within ``budget`` times ``full``, the parameters full
+    fine-tuning trains in the adapted layers. Rank 1 everywhere when even that exceeds it.
 
     Args:
         shapes: the delta shapes ``(n_o, n_i, m)`` of the adapted layers.
         budget: fraction in (0, 1].
+        full: full fine-tuning's parameter count of those layers (default: the entries of the delta shapes,
+            which is that count for KAN; Slim KAN and MetaKAN layers hold fewer parameters than entries).
     """
     shapes = [tuple(s) for s in shapes]
-    full = sum(a * b * c for a, b, c in shapes)
+    full = sum(a * b * c for a, b, c in shapes) if full is None else full
 
     def cost(rho):
         return sum(lotra_parameter_count(s, ranks_at(rho, s)) for s in shapes)
@@ -413,6 +415,13 @@ def layer_ranks(config: LoTRAConfig, shape, layer: str) -> tuple[int, int, int]:
             r = d
         out.append(r)
     return tuple(out)
+
+
+def _unique(params, seen: set[int]):
+    for p in params:
+        if id(p) not in seen:
+            seen.add(id(p))
+            yield p
 
 
 # --- the adapted model -------------------------------------------------------------------------------------
@@ -459,8 +468,11 @@ class LoTRAModel(nn.Module):
         g = torch.Generator().manual_seed(config.seed)
         shapes = {name: kinds[name].wrapper.delta_shape(base_model.layers[int(name.split(".")[1])].coefficients,
                                                         config.adapt_base_weight) for name in targets}
+        seen: set[int] = set()  # a hypernet shared between layers counts once
         if config.ranks == "auto" and not self.hypernet_mode:
-            chosen = dict(zip(targets, auto_ranks([shapes[n] for n in targets], config.rank_budget)))
+            full = sum(p.numel() for n in targets
+                       for p in _unique(base_model.layers[int(n.split(".")[1])].parameters(), seen))
+            chosen = dict(zip(targets, auto_ranks([shapes[n] for n in targets], config.rank_budget, full)))
         else:
             chosen = {}
         for name in targets:
