@@ -40,8 +40,8 @@ Prepared = tuple[nn.Module, dict[str, float]]
 
 def _base_of(model: nn.Module) -> nn.Module:
     if isinstance(model, LoTRAModel):
-        raise TypeError("transfer: the source model carries LoTRA adapters; pass model.merge_and_unload() (KAN, "
-                        "Slim KAN) or the original base solution.")
+        raise TypeError("transfer: the source model carries LoTRA adapters; pass model.merge_and_unload() or the "
+                        "original base solution.")
     return model
 
 

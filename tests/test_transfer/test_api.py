@@ -100,3 +100,16 @@ def test_each_method_has_its_own_default_rate_and_the_user_overrides_it(source):
         transfer(base, target, config=short, lr="auto")
     with pytest.raises(ValueError, match="warm_start applies to method='lotra' only"):
         transfer(base, target, method="full", config=short, warm_start={})
+
+
+def test_transfer_chains_through_a_saved_metakan_lotra_run(tmp_path):
+    problem = Poisson.two_body(dim=3, seed=0)
+    base = solve(problem, MetaKAN([3, 4, 1], hyper_hidden=4), CFG.replace(steps=2))
+    first = transfer(base, problem.with_params(coeffs=[2 * c for c in problem.coeffs]), config=CFG.replace(steps=2))
+    first.save(tmp_path / "first.h5")
+    loaded = load_transfer_solution(tmp_path / "first.h5")
+    x = first.task.x_eval[:16]
+    plain = loaded.model.merge_and_unload()  # the delta goes into the stored embeddings
+    assert type(plain) is MetaKAN and torch.equal(plain(x), first.model(x))
+    second = transfer(plain, problem.with_params(coeffs=[3 * c for c in problem.coeffs]), config=CFG.replace(steps=2))
+    assert isinstance(second.model, LoTRAModel) and second.metrics["steps"] == 2
