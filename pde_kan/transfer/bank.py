@@ -101,12 +101,19 @@ class AdapterBank:
         config: the :class:`~pde_kan.solvers.TrainConfig` of each member's run (default: the base run's config,
             else ``TrainConfig()``); its ``lr`` is not used unless ``lr`` is given (LoTRA's default rate is).
         lr: the LoTRA base rate (default :func:`~pde_kan.transfer.default_lr` ``("lotra")``).
+        base_problem: the problem the base was trained on (default: the base solution's problem). A member
+            whose coefficients are nearer to it than to every stored member starts from the base itself (a
+            zero delta): in a family spread around the base, another member is usually farther away than the
+            base.
         dtype: ``"float32"`` (default: half the disk, the adapters are cast back to the model's dtype on
             load) or ``"float64"`` (bit-exact round trip).
     """
 
     def __init__(self, base, path=None, *, lotra: Optional[LoTRAConfig] = None,
-                 config: Optional[TrainConfig] = None, lr: Optional[float] = None, dtype: str = "float32"):
+                 config: Optional[TrainConfig] = None, lr: Optional[float] = None, dtype: str = "float32",
+                 base_problem=None):
+        if base_problem is None and isinstance(base, Solution):
+            base_problem = base.problem
         model, source_config = _source_model(base)
         if isinstance(model, LoTRAModel):
             raise TypeError("AdapterBank: the base model carries LoTRA adapters; pass model.merge_and_unload() "
@@ -128,6 +135,8 @@ class AdapterBank:
         self.dtype = dtype
         self.path = None if path is None else Path(path)
         self.entries: dict[str, BankEntry] = {}
+        self.base_params = base_problem.params() if base_problem is not None else None
+        self._base_vector = coefficient_vector(base_problem) if base_problem is not None else None
 
     # --- contents ----------------------------------------------------------------------------------------
     def keys(self) -> list[str]:
@@ -145,11 +154,14 @@ class AdapterBank:
                            f".")
         return self.entries[key]
 
-    def nearest(self, problem) -> Optional[tuple[str, float]]:
+    def nearest(self, problem, include_base: bool = False) -> Optional[tuple[Optional[str], float]]:
         """``(key, distance)`` of the stored coefficients closest to ``problem``'s (Euclidean distance over the
-        numeric parameters, among entries with the same signature), or None when none is comparable."""
+        numeric parameters, among entries with the same signature), or None when none is comparable. With
+        ``include_base`` the base problem competes too, as key None."""
         signature, vector = coefficient_vector(problem)
         best = None
+        if include_base and self._base_vector is not None and self._base_vector[0] == signature:
+            best = (None, float(np.linalg.norm(self._base_vector[1] - vector)))
         for key, e in self.entries.items():
             if e.signature != signature:
                 continue
@@ -188,8 +200,8 @@ class AdapterBank:
 
         Args:
             problem: a member of the base problem's family (same name and parameter names).
-            warm_start: start from the adapter of the nearest stored coefficients (when there is one) instead
-                of a zero core.
+            warm_start: start from the adapter of the nearest stored coefficients instead of a zero core —
+                unless the base problem's coefficients are nearer still (then the base itself is the start).
             config, lr: override the bank's training config / LoTRA base rate for this member.
             callbacks: as for :func:`~pde_kan.solvers.solve`.
 
@@ -199,7 +211,9 @@ class AdapterBank:
         """
         key = self._new_key(key)
         signature, vector = coefficient_vector(problem)
-        hit = self.nearest(problem) if warm_start else None
+        hit = self.nearest(problem, include_base=True) if warm_start else None
+        if hit is not None and hit[0] is None:  # the base is nearest: start from a zero delta
+            hit = None
         start = self.adapter_state(hit[0]) if hit is not None else None
         t0 = time.perf_counter()
         sol = transfer(self.base_model, problem, method="lotra", config=config or self.config, lotra=self.lotra,
@@ -239,7 +253,9 @@ class AdapterBank:
         return key
 
     def remove(self, key: str) -> None:
-        del self.entries[self._entry(key) and key]
+        """Drop one member (and rewrite the file when the bank has a path)."""
+        self._entry(key)
+        del self.entries[key]
         if self.path is not None:
             self.save()
 
@@ -264,7 +280,9 @@ class AdapterBank:
             f.attrs.update({"format": BANK_FORMAT, "format_version": BANK_VERSION, "base_hash": self.base_hash,
                             "base_config": json.dumps(self.base_model.config),
                             "lotra": json.dumps(self.lotra.to_dict()), "dtype": self.dtype, "lr": self.lr,
-                            "layout": json.dumps(layout), "members": json.dumps(members)})
+                            "layout": json.dumps(layout), "members": json.dumps(members),
+                            "base_problem": json.dumps(None if self._base_vector is None else
+                                                       [self._base_vector[0], self._base_vector[1].tolist()])})
             f.create_dataset("adapters", data=matrix)
 
     def _layout(self) -> list[tuple[str, list[int]]]:
@@ -298,6 +316,9 @@ class AdapterBank:
             if [list(x) for x in bank._layout()] != [list(x) for x in layout]:
                 raise ValueError(f"AdapterBank.load: the adapters in {str(path)!r} do not fit this base model and "
                                  f"LoTRAConfig (tensor layout differs).")
+            stored_base = json.loads(f.attrs.get("base_problem", "null"))
+            if bank._base_vector is None and stored_base is not None:
+                bank._base_vector = (stored_base[0], np.asarray(stored_base[1], dtype=np.float64))
             matrix = np.asarray(f["adapters"][()])
             for row, m in zip(matrix, json.loads(f.attrs["members"])):
                 tensors, offset = {}, 0

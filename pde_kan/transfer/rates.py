@@ -86,9 +86,11 @@ basis, all three ranks scaled together). The residual negative slope comes from 
 coherent near full rank (a factor with ``r = n`` columns spans the whole space, so ``z`` cannot grow further);
 one mode at a time the probe measured, before the law, ``r_o^{0.36..0.43}``, ``r_i^{0.66..0.82}``,
 ``r_b^{0.75..0.94}`` for the core (derived: 1/2, 1, 1). In training (Poisson two-body d = 10, KAN
-[10, 32, 32, 1], 150 steps, base rates 3e-3 .. 3e-1) the best base rate under this law was 3e-2 at every rank
-from (4, 4, 3) to full rank (32, 32, 9), where the width law alone needed 3e-2, 3e-2, 1e-2, 3e-3 and diverged at
-3e-2 at full rank.
+[10, 32, 32, 1], targets c + 0.5 δ and 2c, 150 steps, base rates 3e-3 .. 3e-1, chosen on the training loss)
+the best base rate under this law was 3e-2 or 1e-1 at every rank from (4, 4, 3) to full rank (32, 32, 9), and
+3e-2 was within 1.5x of the best everywhere; the width law alone needed 3e-2, 3e-2, 1e-2, 3e-3 and at 3e-2 ended
+6-10x worse at full rank. Retuned per rank, the width law alone was 1.0-1.5x better at ranks (8, 8, 6) and above
+(the law slightly over-corrects the core, as the negative probe slopes say); see docs/transfer.md.
 
 arXiv 2502.06153 makes the same point (identical rates train inefficiently) and derives component-specific
 rates for its setting; the exponents above are derived here from the stated assumptions (Adam, orthonormal

@@ -36,12 +36,16 @@ def test_bank_trains_warm_starts_from_the_nearest_and_round_trips_one_file(sourc
     sol = bank.add(scaled(problem, 1.4), "near")  # nearer to 1.5 than to 3.0
     assert sol.attrs["bank"]["warm_start_from"] == "set0" and sol.attrs["transfer"]["warm_start"]
     assert bank.keys() == ["set0", "far", "near"] and len(bank) == 3
+    # nearer to the base problem (1.0 c) than to any member: starts from the base itself, not a member
+    assert bank.nearest(scaled(problem, 1.1), include_base=True)[0] is None
+    assert bank.nearest(scaled(problem, 1.1))[0] == "near"
     key, dist = bank.nearest(scaled(problem, 2.9))
     assert key == "far" and dist == pytest.approx(0.1 * float(torch.tensor(problem.coeffs).norm()))
     assert all(torch.equal(v, base.model.state_dict()[k]) for k, v in before.items())  # the base is untouched
 
     x = points()
-    loaded = AdapterBank.load(tmp_path / "bank.h5", base)  # written after every add
+    loaded = AdapterBank.load(tmp_path / "bank.h5", base.model)  # written after every add; a bare backbone
+    assert loaded.nearest(scaled(problem, 1.1), include_base=True)[0] is None  # the base's coefficients are kept
     assert loaded.keys() == bank.keys() and loaded.dtype == dtype and loaded.lotra == bank.lotra
     for k in bank.keys():
         y = bank.model(k)(x)
