@@ -23,9 +23,10 @@ LoTRA reaches scratch's 500-step error within a third of the steps (<= 166), LoT
 (``torch.save`` of the state dict).
 
 Adapter bank (``--bank N``): N coefficient sets ``c + 0.3 δ_k`` (δ_k from seeds 100..), each trained with the
-bank (warm start from the nearest stored set, ``--bank-steps`` steps) and from scratch (``--bank-scratch-steps``
-steps at scratch's default rate); reported: total seconds, how many sets reach rel L2 <= 5e-3, disk (one bank
-file vs one results-free model file per scratch run).
+bank (warm start from the nearest of the base and the stored sets, each of ``--bank-steps`` fixed budgets) and
+from scratch (``--bank-scratch-steps`` steps at scratch's default rate); reported: total seconds, how many sets
+reach rel L2 <= 5e-3 (fixed budgets: nothing stops on the error), disk (one bank file vs one model file per
+scratch run).
 
     python benchmarks/transfer.py --out benchmarks/results/transfer.json --figure benchmarks/results/transfer.png
 """
@@ -151,15 +152,20 @@ def bank_check(args, source_sol, base_cfg) -> dict:
                for k in range(args.bank)]
     out = {"sets": args.bank, "eps": 0.3, "target_rel_l2": 5e-3}
     with tempfile.TemporaryDirectory() as tmp:
-        bank = AdapterBank(source_sol, Path(tmp) / "bank.h5", config=base_cfg.replace(steps=args.bank_steps,
-                                                                                        eval_every=0))
-        t = time.perf_counter()
-        errs = [bank.add(p).metrics["rel_l2"] for p in members]
-        out["bank"] = {"steps_each": args.bank_steps, "seconds": time.perf_counter() - t, "rel_l2": errs,
-                       "reached": sum(e <= 5e-3 for e in errs), "disk_bytes": (Path(tmp) / "bank.h5").stat().st_size,
-                       "lr": bank.lr}
-        print(f"  bank: {args.bank} sets x {args.bank_steps} steps in {out['bank']['seconds']:.0f} s, "
-              f"{out['bank']['reached']} <= 5e-3, max {max(errs):.2e}, {out['bank']['disk_bytes']} bytes", flush=True)
+        out["bank"] = {}
+        for steps in args.bank_steps:
+            file = Path(tmp) / f"bank{steps}.h5"
+            bank = AdapterBank(source_sol, file, config=base_cfg.replace(steps=steps, eval_every=0))
+            t = time.perf_counter()
+            sols = [bank.add(p) for p in members]
+            errs = [s.metrics["rel_l2"] for s in sols]
+            row = {"steps_each": steps, "seconds": time.perf_counter() - t, "rel_l2": errs,
+                   "reached": sum(e <= 5e-3 for e in errs), "disk_bytes": file.stat().st_size, "lr": bank.lr,
+                   "warm_start_from": [s.attrs["bank"]["warm_start_from"] for s in sols]}
+            out["bank"][str(steps)] = row
+            print(f"  bank: {args.bank} sets x {steps} steps in {row['seconds']:.0f} s, {row['reached']} <= 5e-3, "
+                  f"max {max(errs):.2e}, {row['disk_bytes']} bytes, warm starts from members: "
+                  f"{sum(w is not None for w in row['warm_start_from'])}", flush=True)
         lr = default_lr("scratch", source_sol.config.lr)
         t = time.perf_counter()
         errs, disk = [], 0
@@ -173,8 +179,9 @@ def bank_check(args, source_sol, base_cfg) -> dict:
                           "reached": sum(e <= 5e-3 for e in errs), "disk_bytes": disk, "lr": lr}
         print(f"  scratch: {args.bank} sets x {args.bank_scratch_steps} steps in {out['scratch']['seconds']:.0f} s, "
               f"{out['scratch']['reached']} <= 5e-3, max {max(errs):.2e}, {disk} bytes", flush=True)
-    out["time_ratio_scratch_over_bank"] = out["scratch"]["seconds"] / out["bank"]["seconds"]
-    out["disk_ratio_scratch_over_bank"] = out["scratch"]["disk_bytes"] / out["bank"]["disk_bytes"]
+    for steps, row in out["bank"].items():
+        row["time_ratio_scratch_over_bank"] = out["scratch"]["seconds"] / row["seconds"]
+        row["disk_ratio_scratch_over_bank"] = out["scratch"]["disk_bytes"] / row["disk_bytes"]
     return out
 
 
@@ -275,7 +282,7 @@ def main(argv=None) -> int:
     ap.add_argument("--n-eval", type=int, default=2000)
     ap.add_argument("--n-interior", type=int, default=100)
     ap.add_argument("--bank", type=int, default=0, help="coefficient sets of the adapter-bank check (0: skip)")
-    ap.add_argument("--bank-steps", type=int, default=150)
+    ap.add_argument("--bank-steps", type=int, nargs="+", default=[150, 500])
     ap.add_argument("--bank-scratch-steps", type=int, default=1500)
     ap.add_argument("--skip-targets", action="store_true", help="only pretrain and run the bank check")
     ap.add_argument("--threads", type=int, default=1)
