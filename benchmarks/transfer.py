@@ -260,7 +260,7 @@ def plot(record: dict, path: str) -> None:
     for ax in list(axes.flat)[len(names):]:
         ax.axis("off")
     fig.suptitle("Transfer at default rates (seed " + seed + ")", fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.97))
     fig.savefig(path, dpi=70)
 
 
