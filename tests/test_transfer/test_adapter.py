@@ -287,3 +287,11 @@ def test_get_delta_and_config_round_trip():
     cfg = model.lotra_config
     assert LoTRAConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
     assert model.config["adapter"] == "lotra" and model.config["base"]["backbone"] == "kan"
+
+
+@pytest.mark.parametrize("name", sorted(BACKBONES))
+def test_auto_ranks_stay_within_the_budget_of_each_backbones_own_parameters(name):
+    base = BACKBONES[name]()
+    full = sum(p.numel() for p in base.parameters())  # full fine-tuning's count (Slim KAN, MetaKAN: < entries)
+    model = inject_lotra(base, LoTRAConfig(rank_budget=0.3))
+    assert 0 < model.n_parameters() <= 0.3 * full
