@@ -84,16 +84,14 @@ def steps_to_reach(points, level: float) -> float:
     return math.inf
 
 
-def file_sizes(model) -> dict[str, int]:
-    """Bytes of the model file (state dict) and, for a LoTRA model, of its adapter (``adapter.pt``)."""
+def file_sizes(model, base=None) -> dict[str, int]:
+    """Bytes of the model file (the state dict of ``base``, the source model, when given; else of ``model``)
+    and, for a LoTRA model, of its adapter (``adapter.pt``)."""
     with tempfile.TemporaryDirectory() as tmp:
         out = {}
         if isinstance(model, LoTRAModel):
             out["adapter_bytes"] = (model.save_adapter(Path(tmp) / "a") / "adapter.pt").stat().st_size
-            base = copy.deepcopy(model).merge_and_unload() if not model.hypernet_mode else model.base_model
-        else:
-            base = model
-        torch.save(base.state_dict(), Path(tmp) / "m.pt")
+        torch.save((base if base is not None else model).state_dict(), Path(tmp) / "m.pt")
         out["model_bytes"] = (Path(tmp) / "m.pt").stat().st_size
     return out
 
@@ -112,7 +110,7 @@ def run_target(args, source, target, base_cfg, seed) -> dict:
                    "final_loss": [r["loss"] for r in sol.history][-1]}
             if steps == max(args.budgets):
                 row["curve"] = curve(sol)
-                row.update(file_sizes(sol.model))
+                row.update(file_sizes(sol.model, source.model))
             rows[method][str(steps)] = row
             print(f"    seed {seed} {method:10s} {steps:4d} steps  lr {sol.config.lr:.1e}  rel L2 "
                   f"{row['rel_l2']:.3e}  params {row['trainable_parameters']:6d}  {row['seconds']:5.1f} s", flush=True)
@@ -183,6 +181,24 @@ def bank_check(args, source_sol, base_cfg) -> dict:
         row["time_ratio_scratch_over_bank"] = out["scratch"]["seconds"] / row["seconds"]
         row["disk_ratio_scratch_over_bank"] = out["scratch"]["disk_bytes"] / row["disk_bytes"]
     return out
+
+
+def files_only(args) -> dict:
+    """Adapter and model file sizes of every backbone at the default LoTRAConfig (sizes depend on shapes and
+    dtypes only, not on trained values, so no training is needed)."""
+    record = {"command": command_line(), "platform": platform.platform(), "torch": torch.__version__,
+              "settings": vars(args), "files": {}}
+    for backbone in args.backbones:
+        for name, dim in (("poisson-two-body d=10", 10), ("allen-cahn-time d=3+1", 4)):
+            base = BACKBONES[backbone](dim, args.hidden)
+            model = LoTRAModel(copy.deepcopy(base))
+            sizes = file_sizes(model, base)
+            sizes["adapter_over_model_file"] = sizes["adapter_bytes"] / sizes["model_bytes"]
+            sizes["trainable_parameters"] = model.n_parameters()
+            record["files"][f"{backbone}: {name}"] = sizes
+            print(f"{backbone:8s} {name:22s} adapter {sizes['adapter_bytes']:7d} B  model {sizes['model_bytes']:7d} B"
+                  f"  ratio {sizes['adapter_over_model_file']:.3f}", flush=True)
+    return record
 
 
 def run(args) -> dict:
@@ -285,8 +301,12 @@ def main(argv=None) -> int:
     ap.add_argument("--bank-steps", type=int, nargs="+", default=[150, 500])
     ap.add_argument("--bank-scratch-steps", type=int, default=1500)
     ap.add_argument("--skip-targets", action="store_true", help="only pretrain and run the bank check")
+    ap.add_argument("--files-only", action="store_true", help="only the adapter / model file sizes (no training)")
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args(argv)
+    if args.files_only:
+        write_json(args.out, files_only(args))
+        return 0
     t0 = time.perf_counter()
     record = run(args)
     record["total_seconds"] = time.perf_counter() - t0

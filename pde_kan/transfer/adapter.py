@@ -48,7 +48,7 @@ from .rates import DENSE_EXPONENTS, EMBEDDING_EXPONENTS, component_rates
 log = logging.getLogger("pde_kan")
 
 ADAPTER_FORMAT = "pde_kan.lotra_adapter"
-ADAPTER_VERSION = 1
+ADAPTER_VERSION = 2  # 2: the tensors flattened into one (small adapters were mostly per-tensor file overhead)
 CONFIG_FILE = "adapter_config.json"
 TENSORS_FILE = "adapter.pt"
 
@@ -731,7 +731,8 @@ class LoTRAModel(nn.Module):
         path = Path(path)
         state = self.adapter_state()
         tensors = path / TENSORS_FILE
-        atomic_write(tensors, lambda tmp: torch.save(state, tmp))
+        packed = pack_tensors(state)
+        atomic_write(tensors, lambda tmp: torch.save(packed, tmp))
         meta = {"format": ADAPTER_FORMAT, "format_version": ADAPTER_VERSION, "lotra": self.lotra_config.to_dict(),
                 "base_config": self.base_model.config, "base_hash": self.base_hash,
                 "tensors_sha256": hashlib.sha256(tensors.read_bytes()).hexdigest(),
@@ -808,7 +809,28 @@ def read_adapter(path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
         raise ValueError(f"LoTRA adapter {str(path)!r}: {TENSORS_FILE} does not match the hash in {CONFIG_FILE} "
                          f"(altered or from another save); save the adapter again.")
     state = torch.load(tensors, map_location="cpu", weights_only=True)
-    return meta, state
+    return meta, unpack_tensors(state) if meta.get("format_version", 1) >= 2 else state
+
+
+def pack_tensors(state: dict[str, torch.Tensor]) -> dict[str, Any]:
+    """``{"layout": [[name, shape], ...], "flat": 1-D tensor}``: one tensor in the file instead of one per entry
+    (``torch.save`` spends about half a kilobyte per tensor, which dominates an adapter of a small model)."""
+    layout = [[name, list(t.shape)] for name, t in state.items()]
+    dtypes = {t.dtype for t in state.values()}
+    if len(dtypes) > 1:
+        raise ValueError(f"pack_tensors: adapter tensors must share one dtype, got {sorted(map(str, dtypes))}.")
+    flat = torch.cat([t.reshape(-1) for t in state.values()]) if state else torch.zeros(0)
+    return {"layout": layout, "flat": flat}
+
+
+def unpack_tensors(packed: dict[str, Any]) -> dict[str, torch.Tensor]:
+    """Inverse of :func:`pack_tensors`."""
+    out, offset = {}, 0
+    for name, shape in packed["layout"]:
+        size = math.prod(shape)
+        out[name] = packed["flat"][offset:offset + size].reshape(shape).clone()
+        offset += size
+    return out
 
 
 def load_adapter(model: nn.Module, path) -> LoTRAModel:

@@ -1,4 +1,5 @@
 """LoTRA adapters: zero-init identity, merge/unmerge, expressiveness, parameter counts, save/load, errors."""
+import hashlib
 import json
 
 import pytest
@@ -295,3 +296,22 @@ def test_auto_ranks_stay_within_the_budget_of_each_backbones_own_parameters(name
     full = sum(p.numel() for p in base.parameters())  # full fine-tuning's count (Slim KAN, MetaKAN: < entries)
     model = inject_lotra(base, LoTRAConfig(rank_budget=0.3))
     assert 0 < model.n_parameters() <= 0.3 * full
+
+
+def test_adapter_files_are_one_packed_tensor_and_version_1_directories_still_load(tmp_path):
+    x = points()
+    model = inject_lotra(BACKBONES["kan"](), LoTRAConfig(ranks=(3, 2, 2)))
+    perturb(model)
+    path = model.save_adapter(tmp_path / "v2")
+    packed = torch.load(path / "adapter.pt", weights_only=True)
+    assert set(packed) == {"layout", "flat"} and packed["flat"].numel() == model.n_parameters()
+    # a version-1 directory (one tensor per entry), as written before the packed format
+    old = tmp_path / "v1"
+    old.mkdir()
+    torch.save(model.adapter_state(), old / "adapter.pt")
+    meta = json.loads((path / "adapter_config.json").read_text())
+    meta.update(format_version=1, tensors_sha256=hashlib.sha256((old / "adapter.pt").read_bytes()).hexdigest())
+    (old / "adapter_config.json").write_text(json.dumps(meta))
+    y = model(x)
+    assert torch.equal(load_adapter(BACKBONES["kan"](), old)(x), y)
+    assert torch.equal(load_adapter(BACKBONES["kan"](), path)(x), y)
