@@ -726,7 +726,8 @@ class LoTRAModel(nn.Module):
                     p.copy_(state[prefix + k].to(dtype=p.dtype, device=p.device))
 
     def save_adapter(self, path) -> Path:
-        """Write the adapter alone into directory ``path``: ``adapter.pt`` (tensors) and ``adapter_config.json``
+        """Write the adapter alone into directory ``path``: ``adapter.pt`` (the tensors packed into one,
+        :func:`pack_tensors`) and ``adapter_config.json``
         (LoTRAConfig, base config, base-weights hash, tensors hash), each atomically. Returns ``path``."""
         path = Path(path)
         state = self.adapter_state()
