@@ -27,7 +27,7 @@ DEFAULT_HIDDEN = [64, 64, 64]
 EXIT_USAGE, EXIT_INTERRUPTED = 2, 130
 # what a run writes into --out; --overwrite removes exactly these (other files are left alone)
 RUN_FILES = ("run.json", "results.h5", "history.csv", "history.png", "slice.png", "checkpoints/last.pt",
-             "adapter/adapter.pt", "adapter/adapter_config.json")
+             "adapter/adapter.pt", "adapter/adapter_config.json", "bank.h5")
 DEMO_BACKBONES = {"metakan": dict(hyper_hidden=16), "kan": {}, "slimkan": dict(ranks=(8, 8, 4)), "mlp": {}}
 
 
@@ -488,11 +488,23 @@ def cmd_transfer(args) -> int:
         lookup(TRANSFER_METHODS, "transfer method", args.method)
     except ValueError as e:
         raise CLIError(f"--method: {e}") from None
+    rank_kw = lotra_ranks(args)
     try:
-        lotra = LoTRAConfig(ranks=tuple(args.ranks)) if args.ranks else LoTRAConfig()
+        lotra = LoTRAConfig(**rank_kw)
     except (ValueError, TypeError) as e:
-        raise CLIError(f"--ranks: {e}") from None
+        raise CLIError(f"--ranks / --rank-budget: {e}") from None
     target = build_problem(cfg["problem"])
+    family = None
+    if args.many is not None:
+        if args.method != "lotra":
+            raise CLIError(f"--many trains one LoTRA adapter per coefficient set; it needs --method lotra, got "
+                           f"--method {args.method}.")
+        from .transfer import read_family
+
+        try:
+            family = read_family(args.many, target)
+        except (OSError, ValueError) as e:
+            raise CLIError(f"--many: {e}") from None
     train = build_train(cfg["train"])
     check_device(train)
     base = _load_run(args.source)
@@ -507,9 +519,15 @@ def cmd_transfer(args) -> int:
     preflight(target, base.model, train, groups=False)  # LoTRA brings its own groups
     out = Path(args.out)
     check_out(out, overwrite=args.overwrite)
-    start_out(out, {**cfg, "transfer": {"from": str(args.source), "method": args.method, "ranks": args.ranks}},
+    start_out(out, {**cfg, "transfer": {"from": str(args.source), "method": args.method,
+                                        "ranks": rank_kw.get("ranks", "auto"), "rank_budget": args.rank_budget,
+                                        "many": args.many}},
               overwrite=args.overwrite)
-    solution = transfer(base, target, method=args.method, config=train, lotra=lotra,
+    # each method's measured default rate, unless the user set one for this run
+    lr = None if any(item.split("=", 1)[0].strip() == "train.lr" for item in args.set or []) else "default"
+    if family is not None:
+        return _transfer_family(base, family, out, lotra, train, lr, args)
+    solution = transfer(base, target, method=args.method, config=train, lotra=lotra, lr=lr,
                         callbacks=_callbacks(out, args, None))
     files = write_outputs(solution, out, plots=not args.no_plots)
     if isinstance(solution.model, LoTRAModel):  # the adapter alone, loadable onto the source run's model
@@ -517,6 +535,37 @@ def cmd_transfer(args) -> int:
     print(format_table([{"method": args.method, **solution.metrics}], ["method", *METRIC_COLUMNS]))
     print("wrote " + ", ".join(str(f) for f in files))
     return _finish(solution)
+
+
+def lotra_ranks(args) -> dict:
+    """``LoTRAConfig`` rank arguments from ``--ranks auto | R | R_OUT R_IN R_BASIS`` and ``--rank-budget``."""
+    kw = {} if args.rank_budget is None else {"rank_budget": args.rank_budget}
+    if not args.ranks:
+        return kw
+    if args.ranks == ["auto"]:
+        return {**kw, "ranks": "auto"}
+    try:
+        ranks = [parse_number(r) for r in args.ranks]
+    except ValueError:
+        ranks = args.ranks
+    if len(ranks) not in (1, 3) or not all(isinstance(r, int) for r in ranks):
+        raise CLIError(f"--ranks takes 'auto', one integer or three integers (R_OUT R_IN R_BASIS), got "
+                       f"{' '.join(args.ranks)!r}.")
+    return {**kw, "ranks": ranks[0] if len(ranks) == 1 else tuple(ranks)}
+
+
+def _transfer_family(base, family, out: Path, lotra, train, lr, args) -> int:
+    """``transfer --many``: one adapter per coefficient set in one bank (``out/bank.h5``), a table of the runs."""
+    from .transfer import train_family
+
+    _, sols = train_family(base, family, path=out / "bank.h5", lotra=lotra, config=train,
+                              lr=None if lr == "default" else train.lr, callbacks=_callbacks(out, args, None))
+    rows = [{"set": sol.attrs["bank"]["key"], "warm start": sol.attrs["bank"]["warm_start_from"], **sol.metrics}
+            for sol in sols]
+    print(format_table(rows, ["set", "warm start", *METRIC_COLUMNS]))
+    print(f"wrote {out / 'bank.h5'} ({len(sols)} adapters)")
+    stopped = [s for s in sols if s.stop_reason]
+    return _finish(stopped[0]) if stopped else 0
 
 
 def read_points(path: str, dim: int):
@@ -866,7 +915,12 @@ def make_parser() -> argparse.ArgumentParser:
     t.add_argument("--problem-set", action="append", metavar="KEY=VALUE", help="change a problem parameter")
     t.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE", help="override a setting")
     t.add_argument("--method", default="lotra", help="lotra | full | last_layer | scratch")
-    t.add_argument("--ranks", type=_int, nargs=3, metavar=("R_OUT", "R_IN", "R_BASIS"))
+    t.add_argument("--ranks", nargs="+", metavar="R",
+                   help="LoTRA ranks: auto (default: from --rank-budget), one rank for all modes, or R_OUT R_IN R_BASIS")
+    t.add_argument("--rank-budget", type=_float, metavar="F",
+                   help="with --ranks auto: adapter parameters as a fraction of full fine-tuning's (default 0.15)")
+    t.add_argument("--many", metavar="FILE", help="a .toml ([[set]] tables) or .csv of coefficient sets: one LoTRA "
+                   "adapter per set, stored in --out/bank.h5, each warm-started from the nearest stored set")
     t.add_argument("--steps", type=_int)
     t.set_defaults(func=cmd_transfer)
 

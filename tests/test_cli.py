@@ -120,6 +120,45 @@ def test_transfer_from_a_solve_run_writes_results_and_adapter(tmp_path, capsys):
                *common) == 0
 
 
+def test_transfer_uses_each_methods_default_rate_unless_the_user_sets_one(tmp_path):
+    from pde_kan.nn import KAN
+    from pde_kan.transfer import default_lr
+
+    src = _solve(tmp_path / "src")  # KAN at its recommended rate
+    for name, method, extra, expected in [
+            ("full", "full", [], default_lr("full", KAN.recommended_lr)),
+            ("lotra", "lotra", ["--ranks", "auto", "--rank-budget", 0.3], default_lr("lotra")),
+            ("set", "full", ["--set", "train.lr=0.002"], 0.002)]:
+        out = tmp_path / name
+        assert run("transfer", "--from", src, "--method", method, "--steps", 2, "--out", out, "--no-progress",
+                   "--no-plots", *extra) == 0
+        with h5py.File(out / "results.h5") as f:
+            assert json.loads(f.attrs["metrics"])["lr"] == pytest.approx(expected)
+    assert default_lr("full", KAN.recommended_lr) != KAN.recommended_lr  # the method's rate, not the source's
+
+
+def test_transfer_many_trains_one_adapter_per_set_into_one_bank(tmp_path, capsys):
+    from pde_kan.transfer import AdapterBank
+
+    src = _solve(tmp_path / "src")
+    sets = tmp_path / "sets.csv"
+    sets.write_text("id,coeffs[0],coeffs[1]\na,0.5,-0.2\nb,0.6,-0.1\n")
+    out = tmp_path / "many"
+    assert run("transfer", "--from", src, "--many", sets, "--ranks", 1, "--steps", 2, "--out", out,
+               "--no-progress", "--no-plots") == 0
+    text = capsys.readouterr().out
+    assert "a" in text and "b" in text and "2 adapters" in text
+    assert AdapterBank.load(out / "bank.h5", str(src / "results.h5")).keys() == ["a", "b"]
+    # refused before anything is written: --many with another method, a set file naming an unknown field
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id,kappa\na,1.0\n")
+    for extra in (["--many", sets, "--method", "full"], ["--many", bad]):
+        target = tmp_path / f"refused{len(extra)}"
+        assert run("transfer", "--from", src, "--steps", 2, "--out", target, "--no-progress", *extra) == 2
+        assert not target.exists()
+    assert run("transfer", "--from", src, "--ranks", 2, 2, "--out", tmp_path / "r2", "--no-progress") == 2
+
+
 # --- issue 16: results a user can use after the run --------------------------------------------------------
 def _solve(out, backbone="kan", *extra):
     assert run("solve", "--problem", "poisson-two-body", "--dim", 3, "--backbone", backbone, "--hidden", 4,

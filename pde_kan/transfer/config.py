@@ -7,25 +7,34 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Union
 
 from .._checks import check_fields, choice, positive_float, positive_int
-from .rates import COMPONENTS, RATE_RULES
+from .rates import COMPONENTS, RATE_RULES, REFERENCE_RANKS
 
 METAKAN_MODES = ("embeddings", "hypernet")
-Ranks = Union[tuple[int, int, int], float]
+Ranks = Union[tuple[int, int, int], float, str]
+RANKS_HELP = ("'auto' (chosen from each layer's shape and rank_budget), one integer r (rank r in every mode, "
+              "clipped to each layer), three integers (r_out, r_in, r_basis) or a fraction in (0, 1] of each "
+              "dimension given as a float (1.0 = full rank)")
 
 
 def _check_ranks(ranks: Any) -> Ranks:
     own = "LoTRAConfig"
+    if isinstance(ranks, str):
+        if ranks != "auto":
+            raise ValueError(f"{own}: ranks must be {RANKS_HELP}; got {ranks!r}.")
+        return ranks
     if isinstance(ranks, bool):
-        raise TypeError(f"{own}: ranks must be (r_out, r_in, r_basis) or a fraction in (0, 1], got {ranks!r}.")
-    if isinstance(ranks, (int, float)):
+        raise TypeError(f"{own}: ranks must be {RANKS_HELP}; got {ranks!r}.")
+    if isinstance(ranks, int):  # an integer is a rank, never a fraction: ranks=1 is rank 1, not full rank
+        r = positive_int("ranks", ranks, owner=own)
+        return (r, r, r)
+    if isinstance(ranks, float):
         f = float(ranks)
         if not (math.isfinite(f) and 0 < f <= 1):
-            raise ValueError(f"{own}: ranks as a fraction must lie in (0, 1], got {ranks!r}; or pass a triple "
-                             f"(r_out, r_in, r_basis) such as (4, 4, 3).")
+            raise ValueError(f"{own}: ranks as a fraction must lie in (0, 1], got {ranks!r}; or pass an integer rank "
+                             f"or a triple (r_out, r_in, r_basis) such as (8, 8, 5), or 'auto'.")
         return f
-    if isinstance(ranks, (str, bytes)) or not hasattr(ranks, "__len__") or len(ranks) != 3:
-        raise ValueError(f"{own}: ranks must be three integers (r_out, r_in, r_basis) or a fraction in (0, 1], "
-                         f"got {ranks!r}.")
+    if isinstance(ranks, bytes) or not hasattr(ranks, "__len__") or len(ranks) != 3:
+        raise ValueError(f"{own}: ranks must be {RANKS_HELP}; got {ranks!r}.")
     names = ("r_out", "r_in", "r_basis")
     return tuple(positive_int(f"ranks {n}", r, owner=own) for n, r in zip(names, ranks))
 
@@ -51,21 +60,30 @@ class LoTRAConfig:
     """How a backbone is adapted: ``C = C0 (frozen) + alpha * G x1 U_out x2 U_in x3 U_basis`` per targeted layer.
 
     Attributes:
-        ranks: Tucker ranks ``(r_out, r_in, r_basis)`` of every layer's delta, or a fraction in (0, 1] of each
-            dimension (at least 1). For MetaKAN (``metakan_mode="embeddings"``) the third mode is the embedding
-            dimension instead of the basis.
+        ranks: ``"auto"`` (default): per layer ``(ceil(rho n_o), ceil(rho n_i), ceil(rho^{1/2} m))`` with one
+            ``rho`` for the whole model, the largest whose adapters hold at most ``rank_budget`` times the
+            parameters of the adapted layers (full fine-tuning's count there; see
+            :func:`pde_kan.transfer.adapter.auto_ranks`). Or one integer ``r`` (rank ``r`` in every mode), a
+            triple ``(r_out, r_in, r_basis)``, or a float fraction in (0, 1] of each dimension (``1.0`` = full
+            rank; the integer ``1`` is rank 1). For MetaKAN (``metakan_mode="embeddings"``) the third mode is
+            the embedding dimension instead of the basis.
+        rank_budget: with ``ranks="auto"``: the adapters' parameters as a fraction of full fine-tuning's
+            (default 0.15: (8, 8, 5) on the 32 x 32 layers of a [10, 32, 32, 1] KAN).
         targets: which KAN layers get an adapter: ``"all"``, indices into ``model.layers`` (``-1`` = last) or
             :mod:`fnmatch` patterns on the layer names ``"layers.0"``, ``"layers.1"``, ... A target matching no
             layer raises.
         alpha: fixed scale of the delta.
-        adapt_base_weight: also adapt the base-branch weights ``w (out, in)``: the delta then runs over
-            ``(out, in, n_basis + 1)`` with ``w``'s change as the last slice of the third mode (costs
-            ``r_basis`` extra parameters per layer). MetaKAN ignores it (the hypernet emits ``w`` too).
-        lr_rule: ``"lotra"`` (per-component rates scale-free in width, see :mod:`pde_kan.transfer.rates`) or
+        adapt_base_weight: also adapt the base-branch weights ``w (out, in)`` (default True: full fine-tuning
+            depends on changing them): the delta then runs over ``(out, in, n_basis + 1)`` with ``w``'s change
+            as the last slice of the third mode (costs ``r_basis`` extra parameters per layer). MetaKAN ignores
+            it (the hypernet emits ``w`` too).
+        lr_rule: ``"lotra"`` (per-component rates scale-free in width and in rank, see
+            :mod:`pde_kan.transfer.rates`), ``"lotra_width"`` (width law only, the rule before the rank law) or
             ``"uniform"`` (one rate for core and factors).
         lr_ratios: multipliers of the ``"lotra"`` rates per component ``"core"``, ``"out"``, ``"in"``,
             ``"basis"`` (missing ones are 1).
         reference_width: the width at which every ``"lotra"`` rate equals ``lr * ratio``.
+        reference_ranks: the ranks at which the rank law's factor is 1 (``"lotra"`` rule).
         strict_ranks: raise when a rank exceeds a layer's dimension instead of clipping it to that dimension
             (clipping lets one triple serve layers of different widths, e.g. the output layer of width 1).
         metakan_mode: MetaKAN bases only: ``"embeddings"`` (a Tucker delta on the per-edge embeddings
@@ -74,13 +92,15 @@ class LoTRAConfig:
         seed: seeds the factor initialisation (a private ``torch.Generator``).
     """
 
-    ranks: Ranks = (4, 4, 3)
+    ranks: Ranks = "auto"
+    rank_budget: float = 0.15
     targets: tuple = ("all",)
     alpha: float = 1.0
-    adapt_base_weight: bool = False
+    adapt_base_weight: bool = True
     lr_rule: str = "lotra"
     lr_ratios: Mapping[str, float] = field(default_factory=dict)
     reference_width: int = 16
+    reference_ranks: tuple = REFERENCE_RANKS
     strict_ranks: bool = False
     metakan_mode: str = "embeddings"
     seed: int = 0
@@ -88,6 +108,11 @@ class LoTRAConfig:
     def __post_init__(self):
         own = "LoTRAConfig"
         object.__setattr__(self, "ranks", _check_ranks(self.ranks))
+        budget = positive_float("rank_budget", self.rank_budget, owner=own)
+        if budget > 1:
+            raise ValueError(f"{own}: rank_budget is a fraction of full fine-tuning's parameters and must lie in "
+                             f"(0, 1], got {self.rank_budget!r}.")
+        object.__setattr__(self, "rank_budget", budget)
         object.__setattr__(self, "targets", _check_targets(self.targets))
         object.__setattr__(self, "alpha", positive_float("alpha", self.alpha, owner=own))
         for name in ("adapt_base_weight", "strict_ranks"):
@@ -102,6 +127,11 @@ class LoTRAConfig:
             ratios[k] = positive_float(f"lr_ratios[{k!r}]", v, owner=own)
         object.__setattr__(self, "lr_ratios", ratios)
         object.__setattr__(self, "reference_width", positive_int("reference_width", self.reference_width, owner=own))
+        ref = self.reference_ranks
+        if isinstance(ref, (str, bytes)) or not hasattr(ref, "__len__") or len(ref) != 3:
+            raise ValueError(f"{own}: reference_ranks must be three integers (r_out, r_in, r_basis), got {ref!r}.")
+        object.__setattr__(self, "reference_ranks", tuple(positive_int("reference_ranks", r, owner=own)
+                                                          for r in ref))
         choice("metakan_mode", self.metakan_mode, METAKAN_MODES, owner=own)
         object.__setattr__(self, "seed", positive_int("seed", self.seed, minimum=0, owner=own))
 
@@ -113,6 +143,7 @@ class LoTRAConfig:
         d = dataclasses.asdict(self)
         d["ranks"] = list(self.ranks) if isinstance(self.ranks, tuple) else self.ranks
         d["targets"] = list(self.targets)
+        d["reference_ranks"] = list(self.reference_ranks)
         d["lr_ratios"] = dict(self.lr_ratios)
         return d
 
@@ -122,6 +153,8 @@ class LoTRAConfig:
         data = dict(data)
         if isinstance(data.get("ranks"), list):
             data["ranks"] = tuple(data["ranks"])
+        if isinstance(data.get("reference_ranks"), list):
+            data["reference_ranks"] = tuple(data["reference_ranks"])
         if isinstance(data.get("targets"), list):
             data["targets"] = tuple(data["targets"])
         return cls(**data)

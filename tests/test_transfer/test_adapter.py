@@ -1,4 +1,5 @@
 """LoTRA adapters: zero-init identity, merge/unmerge, expressiveness, parameter counts, save/load, errors."""
+import hashlib
 import json
 
 import pytest
@@ -50,7 +51,7 @@ def test_injection_is_bit_for_bit_identity_and_only_the_core_gets_a_gradient(nam
 
 
 @pytest.mark.parametrize("adapt_base_weight", [False, True])
-@pytest.mark.parametrize("name", ["kan", "slimkan"])
+@pytest.mark.parametrize("name", ["kan", "slimkan", "metakan"])
 def test_outputs_equal_across_merge_states(name, adapt_base_weight):
     base = BACKBONES[name]()
     original = {k: v.clone() for k, v in base.state_dict().items()}
@@ -124,7 +125,7 @@ def test_full_ranks_represent_any_target_tensor():
 
 def test_parameter_count_formula():
     assert lotra_parameter_count((64, 32, 8), (4, 4, 3)) == 4 * 4 * 3 + 64 * 4 + 32 * 4 + 8 * 3
-    model = inject_lotra(KAN([3, 7, 5, 1]), LoTRAConfig(ranks=(4, 4, 3)))
+    model = inject_lotra(KAN([3, 7, 5, 1]), LoTRAConfig(ranks=(4, 4, 3), adapt_base_weight=False))
     # ranks are clipped per layer: layers.0 has in = 3, layers.2 has out = 1
     expected = (4 * 3 * 3 + 7 * 4 + 3 * 3 + 8 * 3) + (4 * 4 * 3 + 5 * 4 + 7 * 4 + 8 * 3) + (1 * 4 * 3 + 1 + 5 * 4 + 8 * 3)
     assert model.n_parameters() == expected == model.trainable_summary()["trainable_parameters"]
@@ -133,8 +134,35 @@ def test_parameter_count_formula():
     assert with_w.n_parameters() == expected + 3 * 3  # one more row of U_basis per layer
     meta = inject_lotra(MetaKAN([3, 7, 5, 1], embedding_dim=2), LoTRAConfig(ranks=(4, 4, 3), targets=[1]))
     assert meta.n_parameters() == lotra_parameter_count((5, 7, 2), (4, 4, 2))
-    frac = inject_lotra(KAN([4, 8, 1]), LoTRAConfig(ranks=0.5))
+    frac = inject_lotra(KAN([4, 8, 1]), LoTRAConfig(ranks=0.5, adapt_base_weight=False))
     assert frac.layer_ranks == {"layers.0": (4, 2, 4), "layers.1": (1, 4, 4)}
+
+
+def test_ranks_one_is_rank_one_and_a_float_one_is_full_rank():
+    one = inject_lotra(KAN([10, 32, 1]), LoTRAConfig(ranks=1))
+    assert set(one.layer_ranks.values()) == {(1, 1, 1)}
+    assert one.n_parameters() == sum(lotra_parameter_count(s, (1, 1, 1)) for s in [(32, 10, 9), (1, 32, 9)])
+    full = inject_lotra(KAN([10, 32, 1]), LoTRAConfig(ranks=1.0))
+    assert full.layer_ranks == {"layers.0": (32, 10, 9), "layers.1": (1, 32, 9)}
+    assert LoTRAConfig(ranks=3).ranks == (3, 3, 3)
+
+
+@pytest.mark.parametrize("budget", [0.05, 0.15, 0.3])
+def test_auto_ranks_fill_the_budget_from_the_layer_shapes(budget):
+    base = KAN([10, 32, 32, 1])
+    model = inject_lotra(base, LoTRAConfig(rank_budget=budget))
+    full = sum(p.numel() for p in KAN([10, 32, 32, 1]).parameters())  # what full fine-tuning trains
+    assert model.n_parameters() <= budget * full
+    shapes = {n: a.delta.shape for n, a in model.adapters().items()}
+    ranks = model.layer_ranks
+    # one fraction for every layer: the wide modes of the hidden layer get the same rank as the first layer's
+    # output mode, and the next fraction up would break the budget
+    assert ranks["layers.0"][0] == ranks["layers.1"][0] == ranks["layers.1"][1] == ranks["layers.2"][1]
+    bigger = [tuple(min(d, r + 1) for r, d in zip(rk, shapes[n])) for n, rk in ranks.items()]
+    assert sum(lotra_parameter_count(shapes[n], b) for n, b in zip(ranks, bigger)) > budget * full
+    assert LoTRAConfig().ranks == "auto" and LoTRAConfig().adapt_base_weight
+    defaults = inject_lotra(KAN([10, 32, 32, 1]))
+    assert defaults.layer_ranks["layers.1"] == (8, 8, 5)  # the documented default on the benchmark's KAN
 
 
 def test_metakan_hypernet_only_mode_trains_the_hypernets():
@@ -145,10 +173,31 @@ def test_metakan_hypernet_only_mode_trains_the_hypernets():
     assert model.adapters() == {} and model.group_lr(1e-3) == {"hypernet": 1e-3}
     with pytest.raises(RuntimeError, match="hypernet mode trains the hypernets in place"):
         model.merge()
+    perturb(model)
+    x = points()
+    y = model(x)
+    plain = model.merge_and_unload()  # nothing to merge: the tuned hypernets are the base's own
+    assert plain is base and torch.equal(plain(x), y) and all(p.requires_grad for p in plain.parameters())
+
+
+def test_metakan_merge_adds_the_delta_to_the_stored_embeddings_bit_for_bit():
+    base = BACKBONES["metakan"]()
+    e0 = [layer.coefficients.embeddings.detach().clone() for layer in base.layers]
+    model = inject_lotra(base, LoTRAConfig(ranks=(3, 2, 2)))
+    perturb(model)
+    x = points()
+    y = model(x)
+    deltas = [model.get_delta(i) for i in range(3)]
+    model.merge()
+    for layer, e, d in zip(base.layers, e0, deltas):  # the stored embeddings are exactly E0 + ΔE
+        assert torch.equal(layer.coefficients.base.embeddings, e + d)
+    assert torch.equal(model(x), y)  # the same floating-point operation as the unmerged forward pass
+    chained = inject_lotra(model.merge_and_unload(), LoTRAConfig(ranks=(2, 2, 2)))  # a transfer chain
+    assert torch.equal(chained(x), y)
 
 
 def test_param_groups_name_every_component_and_carry_the_rule():
-    model = inject_lotra(KAN([3, 16, 1]), LoTRAConfig(reference_width=4))
+    model = inject_lotra(KAN([3, 16, 1]), LoTRAConfig(reference_width=4, lr_rule="lotra_width"))  # width law alone
     groups = model.param_groups()
     assert sorted(groups) == sorted(f"lotra_{c}.{i}" for c in ("core", "out", "in", "basis") for i in (0, 1))
     rates = model.group_lr(1e-3)
@@ -195,7 +244,7 @@ def test_clear_errors():
     with pytest.raises(ValueError, match=r"ranks r_out=9 exceeds the dimension 7 of layer 'layers.0'.*strict_ranks"):
         inject_lotra(KAN([3, 7, 1]), LoTRAConfig(ranks=(9, 2, 2), strict_ranks=True, targets=[0]))
     with pytest.raises(ValueError, match=r"ranks r_basis=9 exceeds the dimension 8"):
-        inject_lotra(KAN([3, 7, 1]), LoTRAConfig(ranks=(2, 2, 9), strict_ranks=True))
+        inject_lotra(KAN([3, 7, 1]), LoTRAConfig(ranks=(2, 2, 9), strict_ranks=True, adapt_base_weight=False))
     with pytest.raises(ValueError, match=r"unknown target 'layers.7'.*valid layer names: 'layers.0', 'layers.1'"):
         inject_lotra(KAN([3, 7, 1]), LoTRAConfig(targets=("layers.7",)))
     with pytest.raises(ValueError, match=r"unknown target 5"):
@@ -207,14 +256,17 @@ def test_clear_errors():
     with pytest.raises(RuntimeError, match=r"already merged; call unmerge\(\) before merging again"):
         model.merge()
     meta = inject_lotra(MetaKAN([3, 7, 1]))
-    with pytest.raises(RuntimeError, match=r"layer 'layers.0' of MetaKAN cannot be merged exactly: its coefficients "
-                                           r"are generated by a hypernetwork"):
-        meta.merge_and_unload()
     with pytest.raises(TypeError, match="already a LoTRAModel"):
         inject_lotra(meta)
     with pytest.raises(ValueError, match=r"ranks as a fraction must lie in \(0, 1\], got 1.5"):
         LoTRAConfig(ranks=1.5)
-    with pytest.raises(ValueError, match=r"unknown lr_rule 'adam'; valid names: 'lotra', 'uniform'"):
+    with pytest.raises(ValueError, match=r"ranks must be 'auto'.*got 'full'"):
+        LoTRAConfig(ranks="full")
+    with pytest.raises(ValueError, match=r"ranks must be an integer >= 1, got 0|ranks must be .*got 0"):
+        LoTRAConfig(ranks=0)
+    with pytest.raises(ValueError, match=r"rank_budget is a fraction .* got 2"):
+        LoTRAConfig(rank_budget=2)
+    with pytest.raises(ValueError, match=r"unknown lr_rule 'adam'; valid names: 'lotra', 'lotra_width', 'uniform'"):
         LoTRAConfig(lr_rule="adam")
     with pytest.raises(ValueError, match=r"unknown lr_ratios component 'G'"):
         LoTRAConfig(lr_ratios={"G": 2.0})
@@ -225,7 +277,8 @@ def test_clear_errors():
 
 
 def test_get_delta_and_config_round_trip():
-    model = inject_lotra(KAN([3, 7, 1]), LoTRAConfig(ranks=(2, 2, 2), targets=("layers.1",), alpha=0.5))
+    model = inject_lotra(KAN([3, 7, 1]), LoTRAConfig(ranks=(2, 2, 2), targets=("layers.1",), alpha=0.5,
+                                                         adapt_base_weight=False))
     assert model.target_names == ["layers.1"]
     assert torch.count_nonzero(model.get_delta(-1)) == 0 and model.get_delta("layers.1").shape == (1, 7, 8)
     perturb(model)
@@ -235,3 +288,30 @@ def test_get_delta_and_config_round_trip():
     cfg = model.lotra_config
     assert LoTRAConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
     assert model.config["adapter"] == "lotra" and model.config["base"]["backbone"] == "kan"
+
+
+@pytest.mark.parametrize("name", sorted(BACKBONES))
+def test_auto_ranks_stay_within_the_budget_of_each_backbones_own_parameters(name):
+    base = BACKBONES[name]()
+    full = sum(p.numel() for p in base.parameters())  # full fine-tuning's count (Slim KAN, MetaKAN: < entries)
+    model = inject_lotra(base, LoTRAConfig(rank_budget=0.3))
+    assert 0 < model.n_parameters() <= 0.3 * full
+
+
+def test_adapter_files_are_one_packed_tensor_and_version_1_directories_still_load(tmp_path):
+    x = points()
+    model = inject_lotra(BACKBONES["kan"](), LoTRAConfig(ranks=(3, 2, 2)))
+    perturb(model)
+    path = model.save_adapter(tmp_path / "v2")
+    packed = torch.load(path / "adapter.pt", weights_only=True)
+    assert set(packed) == {"layout", "flat"} and packed["flat"].numel() == model.n_parameters()
+    # a version-1 directory (one tensor per entry), as written before the packed format
+    old = tmp_path / "v1"
+    old.mkdir()
+    torch.save(model.adapter_state(), old / "adapter.pt")
+    meta = json.loads((path / "adapter_config.json").read_text())
+    meta.update(format_version=1, tensors_sha256=hashlib.sha256((old / "adapter.pt").read_bytes()).hexdigest())
+    (old / "adapter_config.json").write_text(json.dumps(meta))
+    y = model(x)
+    assert torch.equal(load_adapter(BACKBONES["kan"](), old)(x), y)
+    assert torch.equal(load_adapter(BACKBONES["kan"](), path)(x), y)

@@ -5,7 +5,7 @@ import torch
 from pde_kan import KAN, MetaKAN
 from pde_kan.problems import AllenCahn, Poisson
 from pde_kan.solvers import Solution, TrainConfig, solve
-from pde_kan.transfer import LoTRAConfig, LoTRAModel, load_transfer_solution, transfer
+from pde_kan.transfer import LoTRAConfig, LoTRAModel, default_lr, load_transfer_solution, transfer
 
 CFG = TrainConfig(steps=4, lr=1e-2, n_interior=16, n_eval=64, eval_every=2, device="cpu")
 
@@ -75,3 +75,41 @@ def test_transfer_errors(source):
         transfer(base, problem, config=CFG, lotra={"ranks": (2, 2, 2)})
     with pytest.raises(TypeError, match="solution must be a Solution, a results-file path or a backbone"):
         transfer(42, problem, config=CFG)
+
+
+def test_each_method_has_its_own_default_rate_and_the_user_overrides_it(source):
+    problem, base = source  # the source ran at CFG.lr = 1e-2
+    target = problem.with_params(coeffs=[2 * c for c in problem.coeffs])
+    assert default_lr("lotra", 1e-2) == 3e-2 and default_lr("lotra", 1e-5) == 3e-2  # absolute: the rule's base rate
+    assert default_lr("full", 1e-2) == pytest.approx(3e-3) and default_lr("scratch", 1e-2) == pytest.approx(3e-2)
+    assert default_lr("last_layer", 1e-2) == pytest.approx(3e-2)
+    assert default_lr("full") == pytest.approx(0.3 * 1e-2)  # unknown source rate: the one the rates were measured at
+    sol = transfer(base, target, method="scratch")  # no config: the source run's config at the default rate
+    assert (sol.config.lr, sol.attrs["transfer"]["lr_from"]) == (pytest.approx(3e-2), "default")
+    short = CFG.replace(steps=2)
+    sol = transfer(base, target, method="full", config=short.replace(lr=5e-4))
+    assert (sol.config.lr, sol.attrs["transfer"]["lr_from"]) == (5e-4, "config")
+    sol = transfer(base, target, method="full", config=short, lr=2e-4)
+    assert (sol.config.lr, sol.attrs["transfer"]["lr_from"]) == (2e-4, "argument")
+    sol = transfer(base, target, method="full", config=short, lr="default")
+    assert (sol.config.lr, sol.attrs["transfer"]["lr_from"]) == (pytest.approx(3e-3), "default")
+    sol = transfer(base, target, method="lotra", config=short, lr="default")
+    assert sol.config.lr == 3e-2 and sol.config.group_lr == sol.model.group_lr(3e-2)
+    assert sol.config.steps == 2  # the config's other settings are kept
+    with pytest.raises(ValueError, match="lr must be a positive number, 'default' or None, got 'auto'"):
+        transfer(base, target, config=short, lr="auto")
+    with pytest.raises(ValueError, match="warm_start applies to method='lotra' only"):
+        transfer(base, target, method="full", config=short, warm_start={})
+
+
+def test_transfer_chains_through_a_saved_metakan_lotra_run(tmp_path):
+    problem = Poisson.two_body(dim=3, seed=0)
+    base = solve(problem, MetaKAN([3, 4, 1], hyper_hidden=4), CFG.replace(steps=2))
+    first = transfer(base, problem.with_params(coeffs=[2 * c for c in problem.coeffs]), config=CFG.replace(steps=2))
+    first.save(tmp_path / "first.h5")
+    loaded = load_transfer_solution(tmp_path / "first.h5")
+    x = first.task.x_eval[:16]
+    plain = loaded.model.merge_and_unload()  # the delta goes into the stored embeddings
+    assert type(plain) is MetaKAN and torch.equal(plain(x), first.model(x))
+    second = transfer(plain, problem.with_params(coeffs=[3 * c for c in problem.coeffs]), config=CFG.replace(steps=2))
+    assert isinstance(second.model, LoTRAModel) and second.metrics["steps"] == 2
