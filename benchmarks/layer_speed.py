@@ -17,6 +17,7 @@ parameters in the default dtype).
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import statistics
 import sys
@@ -214,6 +215,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     clock = time.perf_counter if args.clock == "wall" else time.process_time
+    load_start = os.getloadavg()  # ratios shift with load: every results file says how busy the machine was
     if args.tucker_paths:
         rows = tucker_paths(args.repeats, clock)
         print(f"{'in':>5s} {'out':>5s} {'N':>5s} {'dtype':8s} {'factored ms':>12s} {'materialised ms':>16s} "
@@ -223,7 +225,7 @@ def main(argv=None):
                   f"{r['ms_materialised']:16.2f} {r['ratio']:6.2f} {r['model_picks']:>12s}")
         if args.out:
             payload = {"benchmark": "tucker_paths",
-                       "command": command_line(),
+                       "command": command_line(), "loadavg_start": load_start, "loadavg_end": os.getloadavg(),
                        "torch": torch.__version__, "threads": args.threads, "clock": args.clock,
                        "repeats": args.repeats, "rows": rows}
             write_json(args.out, payload)
@@ -245,7 +247,7 @@ def main(argv=None):
     if args.out:
         payload = {
             "benchmark": "layer_speed", "command": command_line(),
-            "torch": torch.__version__, "threads": args.threads, "clock": args.clock, "repeats": args.repeats,
+            "loadavg_start": load_start, "loadavg_end": os.getloadavg(), "torch": torch.__version__, "threads": args.threads, "clock": args.clock, "repeats": args.repeats,
             "inner": args.inner, "machine": platform.machine(), "processor": platform.processor(),
             "grid_size": GRID, "spline_order": ORDER,
             "definition": "one forward+backward (MSE loss) per step; matmul = the same GEMMs "
