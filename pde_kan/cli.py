@@ -560,8 +560,8 @@ def _transfer_family(base, family, out: Path, lotra, train, lr, args) -> int:
 
     _, sols = train_family(base, family, path=out / "bank.h5", lotra=lotra, config=train,
                               lr=None if lr == "default" else train.lr, callbacks=_callbacks(out, args, None))
-    rows = [{"set": sol.attrs["bank"]["key"], "warm start": sol.attrs["bank"]["warm_start_from"] or "base", **sol.metrics}
-            for sol in sols]
+    rows = [{"set": sol.attrs["bank"]["key"], "warm start": sol.attrs["bank"]["warm_start_from"] or "base",
+             **sol.metrics} for sol in sols]
     print(format_table(rows, ["set", "warm start", *METRIC_COLUMNS]))
     print(f"wrote {out / 'bank.h5'} ({len(sols)} adapters)")
     stopped = [s for s in sols if s.stop_reason]
