@@ -38,6 +38,8 @@ def main(argv=None) -> int:
     parser.add_argument("--max-test", type=int)
     parser.add_argument("--threads", type=int, default=1,
                         help="torch intra-op threads (1: spinning threads slow tiny ops on a shared CPU)")
+    parser.add_argument("--metakan-base", choices=["generated", "free", "lowrank"],
+                        help="MetaKAN's base_weight (default: the preset's)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", required=True, help="JSON file to write")
     args = parser.parse_args(argv)
@@ -49,6 +51,8 @@ def main(argv=None) -> int:
     from pde_kan.validation.images import PRESETS, REFERENCE_RESULTS, run_images
 
     preset = PRESETS[args.preset]
+    if args.metakan_base:
+        preset = preset.replace(metakan_base_weight=args.metakan_base)
     runs = []
     start = time.perf_counter()
     for seed in args.seeds:

@@ -45,6 +45,7 @@ from torch import nn
 
 from .._checks import choice, lookup, positive_float, positive_int, resolve_dtype
 from ..nn import get_backbone
+from ..nn.hyper import BASE_WEIGHTS
 from .conv import CONV_PRESETS, ConvKANNet
 from .report import Report
 
@@ -341,7 +342,8 @@ class ImagePreset:
     Attributes:
         hidden: hidden widths of the fully connected classifiers.
         grid_size, spline_order, grid_range: B-spline basis.
-        embedding_dim, hyper_hidden, share_hypernet: MetaKAN.
+        embedding_dim, hyper_hidden, share_hypernet, metakan_base_weight: MetaKAN (``base_weight``: see
+            docs/metakan.md).
         slim_ranks: Slim KAN Tucker ranks ``(r_out, r_in, r_basis)`` (clipped per layer).
         mlp_activation: MLP activation.
         batch_size, epochs: an epoch is ``ceil(n_train / batch_size)`` steps of batches drawn from the run's
@@ -360,6 +362,7 @@ class ImagePreset:
     embedding_dim: int = 1
     hyper_hidden: int = 32
     share_hypernet: bool = False
+    metakan_base_weight: str = "generated"
     slim_ranks: tuple[int, int, int] = (16, 32, 4)
     mlp_activation: str = "silu"
     batch_size: int = 128
@@ -381,6 +384,7 @@ class ImagePreset:
         for n in ("lr", "hypernet_lr", "embedding_lr"):
             positive_float(n, getattr(self, n), owner=own)
         choice("conv", self.conv, CONV_PRESETS, owner=own)
+        choice("metakan_base_weight", self.metakan_base_weight, BASE_WEIGHTS, owner=own)
 
     def replace(self, **changes) -> "ImagePreset":
         return dataclasses.replace(self, **changes)
@@ -466,7 +470,7 @@ def make_classifier(backbone: str, image_shape: Sequence[int], n_classes: int, p
     kwargs: dict[str, Any] = {
         "kan": spline,
         "metakan": dict(spline, embedding_dim=p.embedding_dim, hyper_hidden=p.hyper_hidden,
-                        share_hypernet=p.share_hypernet),
+                        share_hypernet=p.share_hypernet, base_weight=p.metakan_base_weight),
         "slimkan": dict(spline, ranks=p.slim_ranks),
         "mlp": dict(activation=p.mlp_activation),
     }[backbone]

@@ -222,3 +222,14 @@ def test_a_short_digits_run_beats_a_stated_accuracy():
     assert row["steps"] == 5 * 12
     assert row["test_accuracy"] >= 0.93, row  # 96.7% measured; chance is 10%
     assert row["params_ratio"] == 1.0
+
+
+def test_preset_chooses_metakans_base_weight():
+    from pde_kan.validation.images import DIGITS, ImagePreset, make_classifier
+
+    net = make_classifier("metakan", (1, 8, 8), 10, DIGITS.replace(metakan_base_weight="free"))
+    assert "base" in net.backbone.param_groups()
+    src = net.backbone.layers[0].coefficients
+    assert src.base_mode == "free" and src.base().shape == (64, 64)
+    with pytest.raises(ValueError, match=r"ImagePreset: unknown metakan_base_weight 'tied'"):
+        ImagePreset(metakan_base_weight="tied")
