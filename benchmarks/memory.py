@@ -60,6 +60,8 @@ VARIANTS = {  # MetaKAN trade-offs (--variants): what recompute and chunk_size b
     "metakan chunk=16384": ("metakan", {"chunk_size": 16384}),
     "metakan chunk=65536": ("metakan", {"chunk_size": 65536}),
     "metakan chunk=None": ("metakan", {"chunk_size": None}),
+    "metakan base=free": ("metakan", {"base_weight": "free"}),
+    "metakan base=lowrank": ("metakan", {"base_weight": "lowrank"}),
 }
 
 
