@@ -697,6 +697,7 @@ def _demo_run(name: str, kw: dict, hidden: list, config_dict: dict, out: str, pr
     from .nn import get_backbone
     from .problems import get_problem
     from .solvers import TrainConfig, solve
+    from .solvers.trainer import proc_status_mb
 
     handler = _log_to_stderr(verbose)
     try:
@@ -705,7 +706,7 @@ def _demo_run(name: str, kw: dict, hidden: list, config_dict: dict, out: str, pr
         model = get_backbone(name, [problem.dim, *hidden, 1], **kw)
         start_out(Path(out), {"problem": problem.params(), "model": model.config, "train": config.to_dict()})
         args = argparse.Namespace(no_progress=not progress, checkpoint_every=checkpoint_every)
-        start_mb = _rss_mb()  # this process after its imports: interpreter, torch, the model
+        start_mb = proc_status_mb("VmRSS")  # this process after its imports: interpreter, torch, the model
         sol = solve(problem, model, config, callbacks=_callbacks(Path(out), args, None))
         if start_mb is not None:
             sol.metrics["memory_above_start_mb"] = sol.metrics["peak_memory_mb"] - start_mb
@@ -714,18 +715,6 @@ def _demo_run(name: str, kw: dict, hidden: list, config_dict: dict, out: str, pr
                 "stop_reason": sol.stop_reason}
     finally:
         _unlog(handler)
-
-
-def _rss_mb() -> Optional[float]:
-    """Resident set size of this process now (MiB; Linux), or None where /proc is not available."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 2**10
-    except OSError:
-        pass
-    return None
 
 
 def cmd_demo(args) -> int:

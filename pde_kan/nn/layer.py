@@ -13,7 +13,6 @@ Sources that wrap other sources (LoTRA adapters) only need to implement :meth:`C
 from __future__ import annotations
 
 import math
-from typing import Optional
 
 import torch
 from torch import nn

@@ -67,18 +67,27 @@ def reset_peak_memory(device: torch.device) -> None:
         pass
 
 
+def proc_status_mb(field: str) -> Optional[float]:
+    """A memory counter of this process from ``/proc/self/status`` in MiB (``"VmRSS"``: resident now,
+    ``"VmHWM"``: peak resident), or None where it cannot be read (not Linux)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) / 2**10
+    except OSError:
+        pass
+    return None
+
+
 def peak_memory_mb(device: torch.device) -> float:
     """Peak memory since :func:`reset_peak_memory`: CUDA allocator peak on GPU, process peak RSS on CPU (MiB;
     where the high-water mark cannot be reset, the process's lifetime peak)."""
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**20
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 2**10
-    except OSError:
-        pass
+    peak = proc_status_mb("VmHWM")
+    if peak is not None:
+        return peak
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return rss / 2**20 if sys.platform == "darwin" else rss / 2**10
 
