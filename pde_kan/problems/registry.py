@@ -117,9 +117,11 @@ def resolve(name: str) -> Any:
     raise AssertionError("unreachable")
 
 
-def _call_checked(name: str, fn: Callable, kw: dict, valid: list[str]) -> Any:
+def _call_checked(name: str, fn: Callable, kw: dict, valid: list[str], strict: bool = False) -> Any:
+    """``fn(**kw)`` with errors naming ``valid``; keywords outside ``valid`` are refused unless ``fn`` takes
+    ``**kwargs`` and ``strict`` is off (a registered factory's ``**fields`` are exactly ``valid``: strict)."""
     unknown = [k for k in kw if k not in valid]
-    if unknown and not any(p.kind is p.VAR_KEYWORD for p in inspect.signature(fn).parameters.values()):
+    if unknown and (strict or not any(p.kind is p.VAR_KEYWORD for p in inspect.signature(fn).parameters.values())):
         raise ValueError(f"{name}: unknown keyword {unknown[0]!r}; valid keywords: {', '.join(map(repr, valid))}.")
     try:
         inspect.signature(fn).bind(**kw)
@@ -154,15 +156,7 @@ def get_problem(name: str, **kw: Any) -> Problem:
         keywords = [p for p in inspect.signature(factory).parameters if p not in ("fields",)]
         cls = PROBLEM_CLASSES.get(name)
         field_names = [f.name for f in dataclasses.fields(cls) if f.init] if cls else ["sampler", "boundary_weight"]
-        valid = list(dict.fromkeys(keywords + field_names))
-        unknown = [k for k in kw if k not in valid]
-        if unknown:
-            raise ValueError(f"{name}: unknown keyword {unknown[0]!r}; valid keywords: {', '.join(map(repr, valid))}.")
-        try:
-            inspect.signature(factory).bind(**kw)
-        except TypeError as err:
-            raise ValueError(f"{name}: {err}; valid keywords: {', '.join(map(repr, valid))}.") from None
-        return factory(**kw)
+        return _call_checked(name, factory, kw, list(dict.fromkeys(keywords + field_names)), strict=True)
     obj = resolve(name)
     if isinstance(obj, Problem):
         return obj.with_params(**kw) if kw else obj
