@@ -161,6 +161,26 @@ class Solution:
         return atomic_write(path, write)
 
 
+def open_hdf5(path, fmt: str, *, what: str, written_by: str, kind: str, not_hdf5: str) -> h5py.File:
+    """``path`` opened read-only once it is checked to exist, to be HDF5 and to carry ``attrs["format"] == fmt``.
+
+    Every error starts with ``what`` (the reader and the file) and says the fix: ``"{what} does not exist; pass
+    {written_by}."``, ``"{what} {not_hdf5}."`` (``{e}`` is h5py's reason), ``"{what} is not {kind} (format ...,
+    expected ...)."``. The caller closes the file (``with open_hdf5(...) as f``).
+    """
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"{what} does not exist; pass {written_by}.")
+    try:
+        f = h5py.File(path, "r")
+    except OSError as e:
+        raise ValueError(f"{what} {not_hdf5.format(e=e)}.") from None
+    found = f.attrs.get("format")
+    if found != fmt:
+        f.close()
+        raise ValueError(f"{what} is not {kind} (format {found!r}, expected {fmt!r}).")
+    return f
+
+
 def load_solution(path, device=None, problem=None) -> Solution:
     """Read a file written by :meth:`Solution.save`: the model is rebuilt when its config names a backbone, the
     problem when it is a registered one (or taken from ``problem=``, e.g. for a problem of your own), so
@@ -173,17 +193,8 @@ def load_solution(path, device=None, problem=None) -> Solution:
     from ..nn import backbone_from_config
 
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"results file {str(path)!r} does not exist; pass a results.h5 written by "
-                                f"Solution.save.")
-    try:
-        f = h5py.File(path, "r")
-    except OSError as e:
-        raise ValueError(f"results file {str(path)!r} is corrupt or not HDF5 ({e}); rerun or restore it.") from None
-    with f:
-        if f.attrs.get("format") != FORMAT:
-            raise ValueError(f"results file {str(path)!r} is not a pde_kan solution (format "
-                             f"{f.attrs.get('format')!r}, expected {FORMAT!r}).")
+    with open_hdf5(path, FORMAT, what=f"results file {str(path)!r}", written_by="a results.h5 written by Solution.save",
+                   kind="a pde_kan solution", not_hdf5="is corrupt or not HDF5 ({e}); rerun or restore it") as f:
         try:  # a file cut short inside a dataset, or with groups / attrs missing, is damaged, not foreign
             attrs = {k: f.attrs[k] for k in f.attrs}
             history_cols = {k: f["history"][k][()] for k in f["history"]}

@@ -39,6 +39,7 @@ from torch import nn
 
 from ..solvers import Solution, TrainConfig
 from ..solvers.checkpoint import atomic_write
+from ..solvers.results import open_hdf5
 from .adapter import LoTRAModel, inject_lotra, weights_hash
 from .api import _source_model, default_lr, transfer
 from .config import LoTRAConfig
@@ -295,17 +296,9 @@ class AdapterBank:
         """Read a bank written by :meth:`save` onto ``base`` (the same base model it was trained on: its weights
         hash is checked). Later :meth:`add` calls write back to ``path``."""
         path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"AdapterBank.load: {str(path)!r} does not exist; pass a file written by "
-                                    f"AdapterBank.save.")
-        try:
-            f = h5py.File(path, "r")
-        except OSError as e:
-            raise ValueError(f"AdapterBank.load: {str(path)!r} is not an HDF5 file ({e}).") from None
-        with f:
-            if f.attrs.get("format") != BANK_FORMAT:
-                raise ValueError(f"AdapterBank.load: {str(path)!r} is not an adapter bank (format "
-                                 f"{f.attrs.get('format')!r}, expected {BANK_FORMAT!r}).")
+        with open_hdf5(path, BANK_FORMAT, what=f"AdapterBank.load: {str(path)!r}",
+                       written_by="a file written by AdapterBank.save", kind="an adapter bank",
+                       not_hdf5="is not an HDF5 file ({e})") as f:
             lotra = LoTRAConfig.from_dict(json.loads(f.attrs["lotra"]))
             bank = cls(base, None, lotra=lotra, config=config, lr=float(f.attrs["lr"]), dtype=str(f.attrs["dtype"]))
             if bank.base_hash != f.attrs["base_hash"]:
