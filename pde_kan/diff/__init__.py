@@ -1,11 +1,12 @@
-"""Derivative engines: forward jets (exact and stochastic) and the autograd reference."""
+"""Derivative engines: forward jets (exact and stochastic) and the autograd reference, one registry
+(:data:`ENGINES`)."""
 from .directions import Coordinates, Dense, Directions, hutchinson, sdgd
-from .engines import (AUTOGRAD_METHODS, JET_METHODS, METHODS, STOCHASTIC_METHODS, Derivatives, apply_transform, autograd_laplacian,
-                      check_method, gradient, laplacian, make_directions, pde_derivatives)
-from .jet import JET_RULES, Jet, edge_derivatives, forward_jet, register_jet_rule
+from .engines import (ENGINES, Derivatives, Engine, apply_transform, autograd_laplacian, get_engine, gradient,
+                      laplacian, make_directions, pde_derivatives)
+from .jet import Jet, forward_jet, register_jet_rule
 
 __all__ = [
-    "AUTOGRAD_METHODS", "Coordinates", "Derivatives", "apply_transform", "pde_derivatives", "Dense", "Directions", "JET_METHODS", "JET_RULES", "Jet", "METHODS",
-    "STOCHASTIC_METHODS", "autograd_laplacian", "check_method", "edge_derivatives", "forward_jet", "gradient",
-    "hutchinson", "laplacian", "make_directions", "register_jet_rule", "sdgd",
+    "Coordinates", "Dense", "Derivatives", "Directions", "ENGINES", "Engine", "Jet", "apply_transform",
+    "autograd_laplacian", "forward_jet", "get_engine", "gradient", "hutchinson", "laplacian", "make_directions",
+    "pde_derivatives", "register_jet_rule", "sdgd",
 ]

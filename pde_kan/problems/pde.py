@@ -11,7 +11,7 @@ A residual reads like the equation::
 What ``u`` offers (all ``(N,)`` unless said otherwise; ``D`` inputs, the first ``spatial_dim`` of them spatial):
 
 ==================  =====================================================  ================================
-name                meaning                                                engine (``laplacian="jet"``)
+name                meaning                                                engine (``engine="jet"``)
 ==================  =====================================================  ================================
 ``u.value``         ``u``                                                  forward jet
 ``u.grad``          ``(N, spatial_dim)`` spatial gradient                  forward jet
@@ -28,7 +28,7 @@ entries are zeros (so it must request the same derivatives on every call; branch
 on which derivative to take are not). Each later step computes exactly the recorded set by the cheapest exact
 engine: one forward jet for the value, first derivatives and the Laplacian — the very pass the built-in problems
 use — plus one jet pass per extra diagonal second derivative, and autograd only for mixed second derivatives.
-With ``laplacian="autograd"`` (``TrainConfig``) everything goes through autograd instead (the reference).
+With ``engine="autograd"`` (``SamplingConfig``) everything goes through autograd instead (the reference).
 :meth:`PDE.routing` says which engine serves which request.
 """
 from __future__ import annotations
@@ -41,7 +41,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..diff import (AUTOGRAD_METHODS, Coordinates, Directions, Jet, apply_transform, check_method,
+from ..diff import (Coordinates, Directions, Jet, apply_transform, get_engine,
                     forward_jet, make_directions, pde_derivatives, register_jet_rule)
 from .base import Problem, closed_jet, jsonable
 from .conditions import (Condition, Dirichlet, Initial, boundary_parts, check_conditions, condition_names)
@@ -152,7 +152,7 @@ def function_jet(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, di
     With no directions (``k = 0``, a plain evaluation) the value keeps its graph to ``x``, so the autograd
     engine differentiates through it.
     """
-    if directions.k == 0:
+    if directions.n_probes == 0:
         v = fn(x)
         return Jet(v.unsqueeze(-1), v.new_zeros(v.shape[0], 1, 0), torch.zeros_like(v).unsqueeze(-1), directions)
     with torch.enable_grad():
@@ -172,7 +172,7 @@ def function_jet(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, di
         else:
             quad = v.new_zeros(v.shape)
             w = directions.weights
-            for k in range(directions.k):
+            for k in range(directions.n_probes):
                 vk = directions.vectors[:, :, k]
                 h = _grad((g * vk).sum(-1), z, retain_graph=True)
                 if h is not None:
@@ -240,14 +240,14 @@ class Plan:
         mixed = sorted({(k[1], k[2]) for k in requests if isinstance(k, tuple) and k[0] == "d2" and k[1] != k[2]})
         return cls(VALUE in requests, tuple(first), LAPLACIAN in requests, tuple(diag), tuple(mixed))
 
-    def routing(self, method: str) -> dict[str, str]:
+    def routing(self, engine: str) -> dict[str, str]:
         """Request name -> engine: ``"jet"``, the stochastic estimator's name, or ``"autograd"``."""
-        auto = method in AUTOGRAD_METHODS
+        auto = not get_engine(engine).jet
         out = {"u.value": "autograd" if auto else "jet"}
         for i in self.first:
             out[f"u.d({i})"] = "autograd" if auto else "jet"
         if self.laplacian:
-            out["u.laplacian"] = method
+            out["u.laplacian"] = engine
         for i in self.diag:
             out[f"u.d2({i}, {i})"] = "autograd" if auto else "jet"
         for i, j in self.mixed:
@@ -255,18 +255,18 @@ class Plan:
         return out
 
 
-def compute(plan: Plan, model, x: torch.Tensor, method: str, spatial_dim: int, transform=None,
-            k: Optional[int] = None, generator: Optional[torch.Generator] = None) -> dict:
+def compute(plan: Plan, model, x: torch.Tensor, engine: str, spatial_dim: int, transform=None,
+            n_probes: Optional[int] = None, generator: Optional[torch.Generator] = None) -> dict:
     """Derivatives of ``u = transform(x, model(x))`` at ``x: (N, D)`` for ``plan`` -> ``{key: (N,)}``."""
-    check_method(method)
-    if method in AUTOGRAD_METHODS:
-        return _compute_autograd(plan, model, x, method, spatial_dim, transform, k, generator)
+    spec = get_engine(engine)
+    if not spec.jet:
+        return _compute_autograd(plan, model, x, spec, spatial_dim, transform, n_probes, generator)
     out: dict = {}
     n, dim = x.shape
     first = list(plan.first)
     diag = list(plan.diag)
     spatial_first = [i for i in first if i < spatial_dim]
-    if plan.laplacian and method == "jet" and spatial_first:
+    if plan.laplacian and spec.name == "jet" and spatial_first:
         # spatial first derivatives are tangents the exact Laplacian's directions carry anyway: no duplicates
         rest = [i for i in first if i >= spatial_dim]
         index = torch.as_tensor(list(range(spatial_dim)) + rest, dtype=torch.long, device=x.device)
@@ -276,8 +276,8 @@ def compute(plan: Plan, model, x: torch.Tensor, method: str, spatial_dim: int, t
         for i in first:
             out[("d", i)] = jet.tangent[:, 0, i if i < spatial_dim else spatial_dim + rest.index(i)]
     elif plan.laplacian:  # the built-in problems' pass: Laplacian (exact or estimated) plus first derivatives
-        d = pde_derivatives(model, x, method, spatial_dim=spatial_dim, first_order=first, transform=transform,
-                            k=k, generator=generator)
+        d = pde_derivatives(model, x, spec, spatial_dim=spatial_dim, first_order=first, transform=transform,
+                            n_probes=n_probes, generator=generator)
         out[VALUE], out[LAPLACIAN] = d.value, d.laplacian
         for c, i in enumerate(first):
             out[("d", i)] = d.first[:, c]
@@ -324,10 +324,11 @@ def _hessian_rows(model, x, transform, rows):
     return u, g, out
 
 
-def _compute_autograd(plan, model, x, method, spatial_dim, transform, k, generator) -> dict:
+def _compute_autograd(plan, model, x, spec, spatial_dim, transform, n_probes, generator) -> dict:
     lap_index, scale = list(range(spatial_dim)), 1.0
-    if plan.laplacian and method == "sdgd_autograd":
-        dirs = make_directions("sdgd", x.shape[0], spatial_dim, k=k, generator=generator, device=x.device)
+    if plan.laplacian and spec.stochastic:
+        dirs = make_directions(spec, x.shape[0], spatial_dim, n_probes=n_probes, generator=generator,
+                               device=x.device)
         lap_index, scale = dirs.index.tolist(), dirs.scale
     rows = set(plan.diag) | {i for i, _ in plan.mixed} | (set(lap_index) if plan.laplacian else set())
     u, g, h = _hessian_rows(model, x, transform, sorted(rows))
@@ -343,12 +344,12 @@ def _compute_autograd(plan, model, x, method, spatial_dim, transform, k, generat
     return out
 
 
-def first_derivatives(model, x: torch.Tensor, coords: Sequence[int], method: str, transform=None):
+def first_derivatives(model, x: torch.Tensor, coords: Sequence[int], engine: str, transform=None):
     """``u (N,)`` and ``{i: ∂u/∂x_i (N,)}`` for ``coords`` (conditions' normal and time derivatives)."""
     coords = list(coords)
     if not coords:
         return apply_transform(transform, x, model(x)), {}
-    if method in AUTOGRAD_METHODS:
+    if not get_engine(engine).jet:
         u, g, _ = _hessian_rows(model, x, transform, [])
         return u, {i: g[:, i] for i in coords}
     index = torch.as_tensor(coords, dtype=torch.long, device=x.device)
@@ -602,11 +603,11 @@ class PDE(Problem):
             self._state["plan"] = plan
         return plan
 
-    def routing(self, method: str = "jet") -> dict[str, str]:
-        """Which engine serves each request of the residual under ``method`` (``TrainConfig.laplacian``)."""
-        return self.plan().routing(check_method(method))
+    def routing(self, engine: str = "jet") -> dict[str, str]:
+        """Which engine serves each request of the residual under ``engine`` (``SamplingConfig.engine``)."""
+        return self.plan().routing(get_engine(engine).name)
 
-    def derivatives(self, model, x: torch.Tensor, method: str = "jet", k: Optional[int] = None,
+    def derivatives(self, model, x: torch.Tensor, engine: str = "jet", n_probes: Optional[int] = None,
                     generator: Optional[torch.Generator] = None, transform: Any = "ansatz") -> U:
         """The :class:`U` the residual reads, for ``u`` = the ansatz on ``model`` at ``x: (N, D)``.
 
@@ -616,7 +617,7 @@ class PDE(Problem):
         self.check_points(x)
         plan = self.plan(x)
         transform = self.jet_transform if transform == "ansatz" else transform
-        values = compute(plan, model, x, method, self.spatial_dim, transform, k, generator)
+        values = compute(plan, model, x, engine, self.spatial_dim, transform, n_probes, generator)
         return U(x.shape[0], self.dim, self.spatial_dim, self.has_time, values=values)
 
     def residual(self, x: torch.Tensor, d: U) -> torch.Tensor:
@@ -624,12 +625,12 @@ class PDE(Problem):
         return self.equation(x, d)
 
     def residual_of(self, fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
-                    method: str = "jet") -> torch.Tensor:
-        """The residual ``(N,)`` of a closed-form ``u = fn(x)`` (no ansatz) through the engine ``method``; checks
-        that an exact solution solves the equation."""
+                    engine: str = "jet") -> torch.Tensor:
+        """The residual ``(N,)`` of a closed-form ``u = fn(x)`` (no ansatz) through ``engine``; checks that an
+        exact solution solves the equation."""
         model = FunctionModel(fn, self.dim)
-        return self.residual(x, self.derivatives(model, x, method, transform=None,
-                                                 generator=torch.Generator().manual_seed(0), k=1))
+        return self.residual(x, self.derivatives(model, x, engine, transform=None,
+                                                 generator=torch.Generator().manual_seed(0), n_probes=1))
 
     # ---- conditions ----------------------------------------------------------------------------------
     def condition_weights(self) -> dict[str, float]:
@@ -640,9 +641,9 @@ class PDE(Problem):
         parts = boundary_parts(self.domain)
         return {name: c.points(parts, n, generator).to(device=device, dtype=dtype) for name, c in self._state["soft"]}
 
-    def condition_residual(self, name: str, model, x: torch.Tensor, method: str = "jet") -> torch.Tensor:
+    def condition_residual(self, name: str, model, x: torch.Tensor, engine: str = "jet") -> torch.Tensor:
         c = self.soft_conditions[name]
-        u, first = first_derivatives(model, x, c.grad_coords(self.dim, self.spatial_dim), method, self.jet_transform)
+        u, first = first_derivatives(model, x, c.grad_coords(self.dim, self.spatial_dim), engine, self.jet_transform)
         return c.residual(self.domain, x, u, first)
 
     # ---- exact solution and evaluation ---------------------------------------------------------------

@@ -9,7 +9,7 @@ from typing import Mapping, Optional, Sequence
 import numpy as np
 import torch
 
-from .checkpoint import atomic_write
+from .._io import atomic_write
 
 # history columns shown, with their legend labels: losses on one axis, errors on the other
 LOSS_LABELS = {"loss": "total loss", "loss_pde": "PDE residual", "loss_bc": "boundary", "loss_ic": "initial"}

@@ -38,7 +38,7 @@ import torch
 from torch import nn
 
 from ..solvers import Solution, TrainConfig
-from ..solvers.checkpoint import atomic_write
+from .._io import atomic_write
 from ..solvers.results import open_hdf5
 from .adapter import LoTRAModel, inject_lotra, weights_hash
 from .api import _source_model, default_lr, transfer

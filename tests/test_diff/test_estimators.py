@@ -34,7 +34,7 @@ def hessians(fn, x):
 def test_scale_factors():
     g = torch.Generator().manual_seed(0)
     s = sdgd(10, 4, g)
-    assert s.scale == 10 / 4 and s.k == 4 and s.index.unique().numel() == 4
+    assert s.scale == 10 / 4 and s.n_probes == 4 and s.index.unique().numel() == 4
     h = hutchinson(3, 10, 4, g)
     assert h.scale == 1 / 4 and h.vectors.shape == (3, 10, 4)
     assert set(h.vectors.unique().tolist()) == {-1.0, 1.0}

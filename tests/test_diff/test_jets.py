@@ -5,7 +5,7 @@ from torch import nn
 
 from pde_kan.diff import (Coordinates, Jet, autograd_laplacian, forward_jet, gradient, laplacian, pde_derivatives,
                           register_jet_rule)
-from pde_kan.diff.jet import JET_RULES
+from pde_kan.diff.jet import _JET_RULES
 from pde_kan.nn import available_backbones, get_backbone
 
 TOL = dict(atol=1e-10, rtol=1e-10)
@@ -217,7 +217,7 @@ def test_jet_rule_registry_for_a_custom_layer():
 
         torch.testing.assert_close(laplacian(net, x, "jet"), laplacian(net, x, "autograd"), **TOL)
     finally:
-        JET_RULES.pop(Scale, None)
+        _JET_RULES.pop(Scale, None)
 
 
 @pytest.mark.parametrize("widths,n", [([3, 1], 1), ([3, 4, 1], 4), ([2, 5, 1], 3)])

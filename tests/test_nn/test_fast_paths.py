@@ -7,7 +7,8 @@ generated coefficients, and the materialised Tucker tensor for Slim KAN's factor
 import pytest
 import torch
 
-from pde_kan.diff import edge_derivatives, forward_jet, laplacian
+from pde_kan.diff import forward_jet, laplacian
+from pde_kan.diff.jet import edge_derivatives
 from pde_kan.diff.directions import Coordinates
 from pde_kan.nn import (BSplineBasis, DenseCoefficients, HyperCoefficients, KANLayer, MetaKAN,
                         TuckerCoefficients, get_backbone)

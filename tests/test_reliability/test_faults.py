@@ -14,7 +14,7 @@ from pde_kan import KAN, MetaKAN
 from pde_kan.problems import Poisson
 from pde_kan.solvers import (Checkpoint, DivergenceError, HistoryCSV, TrainConfig, load_checkpoint, load_solution,
                              solve)
-from pde_kan.solvers import checkpoint as checkpoint_module
+from pde_kan import _io as io_module
 from pde_kan.solvers.tasks import PDETask
 
 CONFIG = TrainConfig(steps=30, lr=1e-2, laplacian="hutchinson", k=2, eval_every=10, n_eval=64, device="cpu",
@@ -151,7 +151,7 @@ def test_crash_during_checkpoint_write_keeps_previous_file(where, tmp_path, monk
     else:
         def fail(*a, **kw):
             raise crash
-        monkeypatch.setattr(checkpoint_module.os, where.split(".")[1], fail)
+        monkeypatch.setattr(io_module.os, where.split(".")[1], fail)
     with pytest.raises(OSError, match="No space left on device"):
         solve(Poisson.sine_square(), KAN([2, 4, 1]), _short(10), callbacks=[Checkpoint(tmp_path, every=5)],
               resume=last)
@@ -168,7 +168,7 @@ def test_atomic_writes_get_the_mode_of_a_plain_open(umask, mode, tmp_path):
     # the temporary file behind an atomic write is created 0600; the final file must not stay that private
     old = os.umask(umask)
     try:
-        path = checkpoint_module.atomic_write(tmp_path / "run.json", lambda tmp: Path(tmp).write_text("{}"))
+        path = io_module.atomic_write(tmp_path / "run.json", lambda tmp: Path(tmp).write_text("{}"))
     finally:
         os.umask(old)
     assert path.stat().st_mode & 0o777 == mode
