@@ -280,8 +280,7 @@ def mode_variance(args) -> dict:
     if args.pretrain:
         from pde_kan.solvers import TrainConfig, solve
 
-        solve(problem, model, TrainConfig(steps=args.pretrain, lr=1e-2, n_interior=args.n, laplacian="sdgd",
-                                          k=min(16, d), eval_every=0, n_eval=1000, device="cpu"))
+        solve(problem, model, TrainConfig(steps=args.pretrain, lr=1e-2, eval_every=0, device="cpu"), SamplingConfig(n_interior=args.n, engine="sdgd", n_probes=min(16, d), n_eval=1000))
     with torch.no_grad():
         exact_u = problem.derivatives(model, x, "jet")
     exact = exact_u.laplacian
@@ -430,7 +429,7 @@ def mode_converge(args) -> dict:
     if args.control_variate:
         from pde_kan.solvers import fit
 
-        sol = fit(model, control_variate_task(problem, config), config, callbacks=[budget, EarlyStopping(args.target)])
+        sol = fit(control_variate_task(problem, config), model, config, callbacks=[budget, EarlyStopping(args.target)])
     else:
         sol = solve(problem, model, config, callbacks=[budget, EarlyStopping(args.target)])
     return {"problem": args.problem, "dim": args.dim, "sampler": args.sampler, "backbone": args.backbone,
@@ -573,7 +572,7 @@ def mode_ablation(args) -> dict:
                              n_interior=args.n, laplacian=method, k=k, eval_every=args.eval_every,
                              n_eval=args.n_eval, seed=0, device="cpu")
         model = KAN([args.dim, args.width, args.width, 1], seed=0)
-        sol = fit(model, task_cls(problem, config), config)
+        sol = fit(task_cls(problem, config), model, config)
         curve = [(r["step"], r["rel_l2"]) for r in sol.history if "rel_l2" in r]
         row = {"option": name, "rel_l2": sol.metrics["rel_l2"], "seconds": sol.metrics["seconds"],
                "steps": sol.metrics["steps"], "curve": curve}

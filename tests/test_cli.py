@@ -196,14 +196,14 @@ def test_round_trip_for_a_problem_outside_the_registry(tmp_path):
 
     from pde_kan import KAN
     from pde_kan.problems import PoissonSineSquare
-    from pde_kan.solvers import TrainConfig, load_solution, solve
+    from pde_kan.solvers import SamplingConfig, TrainConfig, load_solution, solve
 
     @dataclass(frozen=True, kw_only=True)
     class MySine(PoissonSineSquare):
         name = "my-sine"
 
     problem = MySine()
-    solve(problem, KAN([2, 4, 1]), TrainConfig(steps=2, n_eval=300, device="cpu")).save(tmp_path / "r.h5")
+    solve(problem, KAN([2, 4, 1]), TrainConfig(steps=2, device="cpu"), SamplingConfig(n_eval=300)).save(tmp_path / "r.h5")
     bare = load_solution(tmp_path / "r.h5")
     assert bare.problem is None
     with pytest.raises(ValueError, match=r"load_solution\(path, problem=your_problem\)"):

@@ -586,7 +586,7 @@ class FunctionFittingSuite:
                 start = time.perf_counter()
                 row = {"task": eq.name, "n_vars": eq.n_vars, "backbone": name, "params": params}
                 try:
-                    sol = fit(model, task, config, callbacks=list(callbacks(eq.name, name)))
+                    sol = fit(task, model, config, callbacks=list(callbacks(eq.name, name)))
                 except DivergenceError as e:
                     log.warning("feynman %s / %s diverged: %s", eq.name, name, e)
                     row.update(rmse=math.nan, nrmse=math.nan, train_nrmse=math.nan, status="diverged")

@@ -542,7 +542,7 @@ def run_images(dataset: str = "digits", data_dir=None, backbones: Sequence[str] 
             from ..solvers import ProgressBar
 
             cbs.append(ProgressBar(desc=f"{dataset} {name}", metric="test_accuracy", leave=False))
-        sol = fit(model, task, config, callbacks=cbs)
+        sol = fit(task, model, config, callbacks=cbs)
         seconds = time.perf_counter() - start
         report.add({"dataset": dataset, "backbone": name, "test_accuracy": sol.metrics["test_accuracy"],
                     "train_accuracy": sol.metrics["train_accuracy"], "params": model.n_parameters(),
