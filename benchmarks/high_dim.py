@@ -100,7 +100,7 @@ def step(problem, model, x, f, method: str, k: int, generator, probe: int = 0):
         loss = ((lap - f) ** 2).mean()
     else:
         stochastic = method in ("sdgd", "hutchinson", "sdgd_autograd")
-        d = problem.derivatives(model, x, method, k=min(k, x.shape[1]) if stochastic else None, generator=generator)
+        d = problem.derivatives(model, x, method, n_probes=min(k, x.shape[1]) if stochastic else None, generator=generator)
         # Poisson residual with the source precomputed once (as for the value-only step): the closed-form
         # source costs O(N d) per step in training, the same for every method, and is left out here
         r = d.laplacian - f
@@ -367,7 +367,7 @@ def control_variate_task(problem, config):
             x, _, probe_seed = batch
             n, d = x.shape
             gen = torch.Generator().manual_seed(probe_seed)
-            dirs = make_directions(self.config.laplacian, n, d, k=self.config.k, generator=gen, dtype=x.dtype)
+            dirs = make_directions(self.config.laplacian, n, d, n_probes=self.config.k, generator=gen, dtype=x.dtype)
             jet = forward_jet(model, x, dirs)
             x_grad = forward_jet(model, x, Dense(x.unsqueeze(-1), 1.0)).tangent[:, 0, 0]
             raw = jet.value[:, 0]

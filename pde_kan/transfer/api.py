@@ -167,6 +167,8 @@ def transfer(solution, target_problem, method: str = "lotra", config: Optional[T
     if warm_start is not None and method != "lotra":
         raise ValueError(f"transfer: warm_start applies to method='lotra' only, got method={method!r}; drop "
                          f"warm_start or use method='lotra'.")
+    if isinstance(solution, (str, os.PathLike)):  # read once: the model, and the source run's sampling
+        solution = load_transfer_solution(solution)
     model, source_config = _source_model(solution)
     if config is not None and not isinstance(config, TrainConfig):
         raise TypeError(f"transfer: config must be a TrainConfig, got {type(config).__name__}.")

@@ -41,7 +41,7 @@ from ..solvers import Solution, TrainConfig
 from .._io import atomic_write
 from ..solvers.results import open_hdf5
 from .adapter import LoTRAModel, inject_lotra, weights_hash
-from .api import _source_model, default_lr, transfer
+from .api import _source_model, default_lr, load_transfer_solution, transfer
 from .config import LoTRAConfig
 
 BANK_FORMAT = "pde_kan.adapter_bank"
@@ -115,6 +115,8 @@ class AdapterBank:
                  base_problem=None, sampling=None):
         if base_problem is None and isinstance(base, Solution):
             base_problem = base.problem
+        if isinstance(base, (str, os.PathLike)):  # read once: its train config and sampling are the defaults
+            base = load_transfer_solution(base)
         if sampling is None and isinstance(base, Solution):
             sampling = base.sampling
         self.sampling = sampling
