@@ -4,11 +4,11 @@ from .checkpoint import load_checkpoint, save_checkpoint
 from .config import SamplingConfig, TrainConfig
 from .plots import plot_comparison, plot_history, plot_slice
 from .results import Solution, load_solution
-from .tasks import PDETask, SupervisedTask, error_metrics
+from .tasks import ControlVariateTask, PDETask, SupervisedTask, error_metrics
 from .trainer import INTERRUPTED, DivergenceError, Trainer, fit, peak_memory_mb, solve
 
 __all__ = [
-    "Callback", "Checkpoint", "DivergenceError", "INTERRUPTED", "EarlyStopping", "HistoryCSV", "LogMetrics", "PDETask",
+    "Callback", "Checkpoint", "ControlVariateTask", "DivergenceError", "INTERRUPTED", "EarlyStopping", "HistoryCSV", "LogMetrics", "PDETask",
     "ProgressBar", "SamplingConfig", "Solution", "SupervisedTask", "TrainConfig", "Trainer", "error_metrics", "fit",
     "load_checkpoint", "load_solution", "peak_memory_mb", "plot_comparison", "plot_history", "plot_slice", "save_checkpoint", "solve",
 ]

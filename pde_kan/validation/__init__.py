@@ -12,11 +12,11 @@ from .feynman import (Equation, FeynmanData, FunctionFittingSuite, available_equ
 from .images import (DIGITS, REFERENCE, DataFileError, ImageClassifier, ImageData, ImagePreset,
                      available_datasets, load_cifar10, load_dataset, load_digits, load_idx_dataset, make_classifier,
                      read_idx, run_images, train_config)
-from .pde import DEFAULT_PROBLEMS, PDESuite, make_problem, pde_config, run_pde
+from .pde import DEFAULT_PROBLEMS, PDESuite, make_problem, pde_config, pde_sampling, run_pde
 from .report import Report
 
 __all__ = [
-    "CONV4", "CONV8", "DEFAULT_PROBLEMS", "PDESuite", "make_problem", "pde_config", "run_pde", "ConvKANNet", "ConvPreset", "DIGITS", "DataFileError", "Equation", "FeynmanData",
+    "CONV4", "CONV8", "DEFAULT_PROBLEMS", "PDESuite", "make_problem", "pde_config", "pde_sampling", "run_pde", "ConvKANNet", "ConvPreset", "DIGITS", "DataFileError", "Equation", "FeynmanData",
     "FunctionFittingSuite", "ImageClassifier", "ImageData", "ImagePreset", "KANConv2d", "REFERENCE", "Report",
     "available_datasets", "available_equations", "cluster_by_width", "conv_parameter_count", "dataset",
     "feynman_config", "get_equation", "kan_conv2d", "load_cifar10", "load_dataset", "load_digits",

@@ -50,15 +50,20 @@ def make_problem(name: str, dim: int = 5, seed: int = 0):
     return get_problem(name, **kw)
 
 
-def pde_config(steps: int = 2000, lr: float = 1e-2, lr_final_factor: float = 0.05, n_interior: int = 100,
-               n_eval: int = 10000, laplacian: str = "jet", seed: int = 0, device: str = "auto"):
-    """Adam with an exponential decay to ``lr * lr_final_factor``, fresh collocation points every step, exact
-    jet Laplacian, float64, evaluation on ``n_eval`` points at the end."""
+def pde_config(steps: int = 2000, lr: float = 1e-2, lr_final_factor: float = 0.05, seed: int = 0,
+               device: str = "auto"):
+    """Adam with an exponential decay to ``lr * lr_final_factor``, float64, evaluation at the end."""
     from ..solvers import TrainConfig
 
     return TrainConfig(steps=steps, lr=lr, schedule="exponential", lr_final_factor=lr_final_factor,
-                       n_interior=n_interior, laplacian=laplacian, eval_every=0, n_eval=n_eval, seed=seed,
-                       dtype="float64", device=device)
+                       eval_every=0, seed=seed, dtype="float64", device=device)
+
+
+def pde_sampling(n_interior: int = 100, n_eval: int = 10000, engine: str = "jet"):
+    """Fresh collocation points every step, the exact jet Laplacian, ``n_eval`` evaluation points."""
+    from ..solvers import SamplingConfig
+
+    return SamplingConfig(n_interior=n_interior, engine=engine, n_eval=n_eval)
 
 
 class PDESuite:
@@ -83,7 +88,7 @@ class PDESuite:
 
     def run(self, backbones: Sequence[str] = PDE_BACKBONES, config=None,
             backbone_kwargs: Optional[Mapping[str, Mapping[str, Any]]] = None,
-            callbacks: Optional[Callable[[str, str], Sequence[Any]]] = None) -> Report:
+            callbacks: Optional[Callable[[str, str], Sequence[Any]]] = None, sampling=None) -> Report:
         """Train every (problem, backbone) pair with :func:`~pde_kan.solvers.solve`.
 
         Args:
@@ -91,6 +96,7 @@ class PDESuite:
             config: :class:`~pde_kan.solvers.TrainConfig` (default :func:`pde_config`).
             backbone_kwargs: per-backbone keywords (default :data:`BACKBONE_KWARGS`).
             callbacks: ``(problem, backbone) -> callbacks`` for each run.
+            sampling: :class:`~pde_kan.solvers.SamplingConfig` (default :func:`pde_sampling`).
 
         Returns:
             :class:`Report` titled ``"pde"``: ``problem``, ``dim``, ``backbone``, ``rel_l2``, ``rel_l1``,
@@ -100,9 +106,10 @@ class PDESuite:
         from ..solvers import solve
 
         config = pde_config() if config is None else config
+        sampling = pde_sampling() if sampling is None else sampling
         kwargs = dict(BACKBONE_KWARGS, **(backbone_kwargs or {}))
         report = Report("pde", metadata={"hidden": self.hidden, "dim": self.dim, "seed": self.seed,
-                                         "config": config.to_dict(),
+                                         "config": config.to_dict(), "sampling": sampling.to_dict(),
                                          "backbone_kwargs": {b: {k: list(v) if isinstance(v, tuple) else v
                                                                  for k, v in kwargs.get(b, {}).items()}
                                                              for b in backbones}})
@@ -112,7 +119,7 @@ class PDESuite:
                                      **kwargs.get(name, {}))
                 cbs = list(callbacks(problem.name, name)) if callbacks is not None else []
                 start = time.perf_counter()
-                sol = solve(problem, model, config, callbacks=cbs)
+                sol = solve(problem, model, config, sampling, callbacks=cbs)
                 seconds = time.perf_counter() - start
                 m = sol.metrics
                 report.add({"problem": problem.name, "dim": problem.dim, "backbone": name,
