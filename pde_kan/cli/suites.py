@@ -44,7 +44,7 @@ def _demo_run(name: str, kw: dict, hidden: list, config_dict: dict, sampling_dic
     from ..nn import get_backbone
     from ..problems import get_problem
     from ..solvers import SamplingConfig, TrainConfig, solve
-    from ..solvers.trainer import proc_status_mb
+    from ..solvers._runtime import proc_status_mb
 
     handler = log_to_stderr(verbose)
     try:

@@ -5,7 +5,8 @@ from .config import SamplingConfig, TrainConfig
 from .plots import plot_comparison, plot_history, plot_slice
 from .results import Solution, load_solution
 from .tasks import ControlVariateTask, PDETask, SupervisedTask, error_metrics
-from .trainer import INTERRUPTED, DivergenceError, Trainer, fit, peak_memory_mb, solve
+from ._runtime import INTERRUPTED, peak_memory_mb
+from .trainer import DivergenceError, Trainer, fit, solve
 
 __all__ = [
     "Callback", "Checkpoint", "ControlVariateTask", "DivergenceError", "INTERRUPTED", "EarlyStopping", "HistoryCSV", "LogMetrics", "PDETask",

@@ -9,7 +9,7 @@ import torch
 from pde_kan import KAN, MLP, MetaKAN, SlimKAN
 from pde_kan.solvers import (Callback, Checkpoint, DivergenceError, EarlyStopping, HistoryCSV, SamplingConfig,
                              SupervisedTask, TrainConfig, Trainer, fit, load_checkpoint, load_solution)
-from pde_kan.solvers.trainer import INTERRUPTED
+from pde_kan.solvers import INTERRUPTED
 
 
 def regression_task(n=128, seed=0):
