@@ -123,6 +123,18 @@ def test_transfer_from_a_solve_run_writes_results_and_adapter(tmp_path, capsys):
                *common) == 0
 
 
+def test_transfer_reads_a_run_json_written_before_the_sampling_section(tmp_path):
+    src = _solve(tmp_path / "src")
+    old = json.loads((src / "run.json").read_text())
+    old["train"].update(old.pop("sampling"), laplacian="hutchinson", k=2)  # the layout before [sampling]
+    (src / "run.json").write_text(json.dumps(old))
+    assert run("transfer", "--from", src, "--method", "full", "--steps", 2, "--out", tmp_path / "t",
+               "--no-progress", "--no-plots") == 0
+    saved = json.loads((tmp_path / "t" / "run.json").read_text())
+    assert saved["sampling"] == {"n_eval": 5000, "engine": "hutchinson", "n_probes": 2}
+    assert "laplacian" not in saved["train"] and "n_eval" not in saved["train"]
+
+
 def test_transfer_uses_each_methods_default_rate_unless_the_user_sets_one(tmp_path):
     from pde_kan.nn import KAN
     from pde_kan.transfer import default_lr

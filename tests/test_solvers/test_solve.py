@@ -163,3 +163,40 @@ def test_resume_refuses_a_checkpoint_of_another_problem(tmp_path):
     resumed = solve(get_problem("poisson-two-body", dim=3, seed=0), KAN([3, 4, 1]), cfg.replace(steps=4), smp,
                     resume=tmp_path / "last.pt")
     assert [row["step"] for row in resumed.history] == [1, 2, 3, 4]
+
+
+def test_files_written_before_sampling_config_load_and_resume(tmp_path):
+    """Results files and checkpoints of earlier versions hold the sampling fields in the train config, with
+    ``laplacian`` / ``k`` for ``engine`` / ``n_probes``: they still load, and a resume still compares them."""
+    import json
+
+    from pde_kan.solvers import load_checkpoint, save_checkpoint
+
+    problem = get_problem("poisson-two-body", dim=3, seed=0)
+    cfg, smp = TrainConfig(steps=2, device="cpu"), SamplingConfig(engine="sdgd", n_probes=2, n_eval=50)
+    sol = solve(problem, KAN([3, 4, 1]), cfg, smp, callbacks=[Checkpoint(tmp_path / "ck")])
+    assert sol.sampling == smp
+    path = sol.save(tmp_path / "r.h5")
+    legacy = {**cfg.to_dict(), "laplacian": "sdgd", "k": 2, "n_interior": 100, "n_boundary": 100,
+              "boundary_weight": None, "resample": True, "n_eval": 50}
+    with h5py.File(path, "r+") as f:
+        del f.attrs["sampling"]
+        f.attrs["config"] = json.dumps(legacy)
+    back = load_solution(path)
+    assert back.config == cfg and back.sampling == smp
+    state = load_checkpoint(tmp_path / "ck" / "last.pt")
+    del state["sampling"], state["format_version"]
+    state["config"] = legacy
+    save_checkpoint(tmp_path / "old.pt", state)
+    with pytest.raises(ValueError, match=r"different config for \['sampling.n_probes'\]"):
+        solve(problem, KAN([3, 4, 1]), cfg.replace(steps=3), smp.replace(n_probes=3), resume=tmp_path / "old.pt")
+    resumed = solve(problem, KAN([3, 4, 1]), cfg.replace(steps=3), smp, resume=tmp_path / "old.pt")
+    assert resumed.metrics["steps"] == 3
+
+
+def test_solve_refuses_the_old_argument_order_and_positional_callbacks():
+    problem = get_problem("poisson-sine-square")
+    with pytest.raises(TypeError, match=r"solve: the first argument is the problem and the second the model"):
+        solve(KAN([2, 3, 1]), problem)
+    with pytest.raises(TypeError, match=r"solve: sampling must be a SamplingConfig, got list"):
+        solve(problem, KAN([2, 3, 1]), TrainConfig(steps=1, device="cpu"), [])
