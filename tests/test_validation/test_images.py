@@ -229,7 +229,7 @@ def test_preset_chooses_metakans_base_weight():
 
     net = make_classifier("metakan", (1, 8, 8), 10, DIGITS.replace(metakan_base_weight="free"))
     assert "base" in net.backbone.param_groups()
-    src = net.backbone.layers[0].coefficients
+    src = net.backbone.layers[0].source
     assert src.base_mode == "free" and src.base().shape == (64, 64)
     with pytest.raises(ValueError, match=r"ImagePreset: unknown metakan_base_weight 'tied'"):
         ImagePreset(metakan_base_weight="tied")
