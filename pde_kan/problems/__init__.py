@@ -12,9 +12,10 @@ All domains lie inside the default spline grid range ``[-1, 1]`` (unit ball, ``[
 """
 from .allen_cahn import AllenCahn, AllenCahnTime, AllenCahnTwoBody
 from .base import Problem, closed_jet
+from .boundary import boundary_parts
 from .classic import advection_diffusion, burgers, heat, helmholtz, wave
 from .closed_form import FunctionModel, function_jet
-from .conditions import Dirichlet, Initial, InitialVelocity, Neumann, Periodic, Robin, boundary_parts
+from .conditions import Dirichlet, Initial, InitialVelocity, Neumann, Periodic, Robin
 from .domains import Ball, Box, SpaceTime
 from .functions import UserFunction
 from .manufactured import Field

@@ -9,7 +9,8 @@ import torch
 from ..diff import Jet
 from .base import closed_jet
 from .closed_form import function_jet
-from .conditions import Dirichlet, Initial, boundary_parts
+from .boundary import boundary_parts
+from .conditions import Dirichlet, Initial
 from .domains import SpaceTime
 
 

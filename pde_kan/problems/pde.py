@@ -38,7 +38,7 @@ Modules: :mod:`.requests` (:class:`U`, :class:`~pde_kan.problems.requests.Plan`)
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar, Optional, Union
+from typing import Any, Callable, ClassVar, Optional
 
 import torch
 
@@ -46,15 +46,13 @@ from ..diff import check_method
 from .ansatz import Ansatz, _plan_hard
 from .base import Problem, jsonable
 from .closed_form import FunctionModel
-from .conditions import Condition, boundary_parts, check_conditions, condition_names
-from .domains import Ball, Box, SpaceTime
+from .boundary import boundary_parts
+from .conditions import Condition, check_conditions, condition_names
+from .domains import DOMAINS, SpaceTime
 from .functions import UserFunction
 from .reference import load_reference
 from .requests import U, Plan
 from .routing import compute, first_derivatives
-
-
-Domain = Union[Ball, Box, SpaceTime]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -91,7 +89,7 @@ class PDE(Problem):
     _state: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self):
-        if not isinstance(self.domain, (Ball, Box, SpaceTime)):
+        if not isinstance(self.domain, DOMAINS):
             raise TypeError(f"PDE: domain must be a Ball, Box or SpaceTime, got {self.domain!r}.")
         object.__setattr__(self, "equation", UserFunction(self.equation, "residual"))
         if self.equation.is_constant:

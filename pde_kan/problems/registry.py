@@ -76,9 +76,23 @@ PROBLEMS: dict[str, Callable[..., Problem]] = {
 
 ENTRY_POINT_GROUP = "pde_kan.problems"
 
-PROBLEM_CLASSES: dict[str, type] = {cls.name: cls for cls in
-                                    (PoissonTwoBody, AllenCahnTwoBody, PoissonSineCube, PoissonSineSquare,
-                                     AllenCahnTime)}
+
+
+def _registered_classes() -> dict[str, type]:
+    """Registered name -> the :class:`Problem` subclass that carries it as its own ``name``: the problems a saved
+    run rebuilds field by field (the PDE families of :mod:`.classic` are rebuilt by their factories). Derived
+    from :data:`PROBLEMS` and the subclasses defined when the registry is imported, never listed by hand."""
+    out: dict[str, type] = {}
+    stack = list(Problem.__subclasses__())
+    while stack:
+        cls = stack.pop()
+        stack.extend(cls.__subclasses__())
+        if cls.__dict__.get("name") in PROBLEMS:
+            out[cls.name] = cls
+    return out
+
+
+PROBLEM_CLASSES: dict[str, type] = _registered_classes()
 
 
 def _entry_points() -> dict[str, Any]:
