@@ -40,6 +40,7 @@ from .._checks import lookup
 from .allen_cahn import AllenCahn, AllenCahnTime, AllenCahnTwoBody
 from .base import Problem, jsonable
 from .classic import FACTORIES
+from .pde import PDE
 from .poisson import Poisson, PoissonSineCube, PoissonSineSquare, PoissonTwoBody
 
 
@@ -147,7 +148,7 @@ def _call_checked(name: str, fn: Callable, kw: dict, valid: list[str], strict: b
 def _with_origin(problem: Any, name: str, kw: dict) -> Problem:
     if not isinstance(problem, Problem):
         raise TypeError(f"problem {name!r} must build a pde_kan.problems.Problem, got {type(problem).__name__}.")
-    if getattr(problem, "origin", "absent") is None:  # a PDE from a factory: record how to rebuild it
+    if isinstance(problem, PDE) and problem.origin is None:  # a PDE from a factory: record how to rebuild it
         object.__setattr__(problem, "origin", {"name": name, **jsonable(kw)})
         object.__setattr__(problem, "name", name)
     return problem

@@ -41,7 +41,7 @@ def describe(solution) -> str:
     cfg = getattr(solution.model, "config", None) or solution.attrs.get("model_config") or {}
     parts = []
     if problem is not None:
-        parts.append(getattr(problem, "name", type(problem).__name__))
+        parts.append(problem.name)
     if isinstance(cfg, dict):
         if cfg.get("adapter") == "lotra":
             parts.append(f"{backbone_label(cfg.get('base', {}))} + LoTRA")
@@ -188,11 +188,12 @@ def plot_slice(solution, path, resolution: int = 101, fixed: Optional[Sequence[f
 
 
 def plot_comparison(runs: Mapping[str, object], path, metric: str = "rel_l2", title: str = "") -> Path:
-    """``metric`` against step for several runs (label -> Solution) on one log axis, e.g. the demo's backbones."""
+    """``metric`` against step for several runs (label -> Solution or its history table) on one log axis, e.g. the
+    demo's backbones."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.4), layout="constrained")
     for label, sol in runs.items():
-        table = sol.history_table() if hasattr(sol, "history_table") else sol
+        table = sol if isinstance(sol, Mapping) else sol.history_table()
         if metric not in table:
             continue
         y, steps = np.asarray(table[metric]), np.asarray(table["step"])
