@@ -92,20 +92,18 @@ class PDESuite(Suite):
             callbacks: ``(problem, backbone) -> callbacks`` for each run.
 
         Returns:
-            :class:`Report` titled ``"pde"``: ``task`` (= ``problem``), ``problem``, ``dim``, ``backbone``, ``rel_l2``, ``rel_l1``,
-            ``max_abs``, ``params``, ``seconds``.
+            :class:`Report` titled ``"pde"``: ``task`` (= ``problem``), ``problem``, ``dim``, ``backbone``,
+            ``rel_l2``, ``rel_l1``, ``max_abs``, ``params``, ``seconds``.
         """
         from ..solvers import solve
 
         config = pde_config() if config is None else config
         names = backbone_names(backbones)
         settings = dict(self.backbone_settings, seed=self.seed, dtype=config.dtype)
+        stated = {b: {k: list(v) if isinstance(v, tuple) else v
+                      for k, v in backbone_kwargs(b, self.backbone_settings).items()} for b in names}
         report = Report("pde", metadata={"hidden": self.hidden, "dim": self.dim, "seed": self.seed,
-                                         "config": config.to_dict(),
-                                         "backbone_kwargs": {b: {k: list(v) if isinstance(v, tuple) else v
-                                                                 for k, v in backbone_kwargs(
-                                                                     b, self.backbone_settings).items()}
-                                                             for b in names}})
+                                         "config": config.to_dict(), "backbone_kwargs": stated})
         for problem in self.problems:
             for name in names:
                 model = build_backbone(name, [problem.dim, *self.hidden, 1], settings)
