@@ -56,11 +56,11 @@ def _parts_tuple(on, owner: str) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class Condition:
-    """Base of every condition: ``on`` (part names), ``weight`` (relative soft-loss weight), ``hard``."""
+    """Base of every condition: ``on`` (part names), ``weight`` (relative soft-loss weight), ``hard``; every
+    subclass declares these three fields (with its own default ``on``)."""
 
     kind: ClassVar[str] = "condition"
     can_be_hard: ClassVar[bool] = False
-    default_on: ClassVar[str] = "boundary"
 
     def _setup(self, functions: dict[str, Any]) -> None:
         owner = self.describe()
@@ -75,8 +75,7 @@ class Condition:
             object.__setattr__(self, name, UserFunction(fn, f"{owner}.{name}"))
 
     def describe(self) -> str:
-        on = getattr(self, "on", self.default_on)
-        on = on[0] if isinstance(on, tuple) and len(on) == 1 else on
+        on = self.on[0] if isinstance(self.on, tuple) and len(self.on) == 1 else self.on
         return f"{type(self).__name__}(on={on!r})"
 
     def grad_coords(self, dim: int, spatial_dim: int) -> tuple[int, ...]:
@@ -173,7 +172,6 @@ class Periodic(Condition):
     hard: Optional[bool] = None
 
     kind: ClassVar[str] = "periodic"
-    default_on: ClassVar[str] = "periodic"
 
     def __post_init__(self):
         object.__setattr__(self, "axis", positive_int("axis", self.axis, minimum=0, owner="Periodic"))
@@ -212,7 +210,6 @@ class Initial(Condition):
 
     kind: ClassVar[str] = "initial"
     can_be_hard: ClassVar[bool] = True
-    default_on: ClassVar[str] = "initial"
 
     def __post_init__(self):
         self._setup({"u0": self.u0})
@@ -231,7 +228,6 @@ class InitialVelocity(Condition):
     on: Union[str, tuple] = "initial"
 
     kind: ClassVar[str] = "initial_velocity"
-    default_on: ClassVar[str] = "initial"
 
     def __post_init__(self):
         self._setup({"v0": self.v0})
