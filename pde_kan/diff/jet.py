@@ -161,13 +161,13 @@ def _kan_rule(layer: KANLayer, jet: Jet) -> Jet:
         (f0,) = basis.features(x, (act.f(x),))
         xs = x[:, dirs.index]
         f1, f2 = basis.features(xs, (act.d1(xs), act.d2(xs)), first=1)
-        sub = layer.coefficients.packed_columns(dirs.index)
+        sub = layer.source.packed_columns(dirs.index)
         t_out = _edge_slopes(f1, sub)
         if dirs.weights is not None:
             f2 = f2 * dirs.weights.to(f2.dtype).unsqueeze(-1)
         s_out = f2.reshape(n, -1) @ sub.reshape(sub.shape[0], -1).T
-        return Jet(layer.coefficients.contract(f0), t_out, s_out, dirs)
-    packed = layer.coefficients.packed()
+        return Jet(layer.source.contract(f0), t_out, s_out, dirs)
+    packed = layer.source.packed()
     weight = packed.reshape(packed.shape[0], -1)
     f0, f1, f2 = basis.features(x, (act.f(x), act.d1(x), act.d2(x)))
     d1 = _edge_slopes(f1, packed)

@@ -118,7 +118,7 @@ class Backbone(nn.Module):
         groups: dict[str, list[nn.Parameter]] = {}
         seen: set[int] = set()
         for layer in self.layers:
-            sub = layer.coefficients.param_groups() if hasattr(layer, "coefficients") else {
+            sub = layer.source.param_groups() if hasattr(layer, "source") else {
                 "default": list(layer.parameters())}
             for name, params in sub.items():
                 for p in params:

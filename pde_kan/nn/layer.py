@@ -93,14 +93,15 @@ class DenseCoefficients(CoefficientSource):
         super().__init__()
         self.in_features, self.out_features, self.n_basis = in_features, out_features, n_basis
         std = 1.0 / math.sqrt(in_features)
-        self.weight = nn.Parameter(normal_init((out_features, in_features, n_basis), init_scale * std, generator, dtype, device))
+        self.spline_weight = nn.Parameter(normal_init((out_features, in_features, n_basis), init_scale * std, generator,
+                                                      dtype, device))
         self.base_weight = nn.Parameter(normal_init((out_features, in_features), std, generator, dtype, device))
 
     def coefficients(self):
-        return self.weight, self.base_weight
+        return self.spline_weight, self.base_weight
 
     def packed_columns(self, index):
-        return torch.cat([self.base_weight[:, index].unsqueeze(-1), self.weight[:, index]], dim=-1)
+        return torch.cat([self.base_weight[:, index].unsqueeze(-1), self.spline_weight[:, index]], dim=-1)
 
 
 #: Cost-model constants of :meth:`TuckerCoefficients.contraction_costs`, measured on the project's CPUs:
@@ -203,20 +204,20 @@ class KANLayer(nn.Module):
     Args:
         in_features, out_features: layer widths.
         basis: the :class:`BSplineBasis` shared by all edges of the layer.
-        coefficients: a :class:`CoefficientSource` of shape ``(out, in, basis.n_basis)``.
+        source: a :class:`CoefficientSource` of shape ``(out, in, basis.n_basis)``.
         base_activation: name of the base branch activation (``"silu"``).
     """
 
-    def __init__(self, in_features: int, out_features: int, basis: BSplineBasis, coefficients: CoefficientSource,
+    def __init__(self, in_features: int, out_features: int, basis: BSplineBasis, source: CoefficientSource,
                  base_activation: str = "silu"):
         super().__init__()
         self.in_features = positive_int("in_features", in_features, owner="KANLayer")
         self.out_features = positive_int("out_features", out_features, owner="KANLayer")
         expected = (out_features, in_features, basis.n_basis)
-        if tuple(coefficients.shape) != expected:
-            raise ValueError(f"KANLayer: coefficients must have shape {expected}, got {tuple(coefficients.shape)}.")
+        if tuple(source.shape) != expected:
+            raise ValueError(f"KANLayer: source must have shape {expected}, got {tuple(source.shape)}.")
         self.basis = basis
-        self.coefficients = coefficients
+        self.source = source
         self.base_activation = base_activation
         self.act = get_activation(base_activation)
 
@@ -225,7 +226,7 @@ class KANLayer(nn.Module):
         return self.basis.features(x, (self.act.f(x),))[0]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.coefficients.contract(self.features(x))
+        return self.source.contract(self.features(x))
 
     def extra_repr(self) -> str:
         return f"in={self.in_features}, out={self.out_features}, basis={self.basis!r}, base={self.base_activation}"

@@ -81,7 +81,7 @@ class MetaKAN(Backbone):
         )
         shared_workspace = Workspace()  # the layers run one after another: one chunk scratch space serves all
         for layer in self.layers:
-            layer.coefficients.workspace = shared_workspace
+            layer.source.workspace = shared_workspace
 
     @classmethod
     def reference(cls, widths, hyper_activation: str = "relu", **overrides: Any) -> "MetaKAN":

@@ -5,7 +5,7 @@ peft's contract: :func:`inject_lotra` (config -> adapted model, base frozen) -> 
 adapter alone (tensors + config + a hash of the base weights), :func:`load_adapter` puts it back on the same base.
 
 The wrapper is a :class:`~pde_kan.nn.CoefficientSource`, so the one ``KANLayer`` and the forward jets
-(``layer.coefficients.coefficients()``) run on an adapted layer unchanged. What it wraps:
+(``layer.source.coefficients()``) run on an adapted layer unchanged. What it wraps:
 
 ===========================  ==================================  ================================  ===================
 base source (backbone)       delta over                          merge                             rate exponents
@@ -210,20 +210,20 @@ def _merge_dense(a: LoTRACoefficients) -> None:
     with torch.no_grad():
         d = a.delta.tensor()
         if a.adapt_base_weight:
-            a.base.weight.add_(d[..., :-1])
+            a.base.spline_weight.add_(d[..., :-1])
             a.base.base_weight.add_(d[..., -1])
         else:
-            a.base.weight.add_(d)
+            a.base.spline_weight.add_(d)
 
 
 def _unmerge_dense(a: LoTRACoefficients) -> None:
     with torch.no_grad():
         d = a.delta.tensor()
         if a.adapt_base_weight:
-            a.base.weight.sub_(d[..., :-1])
+            a.base.spline_weight.sub_(d[..., :-1])
             a.base.base_weight.sub_(d[..., -1])
         else:
-            a.base.weight.sub_(d)
+            a.base.spline_weight.sub_(d)
 
 
 def _merge_embeddings(a: LoTRAEmbeddingCoefficients) -> None:
@@ -454,7 +454,7 @@ class LoTRAModel(nn.Module):
         self._requires_grad = {n: p.requires_grad for n, p in base_model.named_parameters()}
         self._unloaded = False
         self._merged = False
-        kinds = {n: adapter_kind(base_model.layers[i].coefficients) for n, i in
+        kinds = {n: adapter_kind(base_model.layers[i].source) for n, i in
                  ((n, int(n.split(".")[1])) for n in targets)}
         self.hypernet_mode = config.metakan_mode == "hypernet" and all(k.name == "hyper" for k in kinds.values())
         if config.metakan_mode == "hypernet" and not self.hypernet_mode:
@@ -466,7 +466,7 @@ class LoTRAModel(nn.Module):
         self.target_names = targets
         self.layer_ranks: dict[str, tuple[int, int, int]] = {}
         g = torch.Generator().manual_seed(config.seed)
-        shapes = {name: kinds[name].wrapper.delta_shape(base_model.layers[int(name.split(".")[1])].coefficients,
+        shapes = {name: kinds[name].wrapper.delta_shape(base_model.layers[int(name.split(".")[1])].source,
                                                         config.adapt_base_weight) for name in targets}
         seen: set[int] = set()  # a hypernet shared between layers counts once
         if config.ranks == "auto" and not self.hypernet_mode:
@@ -479,14 +479,14 @@ class LoTRAModel(nn.Module):
             layer = base_model.layers[int(name.split(".")[1])]
             kind = kinds[name]
             if self.hypernet_mode:
-                layer.coefficients.hypernet.requires_grad_(True)
+                layer.source.hypernet.requires_grad_(True)
                 continue
             shape = shapes[name]
             ranks = chosen[name] if name in chosen else layer_ranks(config, shape, name)
             if isinstance(config.ranks, tuple) and ranks != config.ranks:
                 log.info("LoTRA: ranks clipped to %s for %s (delta shape %s)", ranks, name, shape)
             self.layer_ranks[name] = ranks
-            layer.coefficients = kind.wrapper(layer.coefficients, ranks, config.alpha, config.adapt_base_weight, g)
+            layer.source = kind.wrapper(layer.source, ranks, config.alpha, config.adapt_base_weight, g)
 
     # --- backbone interface ------------------------------------------------------------------------------
     @property
@@ -538,7 +538,7 @@ class LoTRAModel(nn.Module):
         """``{layer name: wrapper}`` for every adapted layer (empty in MetaKAN hypernet mode)."""
         if self.hypernet_mode:
             return {}
-        return {n: self.layers[int(n.split(".")[1])].coefficients for n in self.target_names}
+        return {n: self.layers[int(n.split(".")[1])].source for n in self.target_names}
 
     def _layer_name(self, layer) -> str:
         if isinstance(layer, KANLayer):
@@ -612,7 +612,7 @@ class LoTRAModel(nn.Module):
         if not self._merged and not self.hypernet_mode:
             self.merge()
         for name, a in self.adapters().items():
-            self.layers[int(name.split(".")[1])].coefficients = a.base
+            self.layers[int(name.split(".")[1])].source = a.base
         base = self.base_model
         for n, p in base.named_parameters():
             p.requires_grad_(self._requires_grad.get(n, True))
@@ -699,7 +699,7 @@ class LoTRAModel(nn.Module):
         out = {}
         if self.hypernet_mode:
             for name in self.target_names:
-                hn = self.layers[int(name.split(".")[1])].coefficients.hypernet
+                hn = self.layers[int(name.split(".")[1])].source.hypernet
                 for k, v in hn.state_dict().items():
                     out[f"{name}.hypernet.{k}"] = v.detach().cpu().clone()
             return out
@@ -720,7 +720,7 @@ class LoTRAModel(nn.Module):
         with torch.no_grad():
             for name in self.target_names:
                 layer = self.layers[int(name.split(".")[1])]
-                module = layer.coefficients.hypernet if self.hypernet_mode else layer.coefficients.delta
+                module = layer.source.hypernet if self.hypernet_mode else layer.source.delta
                 prefix = f"{name}.hypernet." if self.hypernet_mode else f"{name}."
                 for k, p in module.state_dict(keep_vars=True).items():
                     p.copy_(state[prefix + k].to(dtype=p.dtype, device=p.device))
@@ -748,16 +748,16 @@ class LoTRAModel(nn.Module):
 def _update_slimkan_ranks(base: nn.Module) -> None:
     """After unloading a Slim KAN: one ``ranks`` triple for the backbone config if SlimKAN's per-layer clipping
     ``(min(R_o, out), min(R_i, in), R_b)`` reproduces every layer's ranks."""
-    layers = [l for l in getattr(base, "layers", []) if isinstance(getattr(l, "coefficients", None),
+    layers = [l for l in getattr(base, "layers", []) if isinstance(getattr(l, "source", None),
                                                                       TuckerCoefficients)]
     if not layers or not hasattr(base, "_config") or "ranks" not in base._config:
         return
-    ranks = [tuple(l.coefficients.core.shape) for l in layers]
+    ranks = [tuple(l.source.core.shape) for l in layers]
     triple = (max(r[0] for r in ranks), max(r[1] for r in ranks), max(r[2] for r in ranks))
     ok = all((min(triple[0], l.out_features), min(triple[1], l.in_features), triple[2]) == r
              for l, r in zip(layers, ranks))
     for l, r in zip(layers, ranks):
-        l.coefficients.ranks = r
+        l.source.ranks = r
     if ok:
         base._config["ranks"] = list(triple)
     else:
@@ -784,7 +784,7 @@ def inject_lotra(model: nn.Module, config: Optional[LoTRAConfig] = None) -> LoTR
 def get_delta(layer: KANLayer) -> torch.Tensor:
     """The trained delta of an adapted layer: ``ΔC (out, in, n_basis)``; ``(out, in, n_basis + 1)`` with
     ``adapt_base_weight`` (``Δw`` last); ``ΔE (out, in, embedding_dim)`` for MetaKAN embeddings."""
-    src = getattr(layer, "coefficients", None)
+    src = getattr(layer, "source", None)
     if not isinstance(src, (LoTRACoefficients, LoTRAEmbeddingCoefficients)):
         raise TypeError(f"get_delta: layer must be a KANLayer carrying a LoTRA adapter, got "
                         f"{type(layer).__name__} with source {type(src).__name__}.")

@@ -171,7 +171,7 @@ def test_metakan_parameter_count(widths, e, h, grid_size, share):
     groups = m.param_groups()
     assert sum(p.numel() for p in groups["embeddings"]) == edges * e
     assert sum(p.numel() for p in groups["hypernet"]) == n_hypernets * per_hypernet
-    hypernets = {id(layer.coefficients.hypernet) for layer in m.layers}
+    hypernets = {id(layer.source.hypernet) for layer in m.layers}
     assert len(hypernets) == n_hypernets
 
 
@@ -190,9 +190,9 @@ def test_slimkan_parameter_count(widths, ranks):
         expected += ro * ri * rb + o * ro + i * ri + n_basis * rb + o * i
     assert m.n_parameters() == expected
     for layer, (i, o) in zip(m.layers, zip(widths[:-1], widths[1:])):
-        ro, ri, rb = layer.coefficients.ranks
-        assert layer.coefficients.core.shape == (ro, ri, rb)
-        assert layer.coefficients.u_in.shape == (i, ri)
+        ro, ri, rb = layer.source.ranks
+        assert layer.source.core.shape == (ro, ri, rb)
+        assert layer.source.u_in.shape == (i, ri)
 
 
 @pytest.mark.parametrize("widths", [[3, 6, 5, 2], [100, 64, 64, 1], [1, 1]])

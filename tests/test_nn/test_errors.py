@@ -133,7 +133,7 @@ def test_shared_hypernet_must_match_the_grid():
 
 
 def test_layer_coefficient_shape_mismatch():
-    with pytest.raises(ValueError, match=r"KANLayer: coefficients must have shape \(4, 3, 8\), got \(4, 2, 8\)"):
+    with pytest.raises(ValueError, match=r"KANLayer: source must have shape \(4, 3, 8\), got \(4, 2, 8\)"):
         KANLayer(3, 4, BSplineBasis(), DenseCoefficients(2, 4, 8))
 
 

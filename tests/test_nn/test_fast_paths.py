@@ -160,7 +160,7 @@ def test_layer_output_and_gradients_equal_edge_loop(source, kw, n):
     x = layer_inputs(n).requires_grad_(True)
     params = [p for p in layer.parameters()]
     y = layer(x)
-    c, w = layer.coefficients.coefficients()
+    c, w = layer.source.coefficients()
     ref = layer_loop(x, c, w, layer.basis)
     torch.testing.assert_close(y, ref, **TOL)
     probe = torch.randn(y.shape, generator=gen(2), dtype=F64)
@@ -179,8 +179,8 @@ def test_packed_columns_equal_slices_of_packed_with_gradients(source, kw):
     layer = make_layer(source, n_in=5, **kw)
     index = torch.tensor([3, 0, 4])
     params = list(layer.parameters())
-    ours = layer.coefficients.packed_columns(index)
-    ref = layer.coefficients.packed()[:, index]
+    ours = layer.source.packed_columns(index)
+    ref = layer.source.packed()[:, index]
     assert ours.shape == (4, 3, layer.basis.n_basis + 1)
     torch.testing.assert_close(ours, ref, **TOL)
     probe = torch.randn(ref.shape, generator=gen(4), dtype=F64)
@@ -195,7 +195,7 @@ def test_layer_gradient_with_every_point_inside_the_grid():
     """The backward skips its missing-piece mask when no point lies outside [a, b); same gradient."""
     layer = make_layer("dense")
     x = (torch.rand(6, 3, generator=gen(11), dtype=F64) * 1.98 - 0.99).requires_grad_(True)
-    c, w = layer.coefficients.coefficients()
+    c, w = layer.source.coefficients()
     (g,) = torch.autograd.grad(layer(x).sum(), x)
     (ref,) = torch.autograd.grad(layer_loop(x, c, w, layer.basis).sum(), x)
     torch.testing.assert_close(g, ref, **TOL)
@@ -212,7 +212,7 @@ def test_dense_contract_branches_agree():
 
 @pytest.mark.parametrize("factored", [True, False])
 def test_tucker_both_paths_equal_materialised(factored, monkeypatch):
-    src = make_layer("tucker").coefficients
+    src = make_layer("tucker").source
     feats = torch.randn(7, 3, 9, generator=gen(3), dtype=F64, requires_grad=True)
     monkeypatch.setattr(TuckerCoefficients, "factored_is_cheaper", lambda self, n: factored)
     c, w = src.coefficients()
@@ -240,7 +240,7 @@ def test_tucker_cost_model_picks_the_measured_winner_at_the_extremes():
 def test_edge_derivatives_equal_edge_loop(source):
     layer = make_layer(source)
     x = layer_inputs(5)
-    c, w = layer.coefficients.coefficients()
+    c, w = layer.source.coefficients()
     basis_value, d1, d2 = edge_derivatives(layer, x, c, w)
     torch.testing.assert_close(basis_value, cox_de_boor(x, 5, 3, (-1.0, 1.0)), **TOL)
     torch.testing.assert_close(d1, edge_loop(x, c, w, layer.basis, 1), **TOL)
@@ -297,7 +297,7 @@ def test_piecewise_tables_reproduce_the_hypernet_with_gradients():
 def reference_metakan(model, x):
     """The plain MetaKAN forward: the whole layer's [C, w] from ``generate`` and one GEMM."""
     for layer in model.layers:
-        src = layer.coefficients
+        src = layer.source
         cw = src.generate(src.embeddings)
         c, w = (cw[..., :-1], cw[..., -1]) if src.base() is None else (cw, src.base())
         weight = torch.cat([w.unsqueeze(-1), c], -1).reshape(src.out_features, -1)
@@ -332,14 +332,14 @@ def test_chunked_recomputed_metakan_equals_plain(e, chunk_size, recompute, desig
 
 def test_metakan_chunking_bounds_rows_and_round_trips_config():
     model = MetaKAN([5, 16, 3], chunk_size=20, recompute=True)
-    src = model.layers[0].coefficients
+    src = model.layers[0].source
     assert src.rows_per_chunk() == 4 and src._chunks()[-1] == (12, 16)
-    assert model.layers[1].coefficients.rows_per_chunk() == 1  # at least one row
-    assert MetaKAN([5, 16, 3], chunk_size=None).layers[0].coefficients.rows_per_chunk() == 16
+    assert model.layers[1].source.rows_per_chunk() == 1  # at least one row
+    assert MetaKAN([5, 16, 3], chunk_size=None).layers[0].source.rows_per_chunk() == 16
     cfg = model.config
     assert cfg["chunk_size"] == 20 and cfg["recompute"] is True
     again = MetaKAN.from_config(cfg)
-    assert again.layers[0].coefficients.chunk_size == 20
+    assert again.layers[0].source.chunk_size == 20
 
 
 @pytest.mark.parametrize("kw,err,match", [
@@ -357,7 +357,7 @@ def test_float32_fast_path_close_to_float64_reference():
     x = torch.rand(8, 3, generator=gen(5)) * 2 - 1
     ref = x.double()
     for layer in model.layers:
-        c, w = layer.coefficients.coefficients()
+        c, w = layer.source.coefficients()
         ref = layer_loop(ref, c.double(), w.double(), layer.basis)
     torch.testing.assert_close(model(x).double(), ref, atol=1e-5, rtol=1e-5)
 
@@ -366,11 +366,11 @@ def test_metakan_layers_share_one_workspace_and_a_copy_gets_its_own():
     import copy
 
     model = MetaKAN([4, 6, 5, 2], chunk_size=7, seed=1)
-    spaces = {id(layer.coefficients.workspace) for layer in model.layers}
+    spaces = {id(layer.source.workspace) for layer in model.layers}
     assert len(spaces) == 1
     x = torch.rand(9, 4, generator=gen(3), dtype=F64)
     model(x).sum().backward()  # the workspace grows to the largest chunk and is reused
     clone = copy.deepcopy(model)
-    assert clone.layers[0].coefficients.workspace is not model.layers[0].coefficients.workspace
-    assert clone.layers[0].coefficients.workspace is clone.layers[1].coefficients.workspace
+    assert clone.layers[0].source.workspace is not model.layers[0].source.workspace
+    assert clone.layers[0].source.workspace is clone.layers[1].source.workspace
     torch.testing.assert_close(clone(x), model(x), rtol=0, atol=0)

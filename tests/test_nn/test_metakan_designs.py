@@ -57,7 +57,7 @@ def relu_output_std(w1, w2, sigma):
 def test_reference_preset_initial_statistics_match_the_reference_formulas():
     n_in, n_out = 64, 64
     m = MetaKAN.reference([n_in, n_out], seed=3)
-    src = m.layers[0].coefficients
+    src = m.layers[0].source
     hn = src.hypernet
     assert hn.hidden == 32 and hn.activation == "relu" and src.base() is None
     # embeddings: xavier_normal_ on an (out * in, e) tensor
@@ -78,15 +78,15 @@ def test_reference_preset_initial_statistics_match_the_reference_formulas():
 
 
 def test_pde_kan_init_scales_the_generated_coefficients_and_the_reference_does_not():
-    ours = MetaKAN([128, 4], seed=0).layers[0].coefficients
-    ref = MetaKAN([128, 4], seed=0, init="reference").layers[0].coefficients
+    ours = MetaKAN([128, 4], seed=0).layers[0].source
+    ref = MetaKAN([128, 4], seed=0, init="reference").layers[0].source
     assert torch.allclose(ours.scale[:-1], torch.full((8,), 0.1 / math.sqrt(128), dtype=F64))
     assert math.isclose(float(ours.scale[-1]), 1 / math.sqrt(128))
     assert torch.equal(ref.scale, torch.ones(9, dtype=F64))
 
 
 def test_affine_hypernet_is_an_affine_map_of_the_embedding():
-    src = MetaKAN([3, 4], hyper_activation="identity", seed=1).layers[0].coefficients
+    src = MetaKAN([3, 4], hyper_activation="identity", seed=1).layers[0].source
     e = src.embeddings.reshape(-1, 1)
     out = src.generate(src.embeddings).reshape(-1, 9)
     # affine in e: second differences along sorted embeddings vanish

@@ -118,8 +118,8 @@ def test_slimkan_at_full_rank_equals_kan_with_its_coefficients():
     kan = KAN(widths, seed=4)
     with torch.no_grad():
         for ls, lk in zip(slim.layers, kan.layers):
-            c, w = ls.coefficients.coefficients()
-            lk.coefficients.weight.copy_(c)
-            lk.coefficients.base_weight.copy_(w)
+            c, w = ls.source.coefficients()
+            lk.source.spline_weight.copy_(c)
+            lk.source.base_weight.copy_(w)
     x = _rand(11, 3, seed=5)
     torch.testing.assert_close(slim(x), kan(x), atol=1e-12, rtol=1e-12)

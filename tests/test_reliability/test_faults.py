@@ -258,7 +258,7 @@ def test_nan_gradient_with_finite_loss_recovers(monkeypatch):
         calls[0] += 1
         return grad * math.nan if calls[0] == 7 else grad
 
-    model.layers[0].coefficients.weight.register_hook(poison)
+    model.layers[0].source.spline_weight.register_hook(poison)
     sol = solve(Poisson.sine_square(), model, _short(12, guard_every=3), SHORT)
     assert sol.metrics["recoveries"] == 1 and sol.metrics["steps"] == 12
     assert all(math.isfinite(r["loss"]) for r in sol.history)

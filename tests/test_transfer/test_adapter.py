@@ -66,7 +66,7 @@ def test_outputs_equal_across_merge_states(name, adapt_base_weight):
     torch.testing.assert_close(laplacian(model, x), lap, rtol=0, atol=1e-12)
     model.unmerge()
     torch.testing.assert_close(model(x), y, rtol=0, atol=1e-12)
-    unmerged_state = {k.replace("coefficients.base.", "coefficients."): v for k, v in model.base_model.state_dict().items()
+    unmerged_state = {k.replace("source.base.", "source."): v for k, v in model.base_model.state_dict().items()
                       if ".delta." not in k}
     for k, v in original.items():  # the base weights are restored
         torch.testing.assert_close(unmerged_state[k], v, rtol=0, atol=1e-14)
@@ -87,11 +87,11 @@ def base_out(state, name, x):
 
 def test_slimkan_merge_adds_ranks_clipped_to_the_dimensions():
     base = SlimKAN([3, 7, 5, 1], ranks=(4, 3, 4), seed=1)
-    before = [tuple(layer.coefficients.core.shape) for layer in base.layers]
+    before = [tuple(layer.source.core.shape) for layer in base.layers]
     model = inject_lotra(base, LoTRAConfig(ranks=(2, 2, 3)))
     perturb(model)
     plain = model.merge_and_unload()
-    after = [tuple(layer.coefficients.core.shape) for layer in plain.layers]
+    after = [tuple(layer.source.core.shape) for layer in plain.layers]
     dims = [(7, 3, 8), (5, 7, 8), (1, 5, 8)]
     delta = [model.layer_ranks[f"layers.{i}"] for i in range(3)]
     assert after == [tuple(min(a + b, d) for a, b, d in zip(r0, r1, dd)) for r0, r1, dd in zip(before, delta, dims)]
@@ -167,7 +167,7 @@ def test_auto_ranks_fill_the_budget_from_the_layer_shapes(budget):
 
 def test_metakan_hypernet_only_mode_trains_the_hypernets():
     base = MetaKAN([3, 7, 5, 1], hyper_hidden=8)
-    hyper = sum(p.numel() for layer in base.layers[1:] for p in layer.coefficients.hypernet.parameters())
+    hyper = sum(p.numel() for layer in base.layers[1:] for p in layer.source.hypernet.parameters())
     model = inject_lotra(base, LoTRAConfig(metakan_mode="hypernet", targets="layers.[12]"))
     assert model.n_parameters() == hyper and set(model.param_groups()) == {"hypernet"}
     assert model.adapters() == {} and model.group_lr(1e-3) == {"hypernet": 1e-3}
@@ -182,7 +182,7 @@ def test_metakan_hypernet_only_mode_trains_the_hypernets():
 
 def test_metakan_merge_adds_the_delta_to_the_stored_embeddings_bit_for_bit():
     base = BACKBONES["metakan"]()
-    e0 = [layer.coefficients.embeddings.detach().clone() for layer in base.layers]
+    e0 = [layer.source.embeddings.detach().clone() for layer in base.layers]
     model = inject_lotra(base, LoTRAConfig(ranks=(3, 2, 2)))
     perturb(model)
     x = points()
@@ -190,7 +190,7 @@ def test_metakan_merge_adds_the_delta_to_the_stored_embeddings_bit_for_bit():
     deltas = [model.get_delta(i) for i in range(3)]
     model.merge()
     for layer, e, d in zip(base.layers, e0, deltas):  # the stored embeddings are exactly E0 + ΔE
-        assert torch.equal(layer.coefficients.base.embeddings, e + d)
+        assert torch.equal(layer.source.base.embeddings, e + d)
     assert torch.equal(model(x), y)  # the same floating-point operation as the unmerged forward pass
     chained = inject_lotra(model.merge_and_unload(), LoTRAConfig(ranks=(2, 2, 2)))  # a transfer chain
     assert torch.equal(chained(x), y)

@@ -219,7 +219,7 @@ def test_a_short_digits_run_beats_a_stated_accuracy():
     preset = DIGITS.replace(hidden=(32,), batch_size=128, schedule="constant", lr=1e-2)
     report = run_images("digits", backbones=("kan",), preset=preset, epochs=5, device="cpu")
     (row,) = report.rows
-    assert row["steps"] == 5 * 12
+    assert row["steps"] == 5 * 12 and row["task"] == row["dataset"] == "digits"
     assert row["test_accuracy"] >= 0.93, row  # 96.7% measured; chance is 10%
     assert row["params_ratio"] == 1.0
 
@@ -229,7 +229,7 @@ def test_preset_chooses_metakans_base_weight():
 
     net = make_classifier("metakan", (1, 8, 8), 10, DIGITS.replace(metakan_base_weight="free"))
     assert "base" in net.backbone.param_groups()
-    src = net.backbone.layers[0].coefficients
+    src = net.backbone.layers[0].source
     assert src.base_mode == "free" and src.base().shape == (64, 64)
     with pytest.raises(ValueError, match=r"ImagePreset: unknown metakan_base_weight 'tied'"):
         ImagePreset(metakan_base_weight="tied")

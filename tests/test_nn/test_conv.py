@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from pde_kan.validation.conv import (CONV4, CONV8, ConvKANNet, ConvPreset, cluster_by_width, conv_parameter_count,
+from pde_kan.nn.conv import (CONV4, CONV8, ConvKANNet, ConvPreset, cluster_by_width, conv_parameter_count,
                                      kan_conv2d, metakan_conv2d)
 
 
@@ -23,9 +23,9 @@ def test_base_branch_alone_is_a_convolution_of_silu():
     g = torch.Generator().manual_seed(0)
     layer = kan_conv2d(3, 5, 3, stride=2, padding=1, dtype=torch.float64, generator=g)
     with torch.no_grad():
-        layer.coefficients.weight.zero_()
+        layer.source.spline_weight.zero_()
     x = torch.randn(2, 3, 7, 6, dtype=torch.float64, generator=g)
-    w = layer.coefficients.base_weight.reshape(5, 3, 3, 3)
+    w = layer.source.base_weight.reshape(5, 3, 3, 3)
     assert torch.allclose(layer(x), F.conv2d(F.silu(x), w, stride=2, padding=1), atol=1e-12)
 
 
@@ -68,10 +68,10 @@ def test_metakan_net_shares_or_clusters_hypernets_and_trains():
     small = ConvPreset(channels=(4, 8, 8), strides=(1, 2, 1), hyper_hidden=8)
     shared = ConvKANNet("metakan", 1, 3, small)
     assert len(shared.hypernets) == 1
-    assert all(c.coefficients.hypernet is shared.hypernets[0] for c in shared.convs)
+    assert all(c.source.hypernet is shared.hypernets[0] for c in shared.convs)
     clustered = ConvKANNet("metakan", 1, 3, small.replace(n_hypernets=2))
     assert clustered.hypernet_of_layer == [0, 1, 1]
-    assert clustered.convs[1].coefficients.hypernet is clustered.convs[2].coefficients.hypernet
+    assert clustered.convs[1].source.hypernet is clustered.convs[2].source.hypernet
     assert set(clustered.param_groups()) == {"hypernet", "embeddings", "default"}
     for net in (shared, clustered, ConvKANNet("kan", 1, 3, small)):
         assert net.n_parameters() == conv_parameter_count(net.kind, 1, 3, net.preset)

@@ -25,8 +25,9 @@ from torch import nn
 from torch.nn import functional as F
 
 from .._checks import choice, positive_int, resolve_dtype
-from ..nn import BSplineBasis, DenseCoefficients, HyperCoefficients, HyperNet, KANLayer
-from ..nn.layer import CoefficientSource
+from .hyper import HyperCoefficients, HyperNet
+from .layer import CoefficientSource, DenseCoefficients, KANLayer
+from .splines import BSplineBasis
 
 CONV_KINDS = ("kan", "metakan")
 
@@ -49,12 +50,12 @@ class KANConv2d(nn.Module):
         in_channels, out_channels: channel counts.
         kernel_size, stride, padding, dilation: as :class:`torch.nn.Conv2d` (zero padding).
         basis: the B-spline basis of the edge functions.
-        coefficients: a coefficient source of shape ``(out_channels, in_channels * kh * kw, n_basis)``; build
+        source: a coefficient source of shape ``(out_channels, in_channels * kh * kw, n_basis)``; build
             one with :func:`kan_conv2d` / :func:`metakan_conv2d` rather than by hand.
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, basis: BSplineBasis,
-                 coefficients: CoefficientSource, stride=1, padding=0, dilation=1, base_activation: str = "silu"):
+                 source: CoefficientSource, stride=1, padding=0, dilation=1, base_activation: str = "silu"):
         super().__init__()
         own = "KANConv2d"
         self.in_channels = positive_int("in_channels", in_channels, owner=own)
@@ -70,11 +71,11 @@ class KANConv2d(nn.Module):
         if min(self.dilation) < 1:
             raise ValueError(f"{own}: dilation must be >= 1, got {dilation!r}.")
         self.patch_features = self.in_channels * self.kernel_size[0] * self.kernel_size[1]
-        self.kan = KANLayer(self.patch_features, self.out_channels, basis, coefficients, base_activation)
+        self.kan = KANLayer(self.patch_features, self.out_channels, basis, source, base_activation)
 
     @property
-    def coefficients(self) -> CoefficientSource:
-        return self.kan.coefficients
+    def source(self) -> CoefficientSource:
+        return self.kan.source
 
     def output_size(self, h: int, w: int) -> tuple[int, int]:
         out = []
@@ -97,7 +98,7 @@ class KANConv2d(nn.Module):
 
     def extra_repr(self) -> str:
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}, "
-                f"padding={self.padding}, dilation={self.dilation}, source={type(self.coefficients).__name__}")
+                f"padding={self.padding}, dilation={self.dilation}, source={type(self.source).__name__}")
 
 
 def kan_conv2d(in_channels: int, out_channels: int, kernel_size=3, *, stride=1, padding=0, dilation=1,
@@ -222,7 +223,7 @@ class ConvKANNet(nn.Module):
         kind: ``"kan"`` (dense coefficients) or ``"metakan"`` (hypernetwork-generated).
         in_channels, n_classes: data shape.
         preset: a :class:`ConvPreset` (``CONV4``, ``CONV8``) or its name.
-        input_range: range of the raw pixel values (``(0, 1)`` for the readers of :mod:`.images`).
+        input_range: range of the raw pixel values (``(0, 1)`` for the readers of :mod:`pde_kan.validation.images`).
         seed, dtype, device: initialisation seed (private generator), parameter dtype and device.
     """
 
@@ -298,7 +299,7 @@ class ConvKANNet(nn.Module):
         groups: dict[str, list[nn.Parameter]] = {}
         seen: set[int] = set()
         for conv in self.convs:
-            for name, params in conv.coefficients.param_groups().items():
+            for name, params in conv.source.param_groups().items():
                 for q in params:
                     if q.requires_grad and id(q) not in seen:
                         seen.add(id(q))
