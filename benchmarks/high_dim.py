@@ -99,7 +99,8 @@ def step(problem, model, x, f, method: str, k: int, generator, probe: int = 0):
         loss = ((lap - f) ** 2).mean()
     else:
         stochastic = method in ("sdgd", "hutchinson", "sdgd_autograd")
-        d = problem.derivatives(model, x, method, n_probes=min(k, x.shape[1]) if stochastic else None, generator=generator)
+        d = problem.derivatives(model, x, method, n_probes=min(k, x.shape[1]) if stochastic else None,
+                                generator=generator)
         # Poisson residual with the source precomputed once (as for the value-only step): the closed-form
         # source costs O(N d) per step in training, the same for every method, and is left out here
         r = d.laplacian - f

@@ -60,7 +60,8 @@ def test_resume_continues_from_last_checkpoint(tmp_path):
     (["--config", "/nonexistent/run.toml"], "--config '/nonexistent/run.toml' does not exist"),
     ([], "no problem given; pass --problem NAME"),
     (["--problem", "poisson-sine-square", "--engine", "sdgd"], "needs n_probes"),
-    (["--problem", "poisson-sine-square", "--set", "train.n_eval=5"], r"field\(s\) \['n_eval'\] moved to SamplingConfig"),
+    (["--problem", "poisson-sine-square", "--set", "train.n_eval=5"],
+     r"field\(s\) \['n_eval'\] moved to SamplingConfig"),
 ])
 def test_bad_solve_arguments_exit_2_with_clear_message(tmp_path, capsys, argv, match):
     rc = run("solve", *argv, "--out", tmp_path / "x", "--no-progress")
@@ -323,3 +324,18 @@ def test_ctrl_c_keeps_results_says_where_it_stopped_and_exits_130(tmp_path, caps
         assert f.attrs["stop_reason"] == "interrupted (SIGINT)"
     assert run("solve", "--problem", "poisson-sine-square", "--backbone", "kan", "--hidden", 3, "--steps", 6,
                "--n-eval", 50, "--out", out, "--no-progress", "--no-plots", "--resume") == 0
+
+
+def test_flags_mirror_the_python_names():
+    from pde_kan.cli import CLIError, make_parser
+
+    parser = make_parser()
+    assert parser.parse_args(["validate", "pde", "--backbone", "kan", "mlp"]).backbone == ["kan", "mlp"]
+    assert parser.parse_args(["validate", "pde", "--backbone", "kan"]).backbone == ["kan"]
+    args = parser.parse_args(["solve", "--problem", "p", "--engine", "sdgd", "--n-probes", "4", "--out", "o"])
+    assert (args.engine, args.n_probes) == ("sdgd", 4)
+    for old in (["validate", "pde", "--backbones", "kan"], ["solve", "--laplacian", "jet", "--out", "o"],
+                ["solve", "--k", "4", "--out", "o"],
+                ["transfer", "--from", "r", "--problem-set", "seed=1", "--out", "o"]):
+        with pytest.raises(CLIError, match="unrecognized arguments"):
+            parser.parse_args(old)

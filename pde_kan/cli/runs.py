@@ -88,8 +88,8 @@ def cmd_predict(args) -> int:
     line = f"wrote {out}: u at {len(pts)} points"
     if "error" in arrays:
         e = arrays["error"]
-        line += (f" (rel_l2 against the exact solution {np.linalg.norm(e) / max(np.linalg.norm(arrays['exact']), 1e-300):.4g}"
-                 f", max |error| {np.abs(e).max():.4g})")
+        rel = np.linalg.norm(e) / max(np.linalg.norm(arrays["exact"]), 1e-300)
+        line += f" (rel_l2 against the exact solution {rel:.4g}, max |error| {np.abs(e).max():.4g})"
     print(line)
     return 0
 

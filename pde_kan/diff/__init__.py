@@ -8,6 +8,6 @@ from .jet import Jet, forward_jet, register_jet_rule
 
 __all__ = [
     "Coordinates", "Dense", "Derivatives", "Directions", "ENGINES", "Engine", "Jet", "apply_transform",
-    "autograd_laplacian", "ball_ansatz_derivatives", "forward_jet", "get_engine", "gradient", "hutchinson", "laplacian", "make_directions",
-    "pde_derivatives", "register_jet_rule", "sdgd",
+    "autograd_laplacian", "ball_ansatz_derivatives", "forward_jet", "get_engine", "gradient", "hutchinson",
+    "laplacian", "make_directions", "pde_derivatives", "register_jet_rule", "sdgd",
 ]

@@ -22,6 +22,6 @@ __all__ = [
     "ImageClassifier", "ImageData", "ImagePreset", "ImageSuite", "PDESuite", "REFERENCE", "ROW_KEYS", "Report",
     "Suite", "available_datasets", "available_equations", "backbone_kwargs", "dataset", "feynman_config",
     "get_equation", "load_cifar10", "load_dataset", "load_digits", "load_idx_dataset", "make_classifier",
-    "make_problem", "pde_config", "pde_sampling", "read_idx", "reference_backbones", "run_feynman", "run_images", "run_pde",
-    "train_config",
+    "make_problem", "pde_config", "pde_sampling", "read_idx", "reference_backbones", "run_feynman", "run_images",
+    "run_pde", "train_config",
 ]

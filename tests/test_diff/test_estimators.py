@@ -119,7 +119,8 @@ def test_same_seed_same_estimate_different_seed_differs(model, x):
         a = laplacian(model, x, method, n_probes=2, generator=torch.Generator().manual_seed(3))
         b = laplacian(model, x, method, n_probes=2, generator=torch.Generator().manual_seed(3))
         assert torch.equal(a, b), method
-        others = [laplacian(model, x, method, n_probes=2, generator=torch.Generator().manual_seed(s)) for s in (4, 5, 6)]
+        others = [laplacian(model, x, method, n_probes=2, generator=torch.Generator().manual_seed(s))
+                  for s in (4, 5, 6)]
         assert any(not torch.equal(a, o) for o in others), method
 
 

@@ -122,7 +122,8 @@ def derivative_bytes_per_point(d, method, k=8, width=8, sizes=(8, 24)):
     def run(x, laplacian):
         with AllocatedBytes() as mode:
             if laplacian:
-                out = pde_derivatives(model, x, method, n_probes=k, generator=torch.Generator().manual_seed(9)).laplacian
+                out = pde_derivatives(model, x, method, n_probes=k,
+                                      generator=torch.Generator().manual_seed(9)).laplacian
             else:
                 out = model(x)
             (out**2).mean().backward()

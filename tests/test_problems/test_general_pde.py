@@ -296,7 +296,8 @@ def test_bad_problem_definitions_are_clear_errors():
 def test_without_exact_metrics_are_losses_only(tmp_path):
     p = PDE(lambda x, u: u.dt - 0.1 * u.laplacian, domain=SpaceTime(Box.cube(1), 0, 1),
             conditions=[Dirichlet(0.0, hard=False), Initial(lambda x: torch.sin(PI * x[:, 0]))])
-    sol = solve(p, KAN([2, 5, 1]), TrainConfig(steps=3, device="cpu"), SamplingConfig(n_interior=16, n_boundary=8, n_eval=50))
+    sol = solve(p, KAN([2, 5, 1]), TrainConfig(steps=3, device="cpu"),
+                SamplingConfig(n_interior=16, n_boundary=8, n_eval=50))
     assert "rel_l2" not in sol.metrics and "max_abs" not in sol.metrics
     assert {"residual_mse", "dirichlet_mse"} <= set(sol.metrics)
     assert all(math.isfinite(sol.metrics[k]) for k in ("residual_mse", "dirichlet_mse"))
@@ -336,7 +337,8 @@ def test_solve_heat_soft_initial_condition_is_trained():
     p = PDE(lambda x, u: u.dt - 0.1 * u.laplacian, domain=SpaceTime(Box.cube(1), 0, 1),
             conditions=[Dirichlet(0.0), Initial(lambda x: torch.sin(PI * x[:, 0]), hard=False, weight=3.0)])
     assert p.condition_weights() == {"initial": 3.0}
-    sol = solve(p, KAN([2, 5, 1]), TrainConfig(steps=2, device="cpu"), SamplingConfig(n_interior=16, n_boundary=8, n_eval=50))
+    sol = solve(p, KAN([2, 5, 1]), TrainConfig(steps=2, device="cpu"),
+                SamplingConfig(n_interior=16, n_boundary=8, n_eval=50))
     assert "loss_initial" in sol.history[-1] and sol.history[-1]["loss_initial"] > 0
 
 

@@ -14,7 +14,8 @@ CASES = {
     # backbone, backbone kwargs, problem, TrainConfig extras, SamplingConfig extras
     "kan-jet": ("kan", {}, Poisson.two_body(3, seed=1), {}, {}),
     "metakan-hutchinson": ("metakan", {}, Poisson.two_body(3, seed=1), {}, dict(engine="hutchinson", n_probes=2)),
-    "slimkan-sdgd": ("slimkan", dict(ranks=(2, 2, 3)), Poisson.two_body(3, seed=1), {}, dict(engine="sdgd", n_probes=2)),
+    "slimkan-sdgd": ("slimkan", dict(ranks=(2, 2, 3)), Poisson.two_body(3, seed=1), {},
+                     dict(engine="sdgd", n_probes=2)),
     "mlp-autograd": ("mlp", {}, Poisson.two_body(3, seed=1), {}, dict(engine="autograd")),
     "kan-sobol-soft-bc": ("kan", {}, Poisson.sine_cube(3, sampler="sobol"), {}, dict(n_boundary=16)),
     "kan-lbfgs": ("kan", {}, Poisson.sine_square(sampler="halton"), dict(optimizer="adam+lbfgs", lbfgs_steps=1), {}),

@@ -16,7 +16,8 @@ def params(model):
 def test_sine_square_kan_reaches_stated_error():
     """A short float64 solve of -Δu = 2π² sin(πx) sin(πy) with a hard BC: rel L2 below 2%."""
     problem = get_problem("poisson-sine-square")
-    sol = solve(problem, KAN([2, 8, 1]), TrainConfig(steps=250, lr=1e-2, eval_every=250, device="cpu"), SamplingConfig(n_eval=2000))
+    sol = solve(problem, KAN([2, 8, 1]), TrainConfig(steps=250, lr=1e-2, eval_every=250, device="cpu"),
+                SamplingConfig(n_eval=2000))
     assert sol.metrics["rel_l2"] < 2e-2
     assert sol.history[0]["loss"] > 100 * sol.history[-1]["loss"]
 
@@ -40,14 +41,16 @@ def test_two_body_stochastic_laplacian_trains():
 
 def test_soft_boundary_problem_reports_boundary_loss():
     problem = get_problem("poisson-sine-cube", dim=3)
-    sol = solve(problem, KAN([3, 6, 1]), TrainConfig(steps=60, lr=1e-2, eval_every=0, device="cpu"), SamplingConfig(n_boundary=60, n_eval=1000))
+    sol = solve(problem, KAN([3, 6, 1]), TrainConfig(steps=60, lr=1e-2, eval_every=0, device="cpu"),
+                SamplingConfig(n_boundary=60, n_eval=1000))
     assert "loss_bc" in sol.history[-1]
     assert sol.metrics["rel_l2"] < 0.5
 
 
 def test_time_dependent_allen_cahn_runs():
     problem = get_problem("allen-cahn-time", spatial_dim=2, c=0.5)
-    sol = solve(problem, KAN([3, 6, 1]), TrainConfig(steps=30, lr=1e-2, eval_every=0, device="cpu"), SamplingConfig(n_eval=500))
+    sol = solve(problem, KAN([3, 6, 1]), TrainConfig(steps=30, lr=1e-2, eval_every=0, device="cpu"),
+                SamplingConfig(n_eval=500))
     assert np.isfinite(sol.metrics["rel_l2"]) and sol.metrics["steps"] == 30
 
 
