@@ -16,15 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 pytest.importorskip("deepxde")
 ddei = pytest.importorskip("pde_kan.interop.deepxde")
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: intra-op threads only add synchronisation (20x slower per step on a loaded 2-core CPU)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny tensors: intra-op threads only add synchronisation
 
 
 @pytest.fixture(scope="module")

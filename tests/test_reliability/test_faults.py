@@ -10,6 +10,7 @@ import h5py
 import pytest
 import torch
 
+from conftest import params
 from pde_kan import KAN, MetaKAN
 from pde_kan.problems import Poisson
 from pde_kan.solvers import (Checkpoint, DivergenceError, HistoryCSV, TrainConfig, load_checkpoint, load_solution,
@@ -78,19 +79,6 @@ def run_killed(sabotage, arg, ck_dir, timeout=240.0) -> int:
             os.waitpid(pid, 0)
             pytest.fail("the child run did not end in time")
         time.sleep(0.05)
-
-
-@pytest.fixture
-def one_thread():
-    """Bit-identity needs the same intra-op thread count (reductions are split by thread)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-def params(model):
-    return torch.cat([p.detach().flatten() for p in model.parameters()])
 
 
 def temp_files(directory: Path) -> list[str]:
