@@ -15,6 +15,8 @@ import pytest
 
 import pde_kan
 
+pytestmark = pytest.mark.slow  # a fresh interpreter per probe run (about 10 s in all)
+
 ROOT = Path(pde_kan.__file__).resolve().parent
 LEVELS = {"nn": 0, "diff": 1, "problems": 2, "solvers": 3, "transfer": 4, "validation": 5, "interop": 6, "cli": 7}
 BASE = -1  # the root package and private helpers (pde_kan._checks): usable by every layer

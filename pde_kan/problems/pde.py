@@ -41,8 +41,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..diff import (AUTOGRAD_METHODS, Coordinates, Directions, Jet, apply_transform, check_method,
-                    forward_jet, make_directions, pde_derivatives, register_jet_rule)
+from ..diff import Coordinates, Directions, Jet, forward_jet, make_directions, pde_derivatives, register_jet_rule
+from ..diff.engines import AUTOGRAD_METHODS, apply_transform, check_method
 from .base import Problem, closed_jet, jsonable
 from .conditions import (Condition, Dirichlet, Initial, boundary_parts, check_conditions, condition_names)
 from .domains import Ball, Box, SpaceTime

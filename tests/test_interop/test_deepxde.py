@@ -29,6 +29,7 @@ def dde():
     ddei.set_float(before)
 
 
+@pytest.mark.slow
 def test_import_isolated_in_fresh_interpreter(tmp_path):
     """DeepXDE's pytorch backend calls torch.set_default_device("cuda") when CUDA is present; pretend it is and
     check that torch's defaults, DDE_BACKEND and the home directory are untouched and that nothing is printed."""
@@ -117,6 +118,7 @@ def test_geometry_and_boundary_conditions(dde):
     assert isinstance(st.geom, dde.geometry.GeometryXTime) and st.geom.dim == 3
 
 
+@pytest.mark.slow
 def test_kan_trained_through_dde_model_sine_square(dde):
     """A KAN [2, 8, 1] trained by dde.Model (Adam, 100 steps, 200 fixed points, float64) on
     -Δu = 2π² sin(πx) sin(πy), hard BC: rel L2 0.026 measured; asserted < 0.06."""
@@ -142,6 +144,7 @@ def test_kan_trained_through_dde_model_sine_square(dde):
     assert losshistory.loss_train[-1][0] < 1e-2 * losshistory.loss_train[0][0]
 
 
+@pytest.mark.slow
 def test_sine_cube_5d_end_to_end(dde):
     """5-D hypercube, soft Dirichlet BC through DeepXDE's DirichletBC and loss weights; MetaKAN with per-group
     learning rates from a torch optimizer."""

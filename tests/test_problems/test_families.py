@@ -7,8 +7,8 @@ import torch
 
 from pde_kan import KAN
 from pde_kan.diff import hutchinson, pde_derivatives
-from pde_kan.problems import (AllenCahn, AllenCahnTime, Ball, Box, Poisson, closed_jet,
-                              get_problem)
+from pde_kan.problems import AllenCahn, AllenCahnTime, Ball, Box, Poisson, get_problem
+from pde_kan.problems.base import closed_jet
 
 DT = torch.float64
 

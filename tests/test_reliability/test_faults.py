@@ -85,6 +85,7 @@ def temp_files(directory: Path) -> list[str]:
     return sorted(p.name for p in directory.iterdir() if p.name.endswith(".tmp"))
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 def test_sigkill_mid_run_and_mid_write_then_resume_is_bit_identical(tmp_path, one_thread):
     full = run()  # the uninterrupted reference

@@ -9,6 +9,7 @@ from pde_kan.problems import get_problem
 from pde_kan.solvers import Checkpoint, TrainConfig, load_solution, plot_history, plot_slice, solve
 
 
+@pytest.mark.slow
 def test_sine_square_kan_reaches_stated_error():
     """A short float64 solve of -Δu = 2π² sin(πx) sin(πy) with a hard BC: rel L2 below 2%."""
     problem = get_problem("poisson-sine-square")
@@ -18,6 +19,7 @@ def test_sine_square_kan_reaches_stated_error():
     assert sol.history[0]["loss"] > 100 * sol.history[-1]["loss"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("make, lr", [(lambda: MetaKAN([2, 8, 1], hyper_hidden=16), 3e-2),
                                       (lambda: SlimKAN([2, 8, 1]), 1e-2), (lambda: MLP([2, 16, 1]), 1e-2)])
 def test_every_backbone_learns_sine_square(make, lr):
