@@ -28,7 +28,8 @@ class SlimKAN(Backbone):
         ranks: ``(r_out, r_in, r_basis)`` used for every layer (each clipped to the layer's dimensions), or a
             fraction in (0, 1] of each dimension. Ranks are clipped per layer only when given as a triple,
             so ``(8, 8, 4)`` works for an input layer of width 2; a rank above ``n_basis`` raises.
-        Other arguments as :class:`~pde_kan.nn.KAN`.
+
+    Other arguments as :class:`~pde_kan.nn.KAN`.
     """
 
     name = "slimkan"

@@ -9,7 +9,8 @@ from pde_kan import KAN, MetaKAN, SlimKAN
 from pde_kan.diff import laplacian
 from pde_kan.nn import hosvd
 from pde_kan.transfer import (LoTRAConfig, LoTRAModel, TuckerDelta, get_delta, inject_lotra, load_adapter,
-                              lotra_parameter_count, weights_hash)
+                              lotra_parameter_count)
+from pde_kan.transfer.adapter import weights_hash
 
 BACKBONES = {
     "kan": lambda: KAN([3, 7, 5, 1], seed=1),
