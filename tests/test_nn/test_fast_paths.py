@@ -11,7 +11,7 @@ from pde_kan.diff import edge_derivatives, forward_jet, laplacian
 from pde_kan.diff.directions import Coordinates
 from pde_kan.nn import (BSplineBasis, DenseCoefficients, HyperCoefficients, KANLayer, MetaKAN,
                         TuckerCoefficients, get_backbone)
-from pde_kan.nn.hyper import piecewise_tables
+from pde_kan.nn._metakan_autograd import piecewise_tables
 from pde_kan.nn.layer import dense_contract
 
 F64 = torch.float64
