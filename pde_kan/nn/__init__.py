@@ -1,6 +1,6 @@
 """Networks: B-spline basis, Tucker tensors, the KAN layer and its coefficient sources, backbones."""
 from .activations import ACTIVATIONS, Activation, get_activation
-from .backbone import Backbone
+from .backbone import Backbone, BackboneWrapper, group_parameters, n_parameters, optimizer_groups
 from .hyper import HyperCoefficients, HyperNet
 from .kan import KAN
 from .layer import CoefficientSource, DenseCoefficients, KANLayer
@@ -12,8 +12,9 @@ from .splines import BasisValues, BSplineBasis
 from .tucker import Tucker, hosvd, rank_spec, resolve_ranks, tucker_to_tensor
 
 __all__ = [
-    "ACTIVATIONS", "Activation", "BACKBONES", "BSplineBasis", "Backbone", "BasisValues", "CoefficientSource",
-    "DenseCoefficients", "HyperCoefficients", "HyperNet", "KAN", "KANLayer", "MLP", "MetaKAN", "SlimKAN", "Tucker",
-    "TuckerCoefficients", "available_backbones", "backbone_from_config", "get_activation", "get_backbone", "hosvd",
-    "rank_spec", "resolve_ranks", "tucker_to_tensor",
+    "ACTIVATIONS", "Activation", "BACKBONES", "BSplineBasis", "Backbone", "BackboneWrapper", "BasisValues",
+    "CoefficientSource", "DenseCoefficients", "HyperCoefficients", "HyperNet", "KAN", "KANLayer", "MLP", "MetaKAN",
+    "SlimKAN", "Tucker", "TuckerCoefficients", "available_backbones", "backbone_from_config", "get_activation",
+    "get_backbone", "group_parameters", "hosvd", "n_parameters", "optimizer_groups", "rank_spec", "resolve_ranks",
+    "tucker_to_tensor",
 ]

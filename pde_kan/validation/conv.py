@@ -25,7 +25,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .._checks import choice, positive_int, resolve_dtype
-from ..nn import BSplineBasis, DenseCoefficients, HyperCoefficients, HyperNet, KANLayer
+from ..nn import BSplineBasis, DenseCoefficients, HyperCoefficients, HyperNet, KANLayer, n_parameters
 from ..nn.layer import CoefficientSource
 
 CONV_KINDS = ("kan", "metakan")
@@ -310,7 +310,7 @@ class ConvKANNet(nn.Module):
         return groups
 
     def n_parameters(self, trainable_only: bool = True) -> int:
-        return sum(q.numel() for q in self.parameters() if q.requires_grad or not trainable_only)
+        return n_parameters(self, trainable_only)
 
     def n_edges(self) -> int:
         """Edges (output channel, input channel, kernel offset) over all conv layers."""

@@ -44,7 +44,7 @@ import torch
 from torch import nn
 
 from .._checks import choice, lookup, positive_float, positive_int, resolve_dtype
-from ..nn import get_backbone
+from ..nn import get_backbone, n_parameters
 from ..nn.hyper import BASE_WEIGHTS
 from .conv import CONV_PRESETS, ConvKANNet
 from .report import Report
@@ -441,7 +441,7 @@ class ImageClassifier(nn.Module):
         return {"default": [p for p in self.parameters() if p.requires_grad]}
 
     def n_parameters(self, trainable_only: bool = True) -> int:
-        return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)
+        return n_parameters(self, trainable_only)
 
 
 FC_BACKBONES = ("kan", "metakan", "slimkan", "mlp")
