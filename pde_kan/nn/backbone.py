@@ -8,6 +8,7 @@ counter, :func:`optimizer_groups` the one builder of torch optimiser groups from
 """
 from __future__ import annotations
 
+from collections.abc import Sized
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
 import torch
@@ -20,7 +21,7 @@ from .splines import BSplineBasis
 
 
 def check_widths(widths: Sequence[int], owner: str) -> list[int]:
-    if isinstance(widths, (str, bytes)) or not hasattr(widths, "__len__") or len(widths) < 2:
+    if isinstance(widths, (str, bytes)) or not isinstance(widths, Sized) or len(widths) < 2:
         raise ValueError(f"{owner}: widths must list at least two layer widths like [2, 16, 1], got {widths!r}.")
     return [positive_int(f"widths[{i}]", w, owner=owner) for i, w in enumerate(widths)]
 
