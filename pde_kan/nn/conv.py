@@ -25,6 +25,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .._checks import choice, positive_int, resolve_dtype
+from .backbone import n_parameters
 from .hyper import HyperCoefficients, HyperNet
 from .layer import CoefficientSource, DenseCoefficients, KANLayer
 from .splines import BSplineBasis
@@ -311,7 +312,7 @@ class ConvKANNet(nn.Module):
         return groups
 
     def n_parameters(self, trainable_only: bool = True) -> int:
-        return sum(q.numel() for q in self.parameters() if q.requires_grad or not trainable_only)
+        return n_parameters(self, trainable_only)
 
     def n_edges(self) -> int:
         """Edges (output channel, input channel, kernel offset) over all conv layers."""
