@@ -153,6 +153,8 @@ def memory_case(method: str, d: int, args) -> dict:
 
     import torch
 
+    from pde_kan.nn import n_parameters
+
     torch.set_num_threads(args.threads)
     problem, model, x, f = setup(d, args.n, args.width, backbone=args.backbone)
     g = torch.Generator().manual_seed(2)
@@ -169,7 +171,7 @@ def memory_case(method: str, d: int, args) -> dict:
     seconds, cpu = time.perf_counter() - t, time.process_time() - c
     peak = status_kb("VmHWM")
     out = {"peak_step_mb": (peak - before) / 1024, "rss_before_mb": before / 1024, "seconds": seconds,
-           "cpu_seconds": cpu, "parameters": sum(p.numel() for p in model.parameters())}
+           "cpu_seconds": cpu, "parameters": n_parameters(model, trainable_only=False)}
     if probe:
         out["note"] = (f"autograd over {probe} of {d} coordinates: a lower bound, the full loop keeps one "
                        f"Hessian-row graph per coordinate (about d/{probe} times this)")
