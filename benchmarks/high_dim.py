@@ -87,7 +87,8 @@ def step(problem, model, x, f, method: str, k: int, generator, probe: int = 0):
     ``probe > 0`` (autograd only): differentiate ``probe`` coordinates, not all d."""
     import torch
 
-    from pde_kan.diff import apply_transform, autograd_laplacian
+    from pde_kan.diff import autograd_laplacian
+    from pde_kan.diff.engines import apply_transform
 
     model.zero_grad(set_to_none=True)
     if method == "value":
@@ -153,6 +154,8 @@ def memory_case(method: str, d: int, args) -> dict:
 
     import torch
 
+    from pde_kan.nn import n_parameters
+
     torch.set_num_threads(args.threads)
     problem, model, x, f = setup(d, args.n, args.width, backbone=args.backbone)
     g = torch.Generator().manual_seed(2)
@@ -169,7 +172,7 @@ def memory_case(method: str, d: int, args) -> dict:
     seconds, cpu = time.perf_counter() - t, time.process_time() - c
     peak = status_kb("VmHWM")
     out = {"peak_step_mb": (peak - before) / 1024, "rss_before_mb": before / 1024, "seconds": seconds,
-           "cpu_seconds": cpu, "parameters": sum(p.numel() for p in model.parameters())}
+           "cpu_seconds": cpu, "parameters": n_parameters(model, trainable_only=False)}
     if probe:
         out["note"] = (f"autograd over {probe} of {d} coordinates: a lower bound, the full loop keeps one "
                        f"Hessian-row graph per coordinate (about d/{probe} times this)")

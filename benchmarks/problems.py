@@ -93,6 +93,7 @@ def run_deepxde(problem_name: str, args) -> dict:
     import torch
 
     from pde_kan.interop.deepxde import load_deepxde, set_float
+    from pde_kan.nn import n_parameters
     from pde_kan.problems import get_problem
 
     dde = load_deepxde()
@@ -159,7 +160,7 @@ def run_deepxde(problem_name: str, args) -> dict:
     rel = float((pred - exact).norm() / exact.norm())
     return {"problem": problem_name, "method": "deepxde mlp (soft BC/IC)", "rel_l2": rel,
             "s_per_step": seconds / args.steps, "steps": args.steps, "lr": args.mlp_lr,
-            "trainable_parameters": sum(p.numel() for p in net.parameters())}
+            "trainable_parameters": n_parameters(net, trainable_only=False)}
 
 
 def main(argv=None):

@@ -154,13 +154,13 @@ class _sigint_flag:
 
 
 def cmd_list(args) -> int:
-    from ..diff import ENGINES
+    from ..diff import available_engines
     from ..nn import available_backbones
     from ..problems import available_problems
 
     print("backbones:  " + ", ".join(available_backbones()))
     print("problems:   " + ", ".join(available_problems()))
-    print("engines:    " + ", ".join(ENGINES))
+    print("engines:    " + ", ".join(available_engines()))
     return 0
 
 

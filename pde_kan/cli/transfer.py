@@ -44,7 +44,8 @@ def _source_config(args) -> dict:
 
 def cmd_transfer(args) -> int:
     from .._checks import lookup
-    from ..transfer import TRANSFER_METHODS, LoTRAConfig, LoTRAModel, transfer
+    from ..transfer import LoTRAConfig, LoTRAModel, transfer
+    from ..transfer.api import TRANSFER_METHODS
 
     cfg = _source_config(args)
     cfg["lotra"] = lotra_ranks(args)

@@ -70,6 +70,11 @@ ENGINES: dict[str, Engine] = {e.name: e for e in (
 ENGINE_NAMES = tuple(ENGINES)
 
 
+def available_engines() -> list[str]:
+    """The registered engine names, in the order of the module table (``SamplingConfig.engine``, ``--engine``)."""
+    return list(ENGINE_NAMES)
+
+
 def get_engine(engine: str) -> Engine:
     """The :class:`Engine` registered as ``engine``; an unknown name raises listing the valid ones."""
     if isinstance(engine, Engine):

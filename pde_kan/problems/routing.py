@@ -7,7 +7,8 @@ from typing import Optional, Sequence
 
 import torch
 
-from ..diff import Coordinates, Jet, apply_transform, forward_jet, get_engine, make_directions, pde_derivatives
+from ..diff import Coordinates, Jet, forward_jet, get_engine, make_directions, pde_derivatives
+from ..diff.engines import apply_transform
 from .closed_form import _grad
 from .requests import LAPLACIAN, VALUE, Plan
 

@@ -9,7 +9,7 @@ from .results import Solution, load_solution
 from .tasks import ControlVariateTask, PDETask, SupervisedTask, error_metrics
 from .trainer import DivergenceError, Trainer, fit, solve
 
-__all__ = [
+__all__ = [  # public names only; internals stay importable from their modules
     "Callback", "Checkpoint", "ControlVariateTask", "DivergenceError", "EarlyStopping", "HistoryCSV", "INTERRUPTED",
     "LogMetrics", "PDETask", "ProgressBar", "SamplingConfig", "Solution", "SupervisedTask", "TrainConfig",
     "Trainer", "error_metrics", "fit", "load_checkpoint", "load_solution", "peak_memory_mb", "plot_comparison",

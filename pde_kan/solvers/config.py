@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
 from .._checks import check_fields, choice, device_name, flag, number, positive_float, positive_int, resolve_dtype
-from ..diff import ENGINES, get_engine
+from ..diff import available_engines, get_engine
 
 OPTIMIZERS = ("adam", "lbfgs", "adam+lbfgs")
 SCHEDULES = ("constant", "cosine", "exponential", "linear")
@@ -143,7 +143,7 @@ class SamplingConfig:
         n_interior, n_boundary: collocation points per step (``n_boundary`` per soft condition), fresh every
             step when ``resample`` (else drawn once).
         boundary_weight: soft boundary loss weight; None takes the problem's default.
-        engine: derivative engine, a name in :data:`pde_kan.diff.ENGINES` (``"jet"``, ``"sdgd"``,
+        engine: derivative engine, a name in :func:`pde_kan.diff.available_engines` (``"jet"``, ``"sdgd"``,
             ``"hutchinson"``, ``"autograd"``, ``"sdgd_autograd"``).
         n_probes: probe directions per point for the stochastic engines (required by them).
         n_eval: Monte-Carlo evaluation points (drawn once from ``TrainConfig.seed + 1``).
@@ -168,9 +168,9 @@ class SamplingConfig:
         positive_int("n_boundary", self.n_boundary, minimum=0, owner=own)
         if self.boundary_weight is not None:
             positive_float("boundary_weight", self.boundary_weight, owner=own, allow_zero=True)
-        if self.engine not in ENGINES:
+        if self.engine not in available_engines():
             raise ValueError(f"{own}: unknown engine {self.engine!r}; valid names: "
-                             f"{', '.join(map(repr, ENGINES))}.")
+                             f"{', '.join(map(repr, available_engines()))}.")
         if get_engine(self.engine).needs_probes and self.n_probes is None:
             raise ValueError(f"{own}: engine={self.engine!r} is stochastic and needs n_probes, the number of "
                              f"probe directions per point (e.g. n_probes=4).")

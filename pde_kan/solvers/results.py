@@ -242,7 +242,8 @@ def load_solution(path, device=None, problem=None) -> Solution:
 
 def _rebuild_problem(params):
     """The registered problem a file describes, or None (supervised runs, problems outside the registry)."""
-    from ..problems import PROBLEMS, problem_from_params
+    from ..problems import problem_from_params
+    from ..problems.registry import PROBLEMS
 
     if not isinstance(params, dict) or params.get("name") not in PROBLEMS:
         return None

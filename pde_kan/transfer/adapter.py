@@ -39,7 +39,7 @@ from torch import nn
 from torch.func import functional_call
 
 from .._checks import positive_float
-from ..nn import CoefficientSource, DenseCoefficients, HyperCoefficients, KANLayer, TuckerCoefficients
+from ..nn import CoefficientSource, DenseCoefficients, HyperCoefficients, KANLayer, TuckerCoefficients, n_parameters
 from ..nn.tucker import tucker_to_tensor
 from .._io import atomic_write
 from .config import LoTRAConfig
@@ -526,7 +526,7 @@ class LoTRAModel(nn.Module):
         return self.base_model(x)
 
     def n_parameters(self, trainable_only: bool = True) -> int:
-        return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)
+        return n_parameters(self, trainable_only)
 
     # --- adapters ----------------------------------------------------------------------------------------
     def _alive(self, what: str) -> None:
@@ -636,13 +636,11 @@ class LoTRAModel(nn.Module):
         """Parameter-group name of one component of one layer, e.g. ``"lotra_core.1"`` for ``layers.1``."""
         return f"lotra_{component}.{layer.split('.')[1]}"
 
-    def param_groups(self, lr: Optional[float] = None):
-        """Trainable parameters by group.
-
-        Without ``lr``: ``{name: [params]}`` for :class:`~pde_kan.solvers.Trainer` (names ``"lotra_core.i"``,
-        ``"lotra_out.i"``, ``"lotra_in.i"``, ``"lotra_basis.i"`` per adapted layer ``i``, or ``"hypernet"``
-        in MetaKAN hypernet mode); pair it with ``TrainConfig(group_lr=model.group_lr(lr))``.
-        With ``lr``: a list of torch optimiser groups ``{"params", "lr", "name"}`` with the rule's rates.
+    def param_groups(self) -> dict[str, list[nn.Parameter]]:
+        """Trainable parameters by group: ``{name: [params]}`` (names ``"lotra_core.i"``, ``"lotra_out.i"``,
+        ``"lotra_in.i"``, ``"lotra_basis.i"`` per adapted layer ``i``, or ``"hypernet"`` in MetaKAN hypernet mode);
+        pair it with ``TrainConfig(group_lr=model.group_lr(lr))``, or build torch optimiser groups with the rule's
+        rates by ``pde_kan.nn.optimizer_groups(model.param_groups(), lr, model.group_lr(lr))``.
         """
         self._alive("param_groups")
         groups: dict[str, list[nn.Parameter]] = {}
@@ -657,10 +655,7 @@ class LoTRAModel(nn.Module):
                 for comp, p in a.delta.components().items():
                     if p.requires_grad:
                         groups[self.group_name(comp, name)] = [p]
-        if lr is None:
-            return groups
-        rates = self.group_lr(lr)
-        return [{"params": ps, "lr": rates[n], "name": n} for n, ps in groups.items()]
+        return groups
 
     def group_lr(self, lr: float) -> dict[str, float]:
         """``{group name: learning rate}`` for ``TrainConfig(group_lr=...)`` at base rate ``lr``."""

@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 from .._checks import lookup, positive_float
-from ..nn import backbone_from_config
+from ..nn import backbone_from_config, n_parameters
 from ..solvers import Solution, TrainConfig, load_solution, solve
 from ..solvers.trainer import resolve_lr
 from .adapter import LoTRAModel, inject_lotra, read_adapter
@@ -190,7 +190,7 @@ def transfer(solution, target_problem, method: str = "lotra", config: Optional[T
         sampling = solution.sampling
     result = solve(target_problem, tuned, config, sampling, callbacks=callbacks, resume=resume)
     result.attrs["transfer"] = {
-        "method": method, "trainable_parameters": int(sum(p.numel() for p in tuned.parameters() if p.requires_grad)),
+        "method": method, "trainable_parameters": n_parameters(tuned),
         "lotra": tuned.lotra_config.to_dict() if isinstance(tuned, LoTRAModel) else None,
         "lr": lr, "lr_from": lr_from, "warm_start": warm_start is not None,
     }

@@ -7,12 +7,12 @@ generated coefficients, and the materialised Tucker tensor for Slim KAN's factor
 import pytest
 import torch
 
-from pde_kan.diff import forward_jet, laplacian
-from pde_kan.diff.jet import edge_derivatives
+from conftest import gen
+from pde_kan.diff import edge_derivatives, forward_jet, laplacian
 from pde_kan.diff.directions import Coordinates
 from pde_kan.nn import (BSplineBasis, DenseCoefficients, HyperCoefficients, KANLayer, MetaKAN,
                         TuckerCoefficients, get_backbone)
-from pde_kan.nn.hyper import piecewise_tables
+from pde_kan.nn._metakan_autograd import piecewise_tables
 from pde_kan.nn.layer import dense_contract
 
 F64 = torch.float64
@@ -22,10 +22,6 @@ TOL = dict(atol=1e-12, rtol=1e-12)
 #: MetaKAN designs beside the default (docs/metakan.md) that every fast-path test also runs.
 DESIGNS = [{"base_weight": "free"}, {"base_weight": "lowrank", "base_rank": 2}, {"hyper_activation": "identity"},
            {"init": "reference"}]
-
-
-def gen(seed):
-    return torch.Generator().manual_seed(seed)
 
 
 # --- references -------------------------------------------------------------------------------------------
@@ -141,7 +137,8 @@ def make_layer(source, n_in=3, n_out=4, **kw):
     src = {
         "dense": lambda: DenseCoefficients(n_in, n_out, basis.n_basis, generator=g, init_scale=1.0),
         "hyper": lambda: HyperCoefficients(n_in, n_out, basis.n_basis, generator=g, hyper_hidden=6, **kw),
-        "tucker": lambda: TuckerCoefficients(n_in, n_out, basis.n_basis, ranks=(2, 2, 3), generator=g, init_scale=1.0),
+        "tucker": lambda: TuckerCoefficients(n_in, n_out, basis.n_basis, ranks=(2, 2, 3), generator=g, init_scale=1.0,
+                                             **kw),
     }[source]()
     return KANLayer(n_in, n_out, basis, src)
 
@@ -210,11 +207,10 @@ def test_dense_contract_branches_agree():
         torch.testing.assert_close(dense_contract(feats, c, w), ref, **TOL)
 
 
-@pytest.mark.parametrize("factored", [True, False])
-def test_tucker_both_paths_equal_materialised(factored, monkeypatch):
-    src = make_layer("tucker").source
+@pytest.mark.parametrize("contraction", ["factored", "materialized", "auto"])
+def test_tucker_both_paths_equal_materialised(contraction):
+    src = make_layer("tucker", contraction=contraction).source
     feats = torch.randn(7, 3, 9, generator=gen(3), dtype=F64, requires_grad=True)
-    monkeypatch.setattr(TuckerCoefficients, "factored_is_cheaper", lambda self, n: factored)
     c, w = src.coefficients()
     ref = torch.einsum("nim,oim->no", feats[..., 1:], c) + feats[..., 0] @ w.T
     y = src.contract(feats)

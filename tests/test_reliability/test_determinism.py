@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import params
 from pde_kan import get_backbone
 from pde_kan.problems import Poisson
 from pde_kan.solvers import SamplingConfig, TrainConfig, solve
@@ -27,10 +28,6 @@ def _run(case, seed=0, model_seed=0):
     cfg = TrainConfig(steps=6, lr=1e-2, eval_every=3, seed=seed, device="cpu", **extra)
     smp = SamplingConfig(n_interior=32, n_eval=64, **sampling)
     return solve(problem, get_backbone(name, [problem.dim, 4, 1], seed=model_seed, **kw), cfg, smp)
-
-
-def params(model):
-    return torch.cat([p.detach().flatten() for p in model.parameters()])
 
 
 @pytest.mark.parametrize("case", list(CASES))

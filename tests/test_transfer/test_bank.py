@@ -2,6 +2,7 @@
 import pytest
 import torch
 
+from conftest import two_body_source
 from pde_kan import KAN, MetaKAN
 from pde_kan.problems import Poisson
 from pde_kan.solvers import SamplingConfig, TrainConfig, solve
@@ -13,8 +14,7 @@ SMP = SamplingConfig(n_interior=16, n_eval=64)
 
 @pytest.fixture(scope="module")
 def source():
-    problem = Poisson.two_body(dim=3, seed=0)
-    return problem, solve(problem, KAN([3, 6, 4, 1], seed=0), CFG, SMP)
+    return two_body_source(CFG, SMP)
 
 
 def scaled(problem, s):

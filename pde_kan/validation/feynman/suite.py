@@ -9,6 +9,7 @@ from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 import torch
 
 from ..._checks import positive_int, resolve_dtype
+from ...nn import n_parameters
 from ..report import Report
 from ..suite import Callbacks, Suite, backbone_names, build_backbone, run_callbacks
 from .equations import Equation, available_equations, dataset, get_equation, normalize_inputs
@@ -119,7 +120,7 @@ class FunctionFittingSuite(Suite):
             x_tr, y_tr, x_te, y_te, mean, std = self.data(eq, dtype)
             for name, factory in backbones.items():
                 model = factory(eq.n_vars)
-                params = sum(p.numel() for p in model.parameters() if p.requires_grad)
+                params = n_parameters(model)
                 task = SupervisedTask(x_tr, y_tr, x_te, (y_te - mean) / std, loss="mse")
                 start = time.perf_counter()
                 row = {"task": eq.name, "n_vars": eq.n_vars, "backbone": name, "params": params}
