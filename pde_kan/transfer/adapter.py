@@ -41,7 +41,7 @@ from torch.func import functional_call
 from .._checks import positive_float
 from ..nn import CoefficientSource, DenseCoefficients, HyperCoefficients, KANLayer, TuckerCoefficients, n_parameters
 from ..nn.tucker import tucker_to_tensor
-from ..solvers.checkpoint import atomic_write
+from .._io import atomic_write
 from .config import LoTRAConfig
 from .rates import DENSE_EXPONENTS, EMBEDDING_EXPONENTS, component_rates
 

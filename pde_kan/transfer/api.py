@@ -131,7 +131,7 @@ def _source_model(solution) -> tuple[nn.Module, Optional[TrainConfig]]:
 
 def transfer(solution, target_problem, method: str = "lotra", config: Optional[TrainConfig] = None,
              lotra: Optional[LoTRAConfig] = None, callbacks: Iterable = (), resume: Optional[str] = None,
-             lr: Union[float, str, None] = None, warm_start=None) -> Solution:
+             lr: Union[float, str, None] = None, warm_start=None, sampling=None) -> Solution:
     """Fine-tune a solved model on ``target_problem`` (same family, new coefficients).
 
     Args:
@@ -146,6 +146,8 @@ def transfer(solution, target_problem, method: str = "lotra", config: Optional[T
             layer shapes within 15 % of full fine-tuning's parameters, base weights adapted); the other
             methods ignore it, so one call site can switch methods.
         callbacks, resume: as for :func:`~pde_kan.solvers.solve`.
+        sampling: the :class:`~pde_kan.solvers.SamplingConfig` (default: the source run's, else
+            ``SamplingConfig()``).
         lr: the learning rate (LoTRA: the base rate of its rule); ``"default"``: the method's default
             (:func:`default_lr` for the source run's rate) even when ``config`` is given; None: ``config.lr``
             when ``config`` is given, else ``"default"``.
@@ -165,6 +167,8 @@ def transfer(solution, target_problem, method: str = "lotra", config: Optional[T
     if warm_start is not None and method != "lotra":
         raise ValueError(f"transfer: warm_start applies to method='lotra' only, got method={method!r}; drop "
                          f"warm_start or use method='lotra'.")
+    if isinstance(solution, (str, os.PathLike)):  # read once: the model, and the source run's sampling
+        solution = load_transfer_solution(solution)
     model, source_config = _source_model(solution)
     if config is not None and not isinstance(config, TrainConfig):
         raise TypeError(f"transfer: config must be a TrainConfig, got {type(config).__name__}.")
@@ -182,7 +186,9 @@ def transfer(solution, target_problem, method: str = "lotra", config: Optional[T
     if warm_start is not None:
         _load_warm_start(tuned, warm_start)
     config = config.replace(group_lr={**rates, **config.group_lr})
-    result = solve(target_problem, tuned, config, callbacks=callbacks, resume=resume)
+    if sampling is None and isinstance(solution, Solution):
+        sampling = solution.sampling
+    result = solve(target_problem, tuned, config, sampling, callbacks=callbacks, resume=resume)
     result.attrs["transfer"] = {
         "method": method, "trainable_parameters": n_parameters(tuned),
         "lotra": tuned.lotra_config.to_dict() if isinstance(tuned, LoTRAModel) else None,
