@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import importlib
 import json
 import logging
 import os
@@ -449,11 +450,13 @@ def _run_dir(source: str) -> tuple[Path, Path]:
 
 
 def _load_run(source: str, problem=None):
-    from .transfer import load_transfer_solution
+    from .solvers import load_solution
+
+    importlib.import_module("pde_kan.transfer")  # registers the loader of LoTRA runs with load_solution
 
     results, _ = _run_dir(source)
     try:
-        sol = load_transfer_solution(results)
+        sol = load_solution(results)
     except (ValueError, TypeError, RuntimeError, FileNotFoundError) as e:
         raise CLIError(f"--from {source!r}: {e}") from None
     if problem is not None:
@@ -527,7 +530,7 @@ def cmd_transfer(args) -> int:
     lr = None if any(item.split("=", 1)[0].strip() == "train.lr" for item in args.set or []) else "default"
     if family is not None:
         return _transfer_family(base, family, out, lotra, train, lr, args)
-    solution = transfer(base, target, method=args.method, config=train, lotra=lotra, lr=lr,
+    solution = transfer(target, base, method=args.method, config=train, lotra=lotra, lr=lr,
                         callbacks=_callbacks(out, args, None))
     files = write_outputs(solution, out, plots=not args.no_plots)
     if isinstance(solution.model, LoTRAModel):  # the adapter alone, loadable onto the source run's model

@@ -73,7 +73,7 @@ def test_lotra_transfer_is_deterministic():
     base = _run("kan-jet")
     target = Poisson.two_body(3, seed=2)
     cfg = TrainConfig(steps=4, lr=1e-2, eval_every=0, n_interior=32, n_eval=64, device="cpu")
-    runs = [transfer(base, target, method="lotra", config=cfg, lotra=LoTRAConfig(ranks=(2, 2, 2))) for _ in range(2)]
+    runs = [transfer(target, base, method="lotra", config=cfg, lotra=LoTRAConfig(ranks=(2, 2, 2))) for _ in range(2)]
     assert torch.equal(params(runs[0].model), params(runs[1].model))
     assert runs[0].history == runs[1].history
     assert torch.equal(params(base.model), params(_run("kan-jet").model))  # the source model is left untouched

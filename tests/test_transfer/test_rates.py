@@ -23,8 +23,9 @@ def first_step_changes(base, x, target, rule, seed, lr=1e-3, config=None):
     gradient while G = 0) and by each factor's first step with a nonzero gradient (step 2), one at a time."""
     config = config or LoTRAConfig(ranks=(4, 4, 3), lr_rule=rule)
     model = inject_lotra(copy.deepcopy(base), config.replace(seed=seed))
-    opt = torch.optim.Adam(model.param_groups(lr))
-    comps = model.adapters()["layers.0"].delta.components()
+    rates = model.group_lr(lr)
+    opt = torch.optim.Adam([{"params": ps, "lr": rates[name]} for name, ps in model.param_groups().items()])
+    comps = model.adapters()["layers.0"].tucker.components()
 
     def step():
         opt.zero_grad()
