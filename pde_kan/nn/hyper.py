@@ -2,8 +2,8 @@
 
 :class:`HyperNet` maps one small embedding per edge to the edge's numbers; :class:`HyperCoefficients` is the
 :class:`~pde_kan.nn.layer.CoefficientSource` that owns the embeddings and generates ``[w, C]`` on the fly, in
-chunks, with the autograd functions below regenerating them in backward instead of storing them. (Over 400
-lines because those functions are the memory saving and live next to the source that calls them.)
+chunks, through the autograd functions of :mod:`pde_kan.nn._metakan_autograd`, which regenerate them in backward
+instead of storing them.
 """
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ import torch
 from torch import nn
 
 from .._checks import choice, positive_int
+from ._metakan_autograd import (GeneratedLinear, PiecewiseGenerate, PiecewiseLinear, Regenerate, Workspace,
+                               affine_rows, hyper_rows, piecewise_rows, piecewise_tables, rows_matmul)
 from .layer import CoefficientSource, normal_init
 
 #: Hidden activations of the hypernet: the paper's ReLU, or none (an affine map, as in some reference scripts).
@@ -65,241 +67,6 @@ class HyperNet(nn.Module):
         return self.fc2(torch.relu(h) if self.activation == "relu" else h)
 
 
-def _hyper_rows(emb, w1, b1, w2, b2):
-    """ReLU hypernet on ``emb (rows, in, e)`` with a (permuted, scaled) output layer -> ``(rows, in * n_out)``."""
-    h = torch.relu(torch.addmm(b1, emb.reshape(-1, emb.shape[-1]), w1.T))
-    return torch.addmm(b2, h, w2.T).view(emb.shape[0], -1)
-
-
-def _affine_rows(emb, w, b):
-    """Affine hypernet ``e -> w e + b`` (fc2 fc1 folded) on ``emb (rows, in, e)`` -> ``(rows, in * n_out)``."""
-    return torch.addmm(b, emb.reshape(-1, emb.shape[-1]), w.T).view(emb.shape[0], -1)
-
-
-def piecewise_tables(w1, b1, w2, b2):
-    """A one-input hypernet ``e -> w2 relu(w1 e + b1) + b2`` as the piecewise-linear function it is.
-
-    With a scalar embedding the hidden unit j switches at ``s_j = -b1_j / w1_j``; between consecutive sorted
-    breakpoints the set of active units is fixed, so the output is ``A[t] e + B[t]`` on segment t (t = number of
-    breakpoints below e). ``A = (act * w1) @ w2^T``, ``B = (act * b1) @ w2^T + b2`` are differentiable in the
-    hypernet's parameters; only the activity pattern (piecewise constant, as relu's derivative) is not.
-
-    Args:
-        w1: ``(H, 1)``, b1: ``(H,)``, w2: ``(n_out, H)``, b2: ``(n_out,)``.
-
-    Returns:
-        ``(s (H,) sorted breakpoints, A (H+1, n_out), B (H+1, n_out))``.
-    """
-    a, c = w1[:, 0], b1
-    hidden = a.shape[0]
-    with torch.no_grad():
-        s = torch.where(a != 0, -c / torch.where(a != 0, a, torch.ones_like(a)), torch.full_like(c, math.inf))
-        s_sorted, order = torch.sort(s)
-        pos = torch.empty_like(order)
-        pos[order] = torch.arange(hidden, device=a.device)
-        t = torch.arange(hidden + 1, device=a.device).unsqueeze(1)
-        # a > 0: active above its breakpoint; a < 0: below it; a == 0: constant relu(b1)
-        active = torch.where(a > 0, pos < t, torch.where(a < 0, pos >= t, c > 0)).to(a.dtype)
-    return s_sorted, (active * a) @ w2.T, torch.addmm(b2, active * c, w2.T)
-
-
-def _piecewise_rows(emb, s, A, B):
-    """``emb (rows, in, 1)`` through :func:`piecewise_tables` output -> ``(rows, in * n_out)``."""
-    e = emb.reshape(-1, 1)
-    seg = torch.bucketize(e.detach().reshape(-1), s)
-    return torch.addcmul(B.index_select(0, seg), A.index_select(0, seg), e).view(emb.shape[0], -1)
-
-
-def _segments(emb, s):
-    """Segment numbers of the embeddings: ``(E,)`` int64, and a compact copy to save for backward."""
-    seg = torch.bucketize(emb, s)
-    return seg, (seg.to(torch.uint8) if s.shape[0] < 256 else seg)
-
-
-def _pw_weights(emb, seg, a, b):
-    """``W (E, n_out) = A[seg] * e + B[seg]`` (outside autograd: in place on the gathered ``B`` rows, one
-    chunk-sized temporary fewer)."""
-    if torch.is_grad_enabled():
-        return torch.addcmul(b.index_select(0, seg), a.index_select(0, seg), emb.unsqueeze(1))
-    return b.index_select(0, seg).addcmul_(a.index_select(0, seg), emb.unsqueeze(1))
-
-
-class Workspace:
-    """Two scratch matrices for generating one chunk of coefficients, reused by every chunk of every layer that
-    shares the workspace (a network's layers run one after another), so that a training step allocates no
-    chunk-sized temporaries: with glibc's default allocator, freeing and reallocating them is what grows the
-    process's resident memory well beyond the live tensors (benchmarks/memory.py). Grows to the largest chunk
-    it has served; not part of the model's state (a deep copy starts empty).
-    """
-
-    def __init__(self):
-        self._buf: Optional[torch.Tensor] = None
-
-    def get(self, rows: int, cols: int, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Two contiguous ``(rows, cols)`` matrices of ``like``'s dtype and device (contents undefined)."""
-        n = rows * cols
-        buf = self._buf
-        if buf is None or buf.numel() < 2 * n or buf.dtype != like.dtype or buf.device != like.device:
-            self._buf = buf = None  # let the old buffer go before the new one is allocated
-            self._buf = buf = like.new_empty(2 * n)
-        return buf[:n].view(rows, cols), buf[n:2 * n].view(rows, cols)
-
-    def __deepcopy__(self, memo):
-        return Workspace()
-
-
-def _pw_weights_into(ws: Workspace, emb, seg, a, b) -> tuple[torch.Tensor, torch.Tensor]:
-    """:func:`_pw_weights` written into the workspace: ``(W, scratch)``, both ``(E, n_out)`` views of it."""
-    w, t = ws.get(seg.shape[0], a.shape[1], a)
-    torch.index_select(b, 0, seg, out=w)
-    torch.index_select(a, 0, seg, out=t)
-    return w.add_(t.mul_(emb.unsqueeze(1))), t
-
-
-def _pw_grads(gw, emb, seg, a, need_e, need_a, need_b, scratch=None):
-    """Gradients of ``sum(gw * W)`` with respect to the embeddings and the tables; ``gw (E, n_out)``.
-
-    Per-segment sums for the tables (``index_add``); with autograd recording (``create_graph``) the same
-    formulas are built out of differentiable operations. ``gw`` may be overwritten, and so may ``scratch`` (an
-    ``(E, n_out)`` buffer for the gathered table rows) when given.
-    """
-    if torch.is_grad_enabled():
-        zeros = a.new_zeros(a.shape)
-        return ((gw * a.index_select(0, seg)).sum(1) if need_e else None,
-                zeros.index_add(0, seg, gw * emb.unsqueeze(1)) if need_a else None,
-                zeros.index_add(0, seg, gw) if need_b else None)
-    if need_e:
-        rows_a = a.index_select(0, seg) if scratch is None else torch.index_select(a, 0, seg, out=scratch)
-        g_e = rows_a.mul_(gw).sum(1)
-    else:
-        g_e = None
-    g_b = a.new_zeros(a.shape).index_add_(0, seg, gw) if need_b else None
-    g_a = a.new_zeros(a.shape).index_add_(0, seg, gw.mul_(emb.unsqueeze(1))) if need_a else None
-    return g_e, g_a, g_b
-
-
-class _PiecewiseGenerate(torch.autograd.Function):
-    """Scalar embeddings ``emb (E,)`` through :func:`piecewise_tables` ``(s, A, B)`` -> ``W (E, n_out)``.
-
-    Saves one byte per edge (its segment) instead of the gathered table rows autograd would keep.
-    """
-
-    @staticmethod
-    def forward(ctx, emb, s, a, b):
-        seg, small = _segments(emb, s)
-        ctx.save_for_backward(emb, a, small)
-        return _pw_weights(emb, seg, a, b)
-
-    @staticmethod
-    def backward(ctx, gw):
-        emb, a, seg = ctx.saved_tensors
-        need_e, _, need_a, need_b = ctx.needs_input_grad
-        gw = gw if torch.is_grad_enabled() else gw.clone()
-        g_e, g_a, g_b = _pw_grads(gw, emb, seg.long(), a, need_e, need_a, need_b)
-        return g_e, None, g_a, g_b
-
-
-class _PiecewiseLinear(torch.autograd.Function):
-    """``features (N, in * n_out) @ W.T`` with ``W (rows, in * n_out)`` generated from scalar embeddings on the fly.
-
-    ``emb (rows * in,)`` are the chunk's embeddings, ``(s, A, B)`` the :func:`piecewise_tables`:
-    ``W[edge] = A[seg] * e + B[seg]``, two row lookups and one multiply-add per edge. Forward saves only the
-    segment numbers (one byte per edge) unless ``keep``; backward regenerates ``W`` and forms the table
-    gradients as per-segment sums (``index_add``). Without ``keep``, ``W`` and the gathered table rows live in
-    the :class:`Workspace` ``ws``, in forward and in backward. Under ``create_graph`` the backward runs the same
-    formulas with autograd recording them, so higher derivatives are exact.
-    """
-
-    @staticmethod
-    def forward(ctx, features, emb, s, a, b, rows, keep, ws):
-        seg, small = _segments(emb, s)
-        w = _pw_weights(emb, seg, a, b) if keep else _pw_weights_into(ws, emb, seg, a, b)[0]
-        ctx.rows, ctx.ws = rows, ws
-        ctx.save_for_backward(features, emb, a, b, small, w if keep else None)
-        return features @ w.view(rows, -1).T
-
-    @staticmethod
-    def backward(ctx, gy):
-        features, emb, a, b, seg, w = ctx.saved_tensors
-        rows = ctx.rows
-        seg = seg.long()
-        need_f, need_e, _, need_a, need_b, _, _, _ = ctx.needs_input_grad
-        scratch = None
-        if torch.is_grad_enabled():  # create_graph: the same formulas, differentiable
-            w = _pw_weights(emb, seg, a, b)
-            gw = (gy.T @ features).view(w.shape)
-            g_f = gy @ w.view(rows, -1) if need_f else None
-        else:
-            if w is None:
-                w, scratch = _pw_weights_into(ctx.ws, emb, seg, a, b)
-            g_f = gy @ w.view(rows, -1) if need_f else None
-            gw = torch.mm(gy.T, features, out=w.view(rows, -1)).view(w.shape)  # W's buffer is free now
-        g_e, g_a, g_b = _pw_grads(gw, emb, seg, a, need_e, need_a, need_b, scratch)
-        return g_f, g_e, None, g_a, g_b, None, None, None
-
-
-def _regenerate_backward(generate, saved, need, grad_w):
-    """Backward of a generator whose activations were not kept: regenerate ``w = generate(*saved)`` and
-    backpropagate ``grad_w`` through it to the inputs flagged in ``need``.
-
-    Returns ``(w, grads)``: ``w`` (detached unless autograd is recording, i.e. under ``create_graph``, where the
-    regeneration stays on the graph so higher derivatives are exact) and one gradient or None per input.
-    """
-    create = torch.is_grad_enabled()
-    inputs = saved if create else [t.detach().requires_grad_(n) for t, n in zip(saved, need)]
-    with torch.enable_grad():
-        w = generate(*inputs)
-    wanted = [t for t, n in zip(inputs, need) if n]
-    grads = iter(torch.autograd.grad(w, wanted, grad_w, create_graph=create) if wanted else ())
-    return (w if create else w.detach()), tuple(next(grads) if n else None for n in need)
-
-
-class _GeneratedLinear(torch.autograd.Function):
-    """``features (N, K) @ generate(emb, *params).T`` -> ``(N, rows)``, the generated weights never stored.
-
-    Backward regenerates them with autograd on (activation checkpointing of the generator only, not of the
-    GEMM) and backpropagates ``grad_W = gy^T features`` through the generator. Under ``create_graph`` the
-    regeneration stays on the graph, so higher derivatives are exact.
-    """
-
-    @staticmethod
-    def forward(ctx, generate, features, emb, *params):
-        ctx.generate = generate
-        ctx.save_for_backward(features, emb, *params)
-        return features @ generate(emb, *params).T
-
-    @staticmethod
-    def backward(ctx, gy):
-        features, *saved = ctx.saved_tensors
-        w, grads = _regenerate_backward(ctx.generate, saved, ctx.needs_input_grad[2:], gy.T @ features)
-        g_feat = gy @ w if ctx.needs_input_grad[1] else None
-        return (None, g_feat) + grads
-
-
-class _Regenerate(torch.autograd.Function):
-    """``generate(emb, *params)`` whose intermediate activations are not kept: backward regenerates them.
-
-    (Activation checkpointing of the generator without ``torch.utils.checkpoint``.) Under ``create_graph`` the
-    regeneration stays on the graph, so higher derivatives are exact.
-    """
-
-    @staticmethod
-    def forward(ctx, generate, emb, *params):
-        ctx.generate = generate
-        ctx.save_for_backward(emb, *params)
-        return generate(emb, *params)
-
-    @staticmethod
-    def backward(ctx, gw):
-        _, grads = _regenerate_backward(ctx.generate, list(ctx.saved_tensors), ctx.needs_input_grad[1:], gw)
-        return (None,) + grads
-
-
-def _rows_matmul(generate, features, emb, *params):
-    """``features (N, in * n_out) @ generate(emb, *params).T`` -> ``(N, rows)``."""
-    return features @ generate(emb, *params).T
-
-
 #: Default number of edges whose coefficients a MetaKAN layer generates at once (see HyperCoefficients).
 DEFAULT_CHUNK_SIZE = 262144
 
@@ -328,7 +95,7 @@ class HyperCoefficients(CoefficientSource):
     backward regenerates one chunk at a time (activation checkpointing), so peak memory holds one chunk of
     hypernet activations and coefficients instead of the whole layer's, at the price of a second hypernet
     forward pass. A scalar embedding (``embedding_dim=1``, the default) makes the hypernet a piecewise-linear
-    function of it, evaluated from small tables (:func:`piecewise_tables`): no ``hyper_hidden``-wide activations
+    function of it, evaluated from small tables (:func:`~pde_kan.nn._metakan_autograd.piecewise_tables`): no ``hyper_hidden``-wide activations
     at all, and backward regenerates a chunk from one saved byte per edge. The defaults (``recompute=True``,
     262144 edges per chunk) come from benchmarks/memory.py (docs/benchmarks.md).
 
@@ -356,7 +123,7 @@ class HyperCoefficients(CoefficientSource):
         if not isinstance(recompute, bool):
             raise TypeError(f"{own}: recompute must be True or False, got {recompute!r}.")
         self.recompute = recompute
-        #: chunk scratch space; MetaKAN gives all its layers one (see :class:`Workspace`)
+        #: chunk scratch space; MetaKAN gives all its layers one (see :class:`~pde_kan.nn._metakan_autograd.Workspace`)
         self.workspace = Workspace()
         emb_std = _xavier_std(embedding_dim, out_features * in_features) if init == "reference" else 1.0
         self.embeddings = nn.Parameter(normal_init((out_features, in_features, embedding_dim), emb_std, generator,
@@ -414,11 +181,11 @@ class HyperCoefficients(CoefficientSource):
         if self.hypernet.activation == "identity":
             w, b = w2 @ fc1.weight, torch.addmv(b2, w2, fc1.bias)
             if self.embedding_dim == 1:
-                return _piecewise_rows, (w.new_empty(0), w.T, b.unsqueeze(0))
-            return _affine_rows, (w, b)
+                return piecewise_rows, (w.new_empty(0), w.T, b.unsqueeze(0))
+            return affine_rows, (w, b)
         if self.embedding_dim == 1:
-            return _piecewise_rows, piecewise_tables(fc1.weight, fc1.bias, w2, b2)
-        return _hyper_rows, (fc1.weight, fc1.bias, w2, b2)
+            return piecewise_rows, piecewise_tables(fc1.weight, fc1.bias, w2, b2)
+        return hyper_rows, (fc1.weight, fc1.bias, w2, b2)
 
     def rows_per_chunk(self) -> int:
         """Output rows generated at once (all of them when ``chunk_size`` is None)."""
@@ -446,12 +213,12 @@ class HyperCoefficients(CoefficientSource):
     def packed(self):
         fn, params = self._generator()
         shape = (self.out_features, self.in_features, -1)
-        if fn is _piecewise_rows:  # keeps one byte per edge for backward: nothing to recompute
-            gen = _PiecewiseGenerate.apply(self.embeddings.reshape(-1), *params).view(shape)
+        if fn is piecewise_rows:  # keeps one byte per edge for backward: nothing to recompute
+            gen = PiecewiseGenerate.apply(self.embeddings.reshape(-1), *params).view(shape)
         elif not self._checkpointing():
             gen = fn(self.embeddings, *params).view(shape)
         else:
-            parts = [_Regenerate.apply(fn, self.embeddings[a:b], *params) for a, b in self._chunks()]
+            parts = [Regenerate.apply(fn, self.embeddings[a:b], *params) for a, b in self._chunks()]
             gen = torch.cat(parts, 0).view(shape)
         return self._with_base(gen)
 
@@ -459,8 +226,8 @@ class HyperCoefficients(CoefficientSource):
         fn, params = self._generator()
         emb = self.embeddings[:, index]
         shape = (self.out_features, index.shape[0], -1)
-        if fn is _piecewise_rows:
-            gen = _PiecewiseGenerate.apply(emb.reshape(-1), *params).view(shape)
+        if fn is piecewise_rows:
+            gen = PiecewiseGenerate.apply(emb.reshape(-1), *params).view(shape)
         else:
             gen = fn(emb, *params).view(shape)
         return self._with_base(gen, index)
@@ -474,15 +241,15 @@ class HyperCoefficients(CoefficientSource):
         fn, params = self._generator()
         train = torch.is_grad_enabled()
         chunks = self._chunks() if (self.recompute or not train) else [(0, self.out_features)]
-        if fn is _piecewise_rows:
+        if fn is piecewise_rows:
             emb = self.embeddings.reshape(-1)
             n_in = self.in_features
-            ys = [_PiecewiseLinear.apply(f2, emb[lo * n_in:hi * n_in], *params, hi - lo, not self.recompute,
+            ys = [PiecewiseLinear.apply(f2, emb[lo * n_in:hi * n_in], *params, hi - lo, not self.recompute,
                                          self.workspace) for lo, hi in chunks]
         elif self.recompute and train:
-            ys = [_GeneratedLinear.apply(fn, f2, self.embeddings[lo:hi], *params) for lo, hi in chunks]
+            ys = [GeneratedLinear.apply(fn, f2, self.embeddings[lo:hi], *params) for lo, hi in chunks]
         else:
-            ys = [_rows_matmul(fn, f2, self.embeddings[lo:hi], *params) for lo, hi in chunks]
+            ys = [rows_matmul(fn, f2, self.embeddings[lo:hi], *params) for lo, hi in chunks]
         return ys[0] if len(ys) == 1 else torch.cat(ys, 1)
 
     def contract(self, features):

@@ -8,7 +8,8 @@ from torch import nn
 
 from .._checks import choice, positive_int
 from .backbone import Backbone, layer_bases
-from .hyper import BASE_WEIGHTS, DEFAULT_CHUNK_SIZE, HyperCoefficients, HyperNet, Workspace
+from ._metakan_autograd import Workspace
+from .hyper import BASE_WEIGHTS, DEFAULT_CHUNK_SIZE, HyperCoefficients, HyperNet
 from .layer import KANLayer
 
 

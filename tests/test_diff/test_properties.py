@@ -5,7 +5,7 @@ from hypothesis import strategies as st
 
 from pde_kan.diff import autograd_laplacian, gradient, laplacian, pde_derivatives
 from pde_kan.nn import ACTIVATIONS, BSplineBasis, available_backbones, get_backbone, hosvd, tucker_to_tensor
-from pde_kan.nn.layer import CoefficientSource, TuckerCoefficients
+from pde_kan.nn import CoefficientSource, TuckerCoefficients
 
 FAST = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 SLOW = settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -6,7 +6,7 @@ from pde_kan.diff import gradient, laplacian, make_directions, pde_derivatives
 from pde_kan.diff.directions import hutchinson
 from pde_kan.nn import (KAN, MLP, BSplineBasis, HyperCoefficients, HyperNet, KANLayer, MetaKAN, SlimKAN,
                         available_backbones, backbone_from_config, get_activation, get_backbone, hosvd)
-from pde_kan.nn.layer import DenseCoefficients, TuckerCoefficients
+from pde_kan.nn import DenseCoefficients, TuckerCoefficients
 
 X64 = torch.zeros(4, 3, dtype=torch.float64)
 BACKBONE_NAMES = {"kan": "KAN", "metakan": "MetaKAN", "slimkan": "SlimKAN", "mlp": "MLP"}
@@ -141,11 +141,11 @@ def test_slimkan_basis_rank_above_n_basis():
 
 
 def test_slimkan_ranks_wrong_length_or_fraction():
-    with pytest.raises(ValueError, match=r"ranks must be \(r_out, r_in, r_basis\).*got \(4, 4\)"):
+    with pytest.raises(ValueError, match=r"SlimKAN: ranks must be three integers \(r_out, r_in, r_basis\), got \(4, 4\)"):
         SlimKAN([3, 4, 1], ranks=(4, 4))
     with pytest.raises(ValueError, match=r"SlimKAN: ranks as a fraction must lie in \(0, 1\], got 1.5"):
         SlimKAN([3, 4, 1], ranks=1.5)
-    with pytest.raises(ValueError, match=r"SlimKAN: ranks r_out=0 must be between 1 and the tensor's dimension 4"):
+    with pytest.raises(ValueError, match=r"SlimKAN: ranks r_out must be an integer >= 1, got 0"):
         SlimKAN([3, 4, 1], ranks=(0, 2, 2))
 
 

@@ -11,7 +11,7 @@ from pde_kan.diff import edge_derivatives, forward_jet, laplacian
 from pde_kan.diff.directions import Coordinates
 from pde_kan.nn import (BSplineBasis, DenseCoefficients, HyperCoefficients, KANLayer, MetaKAN,
                         TuckerCoefficients, get_backbone)
-from pde_kan.nn.hyper import piecewise_tables
+from pde_kan.nn._metakan_autograd import piecewise_tables
 from pde_kan.nn.layer import dense_contract
 
 F64 = torch.float64
@@ -140,7 +140,8 @@ def make_layer(source, n_in=3, n_out=4, **kw):
     src = {
         "dense": lambda: DenseCoefficients(n_in, n_out, basis.n_basis, generator=g, init_scale=1.0),
         "hyper": lambda: HyperCoefficients(n_in, n_out, basis.n_basis, generator=g, hyper_hidden=6, **kw),
-        "tucker": lambda: TuckerCoefficients(n_in, n_out, basis.n_basis, ranks=(2, 2, 3), generator=g, init_scale=1.0),
+        "tucker": lambda: TuckerCoefficients(n_in, n_out, basis.n_basis, ranks=(2, 2, 3), generator=g, init_scale=1.0,
+                                             **kw),
     }[source]()
     return KANLayer(n_in, n_out, basis, src)
 
@@ -209,11 +210,10 @@ def test_dense_contract_branches_agree():
         torch.testing.assert_close(dense_contract(feats, c, w), ref, **TOL)
 
 
-@pytest.mark.parametrize("factored", [True, False])
-def test_tucker_both_paths_equal_materialised(factored, monkeypatch):
-    src = make_layer("tucker").source
+@pytest.mark.parametrize("contraction", ["factored", "materialized", "auto"])
+def test_tucker_both_paths_equal_materialised(contraction):
+    src = make_layer("tucker", contraction=contraction).source
     feats = torch.randn(7, 3, 9, generator=gen(3), dtype=F64, requires_grad=True)
-    monkeypatch.setattr(TuckerCoefficients, "factored_is_cheaper", lambda self, n: factored)
     c, w = src.coefficients()
     ref = torch.einsum("nim,oim->no", feats[..., 1:], c) + feats[..., 0] @ w.T
     y = src.contract(feats)

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from pde_kan.nn import SlimKAN, hosvd, tucker_to_tensor
-from pde_kan.nn.layer import CoefficientSource, DenseCoefficients, TuckerCoefficients
+from pde_kan.nn import CoefficientSource, DenseCoefficients, TuckerCoefficients
 from pde_kan.nn.tucker import unfold
 
 
@@ -123,3 +123,112 @@ def test_slimkan_at_full_rank_equals_kan_with_its_coefficients():
             lk.source.base_weight.copy_(w)
     x = _rand(11, 3, seed=5)
     torch.testing.assert_close(slim(x), kan(x), atol=1e-12, rtol=1e-12)
+
+
+# --- the one Tucker module and the one rank resolver -----------------------------------------------------------
+def test_resolve_ranks_specs_and_clipping():
+    from pde_kan.nn import resolve_ranks
+    assert resolve_ranks((2, 3, 4), (5, 6, 8)) == (2, 3, 4)
+    assert resolve_ranks(3, (5, 6, 8)) == (3, 3, 3)  # an integer is a rank in every mode, never a fraction
+    assert resolve_ranks(1, (5, 6, 8)) == (1, 1, 1)
+    assert resolve_ranks(0.5, (5, 6, 8)) == (2, 3, 4)  # max(1, round(f * d)), Python's rounding
+    assert resolve_ranks(0.01, (5, 6, 8)) == (1, 1, 1)
+    assert resolve_ranks(1.0, (5, 6, 8)) == (5, 6, 8)
+    assert resolve_ranks((9, 9, 9), (5, 6, 8), clip=True) == (5, 6, 8)
+    assert resolve_ranks((9, 9, 4), (5, 6, 8), clip=(True, True, False)) == (5, 6, 4)
+    with pytest.raises(ValueError, match=r"X: ranks r_basis=9 must be between 1 and the tensor's dimension 8 of "
+                                         r"layer 'layers.0' \(tensor shape \(5, 6, 8\)\); set y"):
+        resolve_ranks((9, 9, 9), (5, 6, 8), clip=(True, True, False), owner="X", where=" of layer 'layers.0'",
+                      fix="set y")
+    with pytest.raises(ValueError, match=r"Tucker: ranks r_out=9 must be between 1 and the tensor's dimension 5"):
+        resolve_ranks((9, 1, 1), (5, 6, 8))
+    with pytest.raises(ValueError, match=r"Tucker: ranks as a fraction must lie in \(0, 1\], got nan"):
+        resolve_ranks(math.nan, (5, 6, 8))
+    with pytest.raises(TypeError, match=r"Tucker: ranks r_in must be an integer >= 1, got 2.5"):
+        resolve_ranks((2, 2.5, 2), (5, 6, 8))
+    with pytest.raises(ValueError, match=r"Tucker: ranks must be three integers \(r_out, r_in, r_basis\), got True"):
+        resolve_ranks(True, (5, 6, 8))
+    with pytest.raises(ValueError, match=r"Tucker: ranks must be an integer >= 1, got 0"):
+        resolve_ranks(0, (5, 6, 8))
+
+
+def test_slimkan_integer_rank_is_a_rank_in_every_mode():
+    layers = SlimKAN([3, 6, 1], ranks=2).layers
+    assert [layer.source.ranks for layer in layers] == [(2, 2, 2), (1, 2, 2)]
+
+
+def test_tucker_random_init_orthonormal_factors_with_positive_r_diagonal():
+    from pde_kan.nn import Tucker
+    t = Tucker((7, 5, 8), (3, 4, 2), core_std=0.3, generator=torch.Generator().manual_seed(2))
+    assert [name for name, _ in t.named_parameters()] == ["u_out", "u_in", "u_basis", "core"]
+    for u in t.factors():
+        torch.testing.assert_close(u.T @ u, torch.eye(u.shape[1], dtype=torch.float64), atol=1e-12, rtol=0)
+    # the signs were fixed against the Gaussian each factor came from: recompute them from the same draws
+    g = torch.Generator().manual_seed(2)
+    for u, (d, r) in zip(t.factors(), [(7, 3), (5, 4), (8, 2)]):
+        a = torch.randn(d, r, generator=g, dtype=torch.float64)
+        assert (torch.diagonal(u.detach().T @ a) > 0).all()  # R = Q^T A has a positive diagonal
+    # and the tensor is G x_n Q_n with LAPACK's own Q_n (the core carries the signs): Slim KAN's numbers before
+    g = torch.Generator().manual_seed(2)
+    raw = [torch.linalg.qr(torch.randn(d, r, generator=g, dtype=torch.float64))[0] for d, r in [(7, 3), (5, 4), (8, 2)]]
+    core = torch.randn(3, 4, 2, generator=g, dtype=torch.float64) * 0.3
+    assert torch.equal(t.to_tensor(), tucker_to_tensor(core, raw))
+
+
+def test_tucker_zero_core_and_hosvd_inits():
+    from pde_kan.nn import Tucker
+    z = Tucker((6, 4, 9), (2, 3, 3), init="zero_core", generator=torch.Generator().manual_seed(0),
+               dtype=torch.float32, init_dtype=torch.float64)
+    assert z.core.dtype == torch.float32 and not z.core.any() and not z.to_tensor().any()
+    g = torch.Generator().manual_seed(0)  # factors drawn and orthonormalised in float64, then cast
+    q = torch.linalg.qr(torch.randn(6, 2, generator=g, dtype=torch.float64))
+    signs = torch.sign(torch.diagonal(q[1]))
+    assert torch.equal(z.u_out, (q[0] * signs).float())
+    t = _rand(5, 6, 8, seed=3)
+    h = Tucker((5, 6, 8), (5, 6, 8), init="hosvd", tensor=t)
+    torch.testing.assert_close(h.to_tensor(), t, atol=1e-12, rtol=0)
+    with pytest.raises(ValueError, match=r"Tucker: pass tensor= exactly when init='hosvd'"):
+        Tucker((5, 6, 8), (2, 2, 2), init="hosvd")
+    with pytest.raises(ValueError, match=r"Tucker: tensor must have shape \(5, 6, 7\), got \(5, 6, 8\)"):
+        Tucker((5, 6, 7), (2, 2, 2), init="hosvd", tensor=t)
+    with pytest.raises(ValueError, match=r"Tucker: unknown init 'orthogonal'; valid names"):
+        Tucker((5, 6, 8), (2, 2, 2), init="orthogonal")
+
+
+def test_tucker_delta_is_a_zero_core_tucker():
+    """The LoTRA delta's init is Tucker(init="zero_core", init_dtype=float64): same factors, bit for bit."""
+    from pde_kan.nn import Tucker
+    from pde_kan.transfer import TuckerDelta
+    for dtype in (torch.float64, torch.float32):
+        d = TuckerDelta((6, 4, 9), (2, 3, 3), 1.0, torch.Generator().manual_seed(4), dtype, None)
+        t = Tucker((6, 4, 9), (2, 3, 3), init="zero_core", generator=torch.Generator().manual_seed(4), dtype=dtype,
+                   init_dtype=torch.float64)
+        for name in ("core", "u_out", "u_in", "u_basis"):
+            assert torch.equal(getattr(d, name), getattr(t, name)), name
+
+
+@pytest.mark.parametrize("skip", [0, 1, 2])
+def test_tucker_factored_contraction_equals_materialised(skip):
+    from pde_kan.nn import Tucker
+    t = Tucker((7, 5, 8), (3, 4, 2), generator=torch.Generator().manual_seed(1))
+    feats = _rand(11, 5, skip + 8, seed=2)
+    ref = torch.einsum("nim,oim->no", feats[..., skip:], t.to_tensor())
+    torch.testing.assert_close(t(feats, skip=skip), ref, atol=1e-12, rtol=1e-12)
+    add = _rand(11, 7, seed=3)
+    torch.testing.assert_close(t(feats, skip=skip, add=add), ref + add, atol=1e-12, rtol=1e-12)
+    index = torch.tensor([4, 0])
+    assert torch.equal(t.to_tensor(index), tucker_to_tensor(t.core, [t.u_out, t.u_in[index], t.u_basis]))
+
+
+def test_contraction_is_chosen_by_the_caller_and_kept_in_the_config():
+    m = SlimKAN([3, 4, 1], contraction="factored")
+    assert m.config["contraction"] == "factored"
+    assert all(layer.source.contraction == "factored" for layer in m.layers)
+    assert type(m).from_config(m.config).layers[0].source.contraction == "factored"
+    x = _rand(5, 3, seed=1)
+    ref = SlimKAN([3, 4, 1], contraction="materialized")
+    torch.testing.assert_close(m(x), ref(x), atol=1e-13, rtol=1e-13)
+    with pytest.raises(ValueError, match=r"SlimKAN: unknown contraction 'dense'; valid names"):
+        SlimKAN([3, 4, 1], contraction="dense")
+    with pytest.raises(ValueError, match=r"SlimKAN: unknown contraction 'fast'"):
+        TuckerCoefficients(3, 4, 8, ranks=(2, 2, 2), contraction="fast")
