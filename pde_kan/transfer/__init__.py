@@ -12,14 +12,14 @@ from .bank import AdapterBank, coefficient_vector, train_family
 from .config import LoTRAConfig
 from .family import read_family
 from .io import load_adapter, weights_hash
-from .layers import (ADAPTER_KINDS, DenseLoTRA, EmbeddingLoTRA, HypernetTuning, LoTRALayer, TuckerDelta, TuckerLoTRA,
+from .layers import (ADAPTER_KINDS, DenseLoTRA, EmbeddingLoTRA, HypernetTuning, LoTRALayer, TuckerLoTRA,
                      lotra_parameter_count, merged_tucker)
 from .model import LoTRAModel, get_delta, inject_lotra
 from .rates import COMPONENTS, RATE_RULES, component_rates, rank_factors
 
 __all__ = [
     "ADAPTER_KINDS", "AdapterBank", "COMPONENTS", "DenseLoTRA", "EmbeddingLoTRA", "HypernetTuning", "LoTRAConfig",
-    "LoTRALayer", "LoTRAModel", "METHOD_RATES", "RATE_RULES", "TRANSFER_METHODS", "TuckerDelta", "TuckerLoTRA",
+    "LoTRALayer", "LoTRAModel", "METHOD_RATES", "RATE_RULES", "TRANSFER_METHODS", "TuckerLoTRA",
     "coefficient_vector", "component_rates", "default_lr", "get_delta", "inject_lotra", "load_adapter",
     "lotra_parameter_count", "merged_tucker", "rank_factors", "read_family", "train_family", "transfer",
     "weights_hash",

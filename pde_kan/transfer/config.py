@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Union
 
 from .._checks import check_fields, choice, positive_float, positive_int
+from ..nn.tucker import rank_spec
 from .rates import COMPONENTS, RATE_RULES, REFERENCE_RANKS
 
 METAKAN_MODES = ("embeddings", "hypernet")
@@ -17,6 +17,8 @@ RANKS_HELP = ("'auto' (chosen from each layer's shape and rank_budget), one inte
 
 
 def _check_ranks(ranks: Any) -> Ranks:
+    """``"auto"``, or what :func:`pde_kan.nn.tucker.rank_spec` accepts (a fraction or a triple; an integer r is
+    ``(r, r, r)``)."""
     own = "LoTRAConfig"
     if isinstance(ranks, str):
         if ranks != "auto":
@@ -24,19 +26,10 @@ def _check_ranks(ranks: Any) -> Ranks:
         return ranks
     if isinstance(ranks, bool):
         raise TypeError(f"{own}: ranks must be {RANKS_HELP}; got {ranks!r}.")
-    if isinstance(ranks, int):  # an integer is a rank, never a fraction: ranks=1 is rank 1, not full rank
-        r = positive_int("ranks", ranks, owner=own)
-        return (r, r, r)
-    if isinstance(ranks, float):
-        f = float(ranks)
-        if not (math.isfinite(f) and 0 < f <= 1):
-            raise ValueError(f"{own}: ranks as a fraction must lie in (0, 1], got {ranks!r}; or pass an integer rank "
-                             f"or a triple (r_out, r_in, r_basis) such as (8, 8, 5), or 'auto'.")
-        return f
-    if isinstance(ranks, bytes) or not hasattr(ranks, "__len__") or len(ranks) != 3:
+    if isinstance(ranks, bytes) or not isinstance(ranks, (int, float)) and (not hasattr(ranks, "__len__")
+                                                                             or len(ranks) != 3):
         raise ValueError(f"{own}: ranks must be {RANKS_HELP}; got {ranks!r}.")
-    names = ("r_out", "r_in", "r_basis")
-    return tuple(positive_int(f"ranks {n}", r, owner=own) for n, r in zip(names, ranks))
+    return rank_spec(ranks, owner=own)
 
 
 def _check_targets(targets: Any) -> tuple:

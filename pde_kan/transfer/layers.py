@@ -30,56 +30,34 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
-from ..nn import CoefficientSource, DenseCoefficients, HyperCoefficients, TuckerCoefficients
-from ..nn.tucker import tucker_to_tensor
+from ..nn import CoefficientSource, DenseCoefficients, HyperCoefficients, Tucker, TuckerCoefficients
 from .rates import DENSE_EXPONENTS, EMBEDDING_EXPONENTS, component_rates
 
 
 # --- the Tucker delta --------------------------------------------------------------------------------------
-def orthonormal_factor(d: int, r: int, generator: torch.Generator, dtype, device) -> torch.Tensor:
-    """``(d, r)`` with orthonormal columns (QR of a Gaussian drawn from ``generator``, signs fixed)."""
-    q, rr = torch.linalg.qr(torch.randn(d, r, generator=generator, dtype=torch.float64))
-    signs = torch.sign(torch.diagonal(rr))
-    q = q * torch.where(signs == 0, torch.ones_like(signs), signs)
-    return q.contiguous().to(dtype=dtype, device=device)
-
-
 def lotra_parameter_count(shape, ranks) -> int:
     """Parameters of one Tucker delta: ``r_o r_i r_b + n_o r_o + n_i r_i + m r_b``."""
     (d1, d2, d3), (r1, r2, r3) = shape, ranks
     return r1 * r2 * r3 + d1 * r1 + d2 * r2 + d3 * r3
 
 
-class TuckerDelta(nn.Module):
-    """``ΔT = alpha * G x1 U_out x2 U_in x3 U_basis`` of shape ``(d1, d2, d3)``; ``G = 0`` at construction.
+def zero_delta(shape, ranks, generator: torch.Generator, dtype, device) -> Tucker:
+    """The delta's :class:`~pde_kan.nn.Tucker`: zero core, orthonormal factors drawn in float64 from
+    ``generator`` (out, in, basis), then cast to ``dtype``."""
+    return Tucker(shape, ranks, init="zero_core", generator=generator, dtype=dtype, device=device,
+                  init_dtype=torch.float64, owner="LoTRA")
 
-    Parameters: ``core (r1, r2, r3)``, ``u_out (d1, r1)``, ``u_in (d2, r2)``, ``u_basis (d3, r3)`` (orthonormal
-    columns at construction); count :func:`lotra_parameter_count`.
-    """
 
-    def __init__(self, shape, ranks, alpha: float, generator: torch.Generator, dtype, device):
-        super().__init__()
-        self.shape, self.ranks, self.alpha = tuple(shape), tuple(ranks), float(alpha)
-        self.core = nn.Parameter(torch.zeros(self.ranks, dtype=dtype, device=device))
-        self.u_out, self.u_in, self.u_basis = (nn.Parameter(orthonormal_factor(d, r, generator, dtype, device))
-                                               for d, r in zip(self.shape, self.ranks))
+def _contract(t: Tucker, feats: torch.Tensor) -> torch.Tensor:
+    """``feats (N, d2, d3)`` -> ``(N, d1) = sum_{i,m} T[:, i, m] feats[:, i, m]`` without forming ``T``.
 
-    def components(self) -> dict[str, nn.Parameter]:
-        return {"core": self.core, "out": self.u_out, "in": self.u_in, "basis": self.u_basis}
-
-    def tensor(self) -> torch.Tensor:
-        """``(d1, d2, d3)``."""
-        return self.alpha * tucker_to_tensor(self.core, [self.u_out, self.u_in, self.u_basis])
-
-    def contract(self, feats: torch.Tensor) -> torch.Tensor:
-        """``feats (N, d2, d3)`` -> ``(N, d1) = sum_{i,m} ΔT[:, i, m] feats[:, i, m]`` without forming ``ΔT``."""
-        z = torch.einsum("nim,mc->nic", feats, self.u_basis)
-        z = torch.einsum("nic,ib->nbc", z, self.u_in)
-        z = torch.einsum("nbc,abc->na", z, self.core)
-        return self.alpha * (z @ self.u_out.T)
-
-    def extra_repr(self) -> str:
-        return f"shape={self.shape}, ranks={self.ranks}, alpha={self.alpha}"
+    The same contraction as ``Tucker.forward`` summed in LoTRA's own order (basis, in, then the core over both),
+    kept so that LoTRA's forward pass and training runs stay bit for bit what they were (``Tucker.forward`` sums
+    the core's two modes in the other order, which changes the last bits)."""
+    z = torch.einsum("nim,mc->nic", feats, t.u_basis)
+    z = torch.einsum("nic,ib->nbc", z, t.u_in)
+    z = torch.einsum("nbc,abc->na", z, t.core)
+    return z @ t.u_out.T
 
 
 # --- the wrappers ------------------------------------------------------------------------------------------
@@ -89,7 +67,9 @@ class LoTRALayer(CoefficientSource):
 
     Attributes:
         base: the wrapped source (frozen; changed only while merged).
-        tucker: the :class:`TuckerDelta` (None for kinds without a delta).
+        tucker: the delta's :class:`~pde_kan.nn.Tucker` ``G x1 U_out x2 U_in x3 U_basis`` (None for kinds without
+            a delta); the delta is ``alpha`` times it.
+        alpha: the delta's fixed scale.
         merged: whether the delta is folded into ``base``.
     """
 
@@ -103,7 +83,8 @@ class LoTRALayer(CoefficientSource):
         super().__init__()
         self.in_features, self.out_features, self.n_basis = base.in_features, base.out_features, base.n_basis
         self.base = base
-        self.tucker: Optional[TuckerDelta] = None
+        self.tucker: Optional[Tucker] = None
+        self.alpha = 1.0
         self.merged = False
 
     @classmethod
@@ -119,7 +100,8 @@ class LoTRALayer(CoefficientSource):
     # --- what is trained, under which group names and rates ----------------------------------------------
     def components(self) -> dict[str, list[nn.Parameter]]:
         """``{component: parameters}`` the adapter trains (``core``, ``out``, ``in``, ``basis`` for a delta)."""
-        return {c: [p] for c, p in self.tucker.components().items()}
+        t = self.tucker
+        return {"core": [t.core], "out": [t.u_out], "in": [t.u_in], "basis": [t.u_basis]}
 
     def group_name(self, component: str, layer: str) -> str:
         """Optimiser-group name of one component, e.g. ``"lotra_core.1"`` for layer ``"layers.1"``."""
@@ -131,9 +113,10 @@ class LoTRALayer(CoefficientSource):
                                reference_width=config.reference_width, exponents=self.exponents,
                                ranks=self.tucker.ranks, reference_ranks=config.reference_ranks)
 
-    def adapter_module(self) -> tuple[str, nn.Module]:
-        """``(key prefix, module)`` whose state is the saved adapter of this layer."""
-        return "", self.tucker
+    def adapter_tensors(self) -> dict[str, torch.Tensor]:
+        """The tensors saved as this layer's adapter, by name (``core``, ``u_out``, ``u_in``, ``u_basis``)."""
+        t = self.tucker
+        return {"core": t.core, "u_out": t.u_out, "u_in": t.u_in, "u_basis": t.u_basis}
 
     def param_groups(self):
         return {"default": [p for ps in self.components().values() for p in ps if p.requires_grad]}
@@ -141,7 +124,7 @@ class LoTRALayer(CoefficientSource):
     # --- delta, merge, unmerge, unload -------------------------------------------------------------------
     def delta(self) -> torch.Tensor:
         """The trained delta tensor (its shape is :meth:`delta_shape`)."""
-        return self.tucker.tensor()
+        return self.alpha * self.tucker.to_tensor()
 
     def merge(self) -> None:
         """Fold the delta into :attr:`base` (the forward pass then reads the base alone)."""
@@ -182,7 +165,7 @@ class LoTRALayer(CoefficientSource):
 
 
 class DenseLoTRA(LoTRALayer):
-    """KAN: ``C = C0 + ΔC``, ``w = w0 (+ Δw)`` with a :class:`TuckerDelta` over ``(out, in, m)``.
+    """KAN: ``C = C0 + ΔC``, ``w = w0 (+ Δw)`` with a Tucker delta (:func:`zero_delta`) over ``(out, in, m)``.
 
     ``m = n_basis``, or ``n_basis + 1`` with ``adapt_base_weight`` (``Δw`` is the last slice). Merging adds the
     delta to ``spline_weight`` (and ``base_weight``) in place, keeping a copy of both for :meth:`unmerge`.
@@ -195,8 +178,8 @@ class DenseLoTRA(LoTRALayer):
         super().__init__(base)
         self.adapt_base_weight = adapt_base_weight
         ref = next(base.parameters())
-        self.tucker = TuckerDelta(self.delta_shape(base, adapt_base_weight), ranks, alpha, generator, ref.dtype,
-                                  ref.device)
+        self.tucker = zero_delta(self.delta_shape(base, adapt_base_weight), ranks, generator, ref.dtype, ref.device)
+        self.alpha = float(alpha)
         self._saved: list[torch.Tensor] = []
 
     @classmethod
@@ -219,7 +202,7 @@ class DenseLoTRA(LoTRALayer):
         feats = features[..., 1:]
         if self.adapt_base_weight:
             feats = torch.cat([feats, features[..., :1]], dim=-1)
-        return y + self.tucker.contract(feats)
+        return y + self.alpha * _contract(self.tucker, feats)
 
     def _targets(self) -> list[tuple[torch.Tensor, slice]]:
         """The base tensors the delta adds to, with the slice of the delta's last mode that goes to each."""
@@ -250,7 +233,7 @@ class TuckerLoTRA(DenseLoTRA):
 
     def _merge(self) -> None:
         original = self.base
-        self.base = merged_tucker(original, self.tucker, self.adapt_base_weight)
+        self.base = merged_tucker(original, self.tucker, self.alpha, self.adapt_base_weight)
         self._saved_source = [original]  # a plain list: kept, but not registered as a submodule
 
     def _unmerge(self) -> None:
@@ -258,7 +241,7 @@ class TuckerLoTRA(DenseLoTRA):
 
 
 class EmbeddingLoTRA(LoTRALayer):
-    """MetaKAN: ``[C, w] = H(E0 + ΔE) * scale`` with a :class:`TuckerDelta` ``ΔE`` over ``(out, in, e)``.
+    """MetaKAN: ``[C, w] = H(E0 + ΔE) * scale`` with a Tucker delta ``ΔE`` over ``(out, in, e)``.
 
     The hypernet and the embeddings ``E0`` are frozen. The delta acts on the stored embeddings, so merging is
     exact: ``E0 += ΔE`` in place (the coefficients are then ``H(E0 + ΔE)`` computed from the stored sum, the same
@@ -271,8 +254,9 @@ class EmbeddingLoTRA(LoTRALayer):
     def __init__(self, base: HyperCoefficients, ranks, alpha: float, adapt_base_weight: bool,
                  generator: torch.Generator):
         super().__init__(base)
-        self.tucker = TuckerDelta(self.delta_shape(base, adapt_base_weight), ranks, alpha, generator,
-                                  base.embeddings.dtype, base.embeddings.device)
+        self.tucker = zero_delta(self.delta_shape(base, adapt_base_weight), ranks, generator, base.embeddings.dtype,
+                                 base.embeddings.device)
+        self.alpha = float(alpha)
         self._saved: list[torch.Tensor] = []
 
     @classmethod
@@ -335,8 +319,8 @@ class HypernetTuning(LoTRALayer):
     def rates(self, lr: float, config) -> dict[str, float]:
         return {"hypernet": lr}
 
-    def adapter_module(self) -> tuple[str, nn.Module]:
-        return "hypernet.", self.base.hypernet
+    def adapter_tensors(self) -> dict[str, torch.Tensor]:
+        return {f"hypernet.{k}": v for k, v in self.base.hypernet.state_dict(keep_vars=True).items()}
 
     def param_groups(self):
         return {"hypernet": [p for p in self.base.hypernet.parameters() if p.requires_grad]}
@@ -384,8 +368,10 @@ def _mode_product(core: torch.Tensor, r: torch.Tensor, mode: int) -> torch.Tenso
     return torch.einsum(spec, core, r)
 
 
-def merged_tucker(base: TuckerCoefficients, delta: TuckerDelta, adapt_base_weight: bool) -> TuckerCoefficients:
-    """An exact Tucker source for ``C0 + ΔC``: factors concatenated, core block-diagonal ``diag(G0, alpha G)``.
+def merged_tucker(base: TuckerCoefficients, delta: Tucker, alpha: float,
+                  adapt_base_weight: bool) -> TuckerCoefficients:
+    """An exact Tucker source for ``C0 + alpha ΔC``: factors concatenated, core block-diagonal
+    ``diag(G0, alpha G)``.
 
     Ranks add; where a sum exceeds its dimension the concatenated factor ``U = QR`` is replaced by ``Q`` and the
     core multiplied by ``R`` along that mode (still exact).
@@ -398,7 +384,7 @@ def merged_tucker(base: TuckerCoefficients, delta: TuckerDelta, adapt_base_weigh
         r0, r1 = base.core.shape, delta.core.shape
         core = base.core.new_zeros(tuple(a + b for a, b in zip(r0, r1)))
         core[:r0[0], :r0[1], :r0[2]] = base.core
-        core[r0[0]:, r0[1]:, r0[2]:] = delta.alpha * delta.core
+        core[r0[0]:, r0[1]:, r0[2]:] = alpha * delta.core
         for mode in range(3):
             u = factors[mode]
             if u.shape[1] > u.shape[0]:
@@ -410,7 +396,7 @@ def merged_tucker(base: TuckerCoefficients, delta: TuckerDelta, adapt_base_weigh
         merged.core.copy_(core)
         for p, u in zip(merged.factors(), factors):
             p.copy_(u)
-        w = base.base_weight + (delta.tensor()[..., -1] if adapt_base_weight else 0)
+        w = base.base_weight + (alpha * delta.to_tensor()[..., -1] if adapt_base_weight else 0)
         merged.base_weight.copy_(w)
     merged.requires_grad_(False)
     return merged

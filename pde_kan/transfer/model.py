@@ -257,12 +257,8 @@ class LoTRAModel(nn.Module):
         if self.merged:
             raise RuntimeError("LoTRAModel: unmerge() before saving the adapter (merged base weights are not part "
                                "of the adapter).")
-        out = {}
-        for name, a in self.adapters().items():
-            prefix, module = a.adapter_module()
-            for k, v in module.state_dict().items():
-                out[f"{name}.{prefix}{k}"] = v.detach().cpu().clone()
-        return out
+        return {f"{name}.{k}": v.detach().cpu().clone() for name, a in self.adapters().items()
+                for k, v in a.adapter_tensors().items()}
 
     def load_adapter_state(self, state: dict[str, torch.Tensor]) -> None:
         """Copy ``state`` (as :meth:`adapter_state` returns it) into the adapters; raises ValueError naming the
@@ -277,9 +273,8 @@ class LoTRAModel(nn.Module):
                              f"it was saved from.")
         with torch.no_grad():
             for name, a in self.adapters().items():
-                prefix, module = a.adapter_module()
-                for k, p in module.state_dict(keep_vars=True).items():
-                    p.copy_(state[f"{name}.{prefix}{k}"].to(dtype=p.dtype, device=p.device))
+                for k, p in a.adapter_tensors().items():
+                    p.copy_(state[f"{name}.{k}"].to(dtype=p.dtype, device=p.device))
 
     def save_adapter(self, path) -> Path:
         """Write the adapter alone into directory ``path``: ``adapter.pt`` (the tensors packed into one) and

@@ -8,6 +8,7 @@ from typing import Optional
 from torch import nn
 
 from ..nn import KANLayer
+from ..nn.tucker import resolve_ranks
 from .config import LoTRAConfig
 from .layers import lotra_parameter_count
 
@@ -48,13 +49,14 @@ def resolve_targets(model: nn.Module, targets) -> dict[str, KANLayer]:
 
 
 def ranks_at(rho: float, shape) -> tuple[int, int, int]:
-    """``(ceil(rho n_o), ceil(rho n_i), ceil(rho^{1/2} m))`` clipped to ``[1, dim]`` for a delta of ``shape``.
+    """``(ceil(rho n_o), ceil(rho n_i), ceil(rho^{1/2} m))``, at least 1, clipped to each dimension, for a delta of
+    ``shape``.
 
     The third mode (``n_basis [+1]``, or MetaKAN's embedding size) is short and its factor costs ``m r_b``
     parameters only, so it keeps a larger share of its dimension (``rho^{1/2}``) than the two width modes.
     """
     fracs = (rho, rho, math.sqrt(rho))
-    return tuple(min(d, max(1, math.ceil(f * d - 1e-9))) for f, d in zip(fracs, shape))
+    return resolve_ranks(tuple(max(1, math.ceil(f * d - 1e-9)) for f, d in zip(fracs, shape)), shape, clip=True)
 
 
 def auto_ranks(shapes, budget: float, full: Optional[int] = None) -> list[tuple[int, int, int]]:
@@ -88,20 +90,11 @@ def auto_ranks(shapes, budget: float, full: Optional[int] = None) -> list[tuple[
 
 
 def layer_ranks(config: LoTRAConfig, shape, layer: str) -> tuple[int, int, int]:
-    """Ranks of one layer's delta: the triple (clipped unless ``strict_ranks``) or the fraction of each dim
-    (``"auto"`` is resolved over all layers at once by :func:`auto_ranks`)."""
-    if isinstance(config.ranks, float):
-        return tuple(max(1, round(config.ranks * d)) for d in shape)
-    out = []
-    for name, r, d in zip(("r_out", "r_in", "r_basis"), config.ranks, shape):
-        if r > d:
-            if config.strict_ranks:
-                raise ValueError(f"LoTRAConfig: ranks {name}={r} exceeds the dimension {d} of layer {layer!r} "
-                                 f"(delta shape {tuple(shape)}); lower the rank to at most {d} or set "
-                                 f"strict_ranks=False to clip ranks to each layer's dimensions.")
-            r = d
-        out.append(r)
-    return tuple(out)
+    """Ranks of one layer's delta: the triple (clipped to the layer unless ``strict_ranks``) or the fraction of
+    each dimension (``"auto"`` is resolved over all layers at once by :func:`auto_ranks`)."""
+    return resolve_ranks(config.ranks, shape, clip=not config.strict_ranks, owner="LoTRAConfig",
+                         where=f" of layer {layer!r}",
+                         fix="lower the rank or set strict_ranks=False to clip ranks to each layer's dimensions")
 
 
 def choose_ranks(config: LoTRAConfig, shapes: dict[str, tuple[int, int, int]],

@@ -7,8 +7,8 @@ import torch
 
 from pde_kan import KAN, MetaKAN, SlimKAN
 from pde_kan.diff import laplacian
-from pde_kan.nn import hosvd
-from pde_kan.transfer import (LoTRAConfig, LoTRAModel, TuckerDelta, get_delta, inject_lotra, load_adapter,
+from pde_kan.nn import DenseCoefficients, hosvd
+from pde_kan.transfer import (DenseLoTRA, LoTRAConfig, LoTRAModel, get_delta, inject_lotra, load_adapter,
                               lotra_parameter_count, weights_hash)
 
 BACKBONES = {
@@ -42,7 +42,7 @@ def test_injection_is_bit_for_bit_identity_and_only_the_core_gets_a_gradient(nam
     assert torch.equal(y0, y1) and torch.equal(lap0, lap1)
     (y1.square().sum() + lap1.square().sum()).backward()
     for layer, a in model.adapters().items():
-        comps = a.tucker.components()
+        comps = {c: ps[0] for c, ps in a.components().items()}
         assert comps["core"].grad.abs().max() > 0, layer
         for c in ("out", "in", "basis"):
             assert torch.count_nonzero(comps[c].grad) == 0, (layer, c)
@@ -102,25 +102,31 @@ def test_full_ranks_represent_any_target_tensor():
     g = torch.Generator().manual_seed(3)
     shape = (5, 4, 8)
     target = torch.randn(shape, generator=g, dtype=torch.float64)
-    delta = TuckerDelta(shape, shape, alpha=2.0, generator=g, dtype=torch.float64, device=None)
+    layer = DenseLoTRA(DenseCoefficients(4, 5, 7, generator=g), shape, alpha=2.0, adapt_base_weight=True, generator=g)
+    delta = layer.tucker
+    assert delta.shape == shape and torch.count_nonzero(layer.delta()) == 0  # zero core at the start
     core, factors = hosvd(target, shape)
     with torch.no_grad():
-        delta.core.copy_(core / delta.alpha)
+        delta.core.copy_(core / layer.alpha)
         for p, u in zip((delta.u_out, delta.u_in, delta.u_basis), factors):
             p.copy_(u)
-    torch.testing.assert_close(delta.tensor(), target, rtol=0, atol=1e-12)
+    torch.testing.assert_close(layer.delta(), target, rtol=0, atol=1e-12)
     feats = torch.randn(7, 4, 8, generator=g, dtype=torch.float64)  # the factored contraction agrees
-    torch.testing.assert_close(delta.contract(feats), torch.einsum("oim,nim->no", target, feats), rtol=0, atol=1e-12)
+    c0, w0 = layer.base.coefficients()
+    expected = torch.einsum("oim,nim->no", torch.cat([c0, w0.unsqueeze(-1)], -1) + target,
+                            torch.cat([feats[..., 1:], feats[..., :1]], -1))
+    torch.testing.assert_close(layer.contract(feats), expected, rtol=0, atol=1e-12)
     # and a multilinear-rank-(2, 2, 3) target is exact at ranks (2, 2, 3)
     low = torch.einsum("abc,ia,jb,kc->ijk", torch.randn(2, 2, 3, generator=g, dtype=torch.float64),
                        *(torch.randn(d, r, generator=g, dtype=torch.float64) for d, r in zip(shape, (2, 2, 3))))
     core, factors = hosvd(low, (2, 2, 3))
-    small = TuckerDelta(shape, (2, 2, 3), alpha=1.0, generator=g, dtype=torch.float64, device=None)
+    small = DenseLoTRA(DenseCoefficients(4, 5, 7, generator=g), (2, 2, 3), alpha=1.0, adapt_base_weight=True,
+                       generator=g)
     with torch.no_grad():
-        small.core.copy_(core)
-        for p, u in zip((small.u_out, small.u_in, small.u_basis), factors):
+        small.tucker.core.copy_(core)
+        for p, u in zip(small.tucker.factors(), factors):
             p.copy_(u)
-    torch.testing.assert_close(small.tensor(), low, rtol=0, atol=1e-12)
+    torch.testing.assert_close(small.delta(), low, rtol=0, atol=1e-12)
 
 
 def test_parameter_count_formula():
@@ -241,9 +247,10 @@ def test_adapter_refuses_a_different_base_and_altered_files(tmp_path):
 
 
 def test_clear_errors():
-    with pytest.raises(ValueError, match=r"ranks r_out=9 exceeds the dimension 7 of layer 'layers.0'.*strict_ranks"):
+    with pytest.raises(ValueError, match=r"LoTRAConfig: ranks r_out=9 must be between 1 and the tensor's dimension 7 "
+                                         r"of layer 'layers.0' \(tensor shape \(7, 3, 9\)\); .*strict_ranks=False"):
         inject_lotra(KAN([3, 7, 1]), LoTRAConfig(ranks=(9, 2, 2), strict_ranks=True, targets=[0]))
-    with pytest.raises(ValueError, match=r"ranks r_basis=9 exceeds the dimension 8"):
+    with pytest.raises(ValueError, match=r"ranks r_basis=9 must be between 1 and the tensor's dimension 8"):
         inject_lotra(KAN([3, 7, 1]), LoTRAConfig(ranks=(2, 2, 9), strict_ranks=True, adapt_base_weight=False))
     with pytest.raises(ValueError, match=r"unknown target 'layers.7'.*valid layer names: 'layers.0', 'layers.1'"):
         inject_lotra(KAN([3, 7, 1]), LoTRAConfig(targets=("layers.7",)))

@@ -25,7 +25,7 @@ def first_step_changes(base, x, target, rule, seed, lr=1e-3, config=None):
     model = inject_lotra(copy.deepcopy(base), config.replace(seed=seed))
     rates = model.group_lr(lr)
     opt = torch.optim.Adam([{"params": ps, "lr": rates[name]} for name, ps in model.param_groups().items()])
-    comps = model.adapters()["layers.0"].tucker.components()
+    comps = {c: ps[0] for c, ps in model.adapters()["layers.0"].components().items()}
 
     def step():
         opt.zero_grad()
