@@ -56,7 +56,7 @@ class LoTRAConfig:
         ranks: ``"auto"`` (default): per layer ``(ceil(rho n_o), ceil(rho n_i), ceil(rho^{1/2} m))`` with one
             ``rho`` for the whole model, the largest whose adapters hold at most ``rank_budget`` times the
             parameters of the adapted layers (full fine-tuning's count there; see
-            :func:`pde_kan.transfer.adapter.auto_ranks`). Or one integer ``r`` (rank ``r`` in every mode), a
+            :func:`pde_kan.transfer.targets.auto_ranks`). Or one integer ``r`` (rank ``r`` in every mode), a
             triple ``(r_out, r_in, r_basis)``, or a float fraction in (0, 1] of each dimension (``1.0`` = full
             rank; the integer ``1`` is rank 1). For MetaKAN (``metakan_mode="embeddings"``) the third mode is
             the embedding dimension instead of the basis.

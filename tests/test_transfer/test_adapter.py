@@ -7,9 +7,10 @@ import torch
 
 from pde_kan import KAN, MetaKAN, SlimKAN
 from pde_kan.diff import laplacian
-from pde_kan.nn import DenseCoefficients, hosvd
-from pde_kan.transfer import (DenseLoTRA, LoTRAConfig, LoTRAModel, get_delta, inject_lotra, load_adapter,
-                              lotra_parameter_count, weights_hash)
+from pde_kan.nn import DenseCoefficients, Tucker, hosvd
+from pde_kan.transfer import (DenseLoTRA, HypernetTuning, LoTRAConfig, LoTRALayer, LoTRAModel, get_delta,
+                              inject_lotra, load_adapter, lotra_parameter_count, weights_hash)
+from pde_kan.transfer.layers import zero_delta
 
 BACKBONES = {
     "kan": lambda: KAN([3, 7, 5, 1], seed=1),
@@ -323,3 +324,65 @@ def test_adapter_files_are_one_packed_tensor_and_version_1_directories_still_loa
     y = model(x)
     assert torch.equal(load_adapter(BACKBONES["kan"](), old)(x), y)
     assert torch.equal(load_adapter(BACKBONES["kan"](), path)(x), y)
+
+
+@pytest.mark.parametrize("mode", ["kan", "slimkan", "metakan", "metakan-hypernet"])
+@pytest.mark.parametrize("merged_first", [False, True])
+def test_unload_removes_the_adapters_and_returns_the_base_unchanged(mode, merged_first):
+    name, _, hyper = mode.partition("-")
+    base = BACKBONES[name]()
+    base.layers[0].requires_grad_(False)  # flags the base had before injection come back too
+    original = {k: v.clone() for k, v in base.state_dict().items()}
+    flags = {n: p.requires_grad for n, p in base.named_parameters()}
+    x = points()
+    config = LoTRAConfig(metakan_mode="hypernet") if hyper else LoTRAConfig(ranks=(3, 2, 2))
+    model = inject_lotra(base, config)
+    perturb(model)
+    assert (model(x) - BACKBONES[name]()(x)).abs().max() > 1e-3  # the adapter (or tuned hypernet) acts
+    if merged_first and not hyper:
+        model.merge()
+    plain = model.unload()
+    assert plain is base and not any(isinstance(layer.source, LoTRALayer) for layer in plain.layers)
+    assert plain.state_dict().keys() == original.keys()
+    assert all(torch.equal(plain.state_dict()[k], v) for k, v in original.items())  # bit for bit
+    assert {n: p.requires_grad for n, p in plain.named_parameters()} == flags
+    with pytest.raises(RuntimeError, match=r"removed by merge_and_unload\(\) or unload\(\)"):
+        model(x)
+
+
+def test_each_wrapper_owns_its_delta_merge_and_unmerge():
+    model = inject_lotra(KAN([3, 7, 1], seed=1), LoTRAConfig(ranks=(2, 2, 2), adapt_base_weight=False))
+    perturb(model)
+    layer = model.layers[0]
+    wrapper, x = layer.source, points()
+    assert isinstance(wrapper, DenseLoTRA) and wrapper.kind == "dense"
+    c0 = wrapper.base.spline_weight.clone()
+    y = layer(x)
+    wrapper.merge()  # one layer on its own
+    assert torch.equal(wrapper.base.spline_weight, c0 + wrapper.delta())
+    torch.testing.assert_close(layer(x), y, rtol=0, atol=1e-12)
+    with pytest.raises(RuntimeError, match=r"DenseLoTRA.merge: the adapter is already merged; call unmerge\(\) first"):
+        wrapper.merge()
+    wrapper.unmerge()
+    assert torch.equal(wrapper.base.spline_weight, c0) and torch.equal(layer(x), y)
+    with pytest.raises(RuntimeError, match=r"DenseLoTRA.unmerge: the adapter is not merged; call merge\(\) first"):
+        wrapper.unmerge()
+    hyper = inject_lotra(MetaKAN([3, 7, 1]), LoTRAConfig(metakan_mode="hypernet"))
+    assert isinstance(hyper.layers[0].source, HypernetTuning)
+    with pytest.raises(RuntimeError, match="hypernet mode trains the hypernets in place and has no delta tensor"):
+        hyper.get_delta(0)
+    with pytest.raises(RuntimeError, match="HypernetTuning.merge: MetaKAN hypernet mode trains the hypernets"):
+        hyper.layers[0].source.merge()
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_the_delta_is_a_zero_core_tucker_with_the_factors_lotra_always_drew(dtype):
+    """The delta is nn.Tucker(init="zero_core") drawn in float64: QR of a float64 Gaussian per mode (out, in,
+    basis), signs fixed so that R's diagonal is positive, cast to the model's dtype, bit for bit."""
+    t = zero_delta((6, 4, 9), (2, 3, 3), torch.Generator().manual_seed(4), dtype, None)
+    assert isinstance(t, Tucker) and t.core.dtype == dtype and torch.count_nonzero(t.core) == 0
+    g = torch.Generator().manual_seed(4)
+    for u, (d, r) in zip(t.factors(), [(6, 2), (4, 3), (9, 3)]):
+        q, rr = torch.linalg.qr(torch.randn(d, r, generator=g, dtype=torch.float64))
+        s = torch.sign(torch.diagonal(rr))
+        assert torch.equal(u, (q * torch.where(s == 0, torch.ones_like(s), s)).to(dtype))

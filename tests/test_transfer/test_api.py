@@ -64,6 +64,10 @@ def test_transfer_from_a_results_file_and_on_metakan_time_dependent_allen_cahn(t
         sol = transfer(problem.with_params(c=2.0), tmp_path / "base.h5", config=CFG.replace(steps=2),
                        lotra=LoTRAConfig(metakan_mode=mode))
         assert sol.metrics["steps"] == 2 and sol.attrs["transfer"]["lotra"]["metakan_mode"] == mode
+        sol.save(tmp_path / f"{mode}.h5")  # the one loader rebuilds either kind of adapted model
+        loaded = load_solution(tmp_path / f"{mode}.h5")
+        x = sol.task.x_eval[:16]
+        assert isinstance(loaded.model, LoTRAModel) and torch.equal(loaded.model(x), sol.model(x))
 
 
 def test_transfer_errors(source):
