@@ -12,9 +12,9 @@ from .bank import AdapterBank, coefficient_vector, train_family
 from .config import LoTRAConfig
 from .family import read_family
 from .io import load_adapter, weights_hash
-from .layers import (ADAPTER_KINDS, DenseLoTRA, EmbeddingLoTRA, HypernetTuning, LoTRALayer, TuckerLoTRA,
-                     lotra_parameter_count, merged_tucker)
-from .model import LoTRAModel, get_delta, inject_lotra
+from .layers import (DenseLoTRA, EmbeddingLoTRA, HypernetTuning, LoTRALayer, TuckerLoTRA, lotra_parameter_count,
+                     merged_tucker)
+from .model import ADAPTER_KINDS, LoTRAModel, get_delta, inject_lotra
 from .rates import COMPONENTS, RATE_RULES, component_rates, rank_factors
 
 __all__ = [

@@ -30,7 +30,7 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
-from ..nn import CoefficientSource, DenseCoefficients, HyperCoefficients, Tucker, TuckerCoefficients
+from ..nn import CoefficientSource, HyperCoefficients, Tucker, TuckerCoefficients
 from .rates import DENSE_EXPONENTS, EMBEDDING_EXPONENTS, component_rates
 
 
@@ -400,27 +400,3 @@ def merged_tucker(base: TuckerCoefficients, delta: Tucker, alpha: float,
         merged.base_weight.copy_(w)
     merged.requires_grad_(False)
     return merged
-
-
-# --- which wrapper for which source ------------------------------------------------------------------------
-#: base coefficient-source type -> the LoTRA wrapper for it (MetaKAN: see :data:`METAKAN_WRAPPERS`)
-ADAPTER_KINDS: dict[type, type[LoTRALayer]] = {
-    DenseCoefficients: DenseLoTRA,
-    TuckerCoefficients: TuckerLoTRA,
-    HyperCoefficients: EmbeddingLoTRA,
-}
-#: ``LoTRAConfig.metakan_mode`` -> the wrapper put on MetaKAN (``HyperCoefficients``) layers
-METAKAN_WRAPPERS: dict[str, type[LoTRALayer]] = {"embeddings": EmbeddingLoTRA, "hypernet": HypernetTuning}
-
-
-def wrapper_for(source: nn.Module, metakan_mode: str = "embeddings") -> type[LoTRALayer]:
-    """The wrapper class for ``source`` (raises TypeError naming the supported sources)."""
-    if isinstance(source, LoTRALayer):
-        raise TypeError("inject_lotra: the model already carries LoTRA adapters; call merge_and_unload() "
-                        "first or inject into the original base model.")
-    for cls in type(source).__mro__:
-        if cls in ADAPTER_KINDS:
-            return METAKAN_WRAPPERS[metakan_mode] if cls is HyperCoefficients else ADAPTER_KINDS[cls]
-    valid = ", ".join(c.__name__ for c in ADAPTER_KINDS)
-    raise TypeError(f"inject_lotra: no LoTRA adapter for coefficient source {type(source).__name__}; supported "
-                    f"sources: {valid}. Register one in pde_kan.transfer.layers.ADAPTER_KINDS.")

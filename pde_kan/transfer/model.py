@@ -3,8 +3,9 @@
 peft's contract: :func:`inject_lotra` (config -> adapted model, base frozen) -> train -> :meth:`LoTRAModel.merge`
 / :meth:`~LoTRAModel.unmerge` / :meth:`~LoTRAModel.merge_and_unload` or :meth:`~LoTRAModel.unload` ->
 :meth:`~LoTRAModel.save_adapter` stores the adapter alone, :func:`~pde_kan.transfer.load_adapter` puts it back on
-the same base. The model keeps a map ``{layer name: adapted KANLayer}``; everything per layer (delta, merge,
-rates, what is saved) is the wrapper's (:mod:`pde_kan.transfer.layers`).
+the same base. The model picks each targeted layer's wrapper by its coefficient source (:data:`ADAPTER_KINDS`) and
+keeps a map ``{layer name: adapted KANLayer}``; everything per layer (delta, merge, rates, what is saved) is the
+wrapper's (:mod:`pde_kan.transfer.layers`).
 """
 from __future__ import annotations
 
@@ -17,13 +18,38 @@ import torch
 from torch import nn
 
 from .._checks import positive_float
-from ..nn import KANLayer, TuckerCoefficients
+from ..nn import DenseCoefficients, HyperCoefficients, KANLayer, TuckerCoefficients
 from .config import LoTRAConfig
 from .io import save_adapter, weights_hash
-from .layers import LoTRALayer, lotra_parameter_count, wrapper_for
+from .layers import (DenseLoTRA, EmbeddingLoTRA, HypernetTuning, LoTRALayer, TuckerLoTRA,
+                     lotra_parameter_count)
 from .targets import choose_ranks, resolve_targets
 
 log = logging.getLogger("pde_kan")
+
+
+# --- which wrapper for which source ------------------------------------------------------------------------
+#: base coefficient-source type -> the LoTRA wrapper for it (MetaKAN: see :data:`METAKAN_WRAPPERS`)
+ADAPTER_KINDS: dict[type, type[LoTRALayer]] = {
+    DenseCoefficients: DenseLoTRA,
+    TuckerCoefficients: TuckerLoTRA,
+    HyperCoefficients: EmbeddingLoTRA,
+}
+#: ``LoTRAConfig.metakan_mode`` -> the wrapper put on MetaKAN (``HyperCoefficients``) layers
+METAKAN_WRAPPERS: dict[str, type[LoTRALayer]] = {"embeddings": EmbeddingLoTRA, "hypernet": HypernetTuning}
+
+
+def wrapper_for(source: nn.Module, metakan_mode: str = "embeddings") -> type[LoTRALayer]:
+    """The wrapper class for ``source`` (raises TypeError naming the supported sources)."""
+    if isinstance(source, LoTRALayer):
+        raise TypeError("inject_lotra: the model already carries LoTRA adapters; call merge_and_unload() "
+                        "first or inject into the original base model.")
+    for cls in type(source).__mro__:
+        if cls in ADAPTER_KINDS:
+            return METAKAN_WRAPPERS[metakan_mode] if cls is HyperCoefficients else ADAPTER_KINDS[cls]
+    valid = ", ".join(c.__name__ for c in ADAPTER_KINDS)
+    raise TypeError(f"inject_lotra: no LoTRA adapter for coefficient source {type(source).__name__}; supported "
+                    f"sources: {valid}. Register one in pde_kan.transfer.model.ADAPTER_KINDS.")
 
 
 class LoTRAModel(nn.Module):
