@@ -69,7 +69,8 @@ class LoTRAConfig:
         adapt_base_weight: also adapt the base-branch weights ``w (out, in)`` (default True: full fine-tuning
             depends on changing them): the delta then runs over ``(out, in, n_basis + 1)`` with ``w``'s change
             as the last slice of the third mode (costs ``r_basis`` extra parameters per layer). MetaKAN ignores
-            it (the hypernet emits ``w`` too).
+            it: with its default ``base_weight="generated"`` the hypernet emits ``w`` too, so the embedding delta
+            changes it; with ``"free"`` / ``"lowrank"`` base weights ``w`` is not adapted (known limitation).
         lr_rule: ``"lotra"`` (per-component rates scale-free in width and in rank, see
             :mod:`pde_kan.transfer.rates`), ``"lotra_width"`` (width law only, the rule before the rank law) or
             ``"uniform"`` (one rate for core and factors).
