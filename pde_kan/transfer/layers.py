@@ -245,7 +245,8 @@ class EmbeddingLoTRA(LoTRALayer):
 
     The hypernet and the embeddings ``E0`` are frozen. The delta acts on the stored embeddings, so merging is
     exact: ``E0 += ΔE`` in place (the coefficients are then ``H(E0 + ΔE)`` computed from the stored sum, the same
-    floating-point operation as before the merge). ``adapt_base_weight`` is ignored (the hypernet emits ``w``).
+    floating-point operation as before the merge). ``adapt_base_weight`` is ignored: a generated ``w`` changes
+    with the embeddings, a ``"free"`` / ``"lowrank"`` one is not adapted.
     """
 
     kind = "hyper"
@@ -392,7 +393,7 @@ def merged_tucker(base: TuckerCoefficients, delta: Tucker, alpha: float,
                 factors[mode], core = q, _mode_product(core, r, mode)
         merged = TuckerCoefficients(base.in_features, base.out_features, m, ranks=tuple(core.shape),
                                     generator=torch.Generator().manual_seed(0), dtype=base.core.dtype,
-                                    device=base.core.device)
+                                    device=base.core.device, contraction=base.contraction)
         merged.core.copy_(core)
         for p, u in zip(merged.factors(), factors):
             p.copy_(u)
