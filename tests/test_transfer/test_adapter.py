@@ -97,6 +97,8 @@ def test_slimkan_merge_adds_ranks_clipped_to_the_dimensions():
     delta = [model.layer_ranks[f"layers.{i}"] for i in range(3)]
     assert after == [tuple(min(a + b, d) for a, b, d in zip(r0, r1, dd)) for r0, r1, dd in zip(before, delta, dims)]
     assert plain.config["ranks"] == [6, 5, 7]
+    factored = inject_lotra(SlimKAN([3, 7, 5, 1], ranks=(4, 3, 4), contraction="factored"), LoTRAConfig(ranks=2))
+    assert {layer.source.contraction for layer in factored.merge_and_unload().layers} == {"factored"}  # kept
 
 
 def test_full_ranks_represent_any_target_tensor():
