@@ -75,8 +75,7 @@ def setup(dim: int, n: int, width: int, seed: int = 0, backbone: str = "kan"):
     from pde_kan.problems import Poisson
 
     problem = Poisson.two_body(dim, seed=0)
-    kw = {"metakan": {"hyper_hidden": 16, "embedding_dim": 1}}.get(backbone, {})
-    model = get_backbone(backbone, [dim, width, width, 1], seed=seed, **kw)
+    model = get_backbone(backbone, [dim, width, width, 1], seed=seed)  # constructor defaults (MetaKAN: e=1, h=16)
     x = problem.sample_interior(n, torch.Generator().manual_seed(seed + 1))
     f = problem.source(x)
     return problem, model, x, f
@@ -419,7 +418,7 @@ def mode_converge(args) -> dict:
                   flush=True)
 
     problem = get_problem(args.problem, dim=args.dim, seed=0, sampler=args.sampler)
-    kw = {"metakan": {"hyper_hidden": 16, "embedding_dim": 1}}.get(args.backbone, {})
+    kw = {}  # constructor defaults (MetaKAN: embedding 1, hypernet hidden 16)
     if args.first_grid:  # a first-layer grid on the scale of the coordinates, O(d^-1/2) in the unit ball
         kw["grid_range"] = [(-args.first_grid, args.first_grid), (-1.0, 1.0), (-1.0, 1.0)]
     model = get_backbone(args.backbone, [args.dim, args.width, args.width, 1], **kw)

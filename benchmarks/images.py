@@ -47,7 +47,7 @@ def main(argv=None) -> int:
     import torch
 
     torch.set_num_threads(args.threads)
-    from pde_kan.validation.conv import CONV8, ConvKANNet, conv_parameter_count
+    from pde_kan.nn.conv import CONV8, ConvKANNet, conv_parameter_count
     from pde_kan.validation.images import PRESETS, REFERENCE_RESULTS, run_images
 
     preset = PRESETS[args.preset]

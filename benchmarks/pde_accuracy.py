@@ -24,20 +24,21 @@ from _common import write_json
 
 OFFICIAL_METAKAN = {"rel_l2_after_201_steps": 0.040, "seconds_per_step": 3.2, "peak_memory_mb": 3100.0}
 
-BACKBONE_KWARGS = {"kan": {}, "metakan": {"hyper_hidden": 16, "embedding_dim": 1}, "slimkan": {"ranks": [16, 16, 6]},
-                   "mlp": {}}
+BACKBONES = ("kan", "metakan", "slimkan", "mlp")
+#: backbone keywords, one flat mapping (each backbone takes those its constructor has; the rest keep their defaults)
+BACKBONE_SETTINGS = {"ranks": [16, 16, 6]}
 
 
 def run_case(problem_name: str, backbone: str, args) -> dict:
     import torch
 
-    from pde_kan.nn import get_backbone
     from pde_kan.problems import get_problem
     from pde_kan.solvers import TrainConfig, solve
+    from pde_kan.validation.suite import build_backbone
 
     torch.set_num_threads(args.threads)
     problem = get_problem(problem_name, dim=args.dim, seed=0)
-    model = get_backbone(backbone, [args.dim, *args.hidden, 1], **BACKBONE_KWARGS[backbone])
+    model = build_backbone(backbone, [args.dim, *args.hidden, 1], BACKBONE_SETTINGS)
     config = TrainConfig(steps=args.steps, lr=args.lr, schedule="exponential", lr_final_factor=args.lr_final,
                          n_interior=100, laplacian="jet", eval_every=max(args.steps // 10, 1), n_eval=20000,
                          seed=0, device="cpu")
@@ -55,7 +56,7 @@ def main(argv=None):
     ap.add_argument("--hidden", type=int, nargs="+", default=[64, 64, 64])
     ap.add_argument("--lr", type=float, default=1e-2)
     ap.add_argument("--lr-final", type=float, default=0.01, help="exponential decay to lr * lr_final")
-    ap.add_argument("--backbones", nargs="+", default=list(BACKBONE_KWARGS))
+    ap.add_argument("--backbones", nargs="+", default=list(BACKBONES))
     ap.add_argument("--problems", nargs="+", default=["poisson-two-body", "allen-cahn-two-body"])
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", required=True)

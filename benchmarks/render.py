@@ -109,7 +109,8 @@ def tucker_section(data: dict) -> list[str]:
         f"clock `{data['clock']}`, median of {data['repeats']} repeats; forward+backward of one layer's "
         "contraction, ranks (8, 8, 4) clipped to the layer. The cost model "
         "(`TuckerCoefficients.contraction_costs`) counts multiply-adds plus the passes over the factored path's "
-        "intermediates, which run at memory speed.")
+        "intermediates, which run at memory speed; `SlimKAN(contraction=\"factored\" | \"materialized\")` "
+        "overrides its pick (default `\"auto\"`).")
     lines += ["", "| in | out | N | dtype | factored ms | materialised ms | factored / materialised | model picks | "
              "right? |", "|---:|---:|---:|---|---:|---:|---:|---|---|"]
     for r in data["rows"]:

@@ -55,6 +55,7 @@ import torch
 
 from .._checks import choice, positive_float, positive_int, resolve_dtype
 from ..diff import Derivatives
+from ..problems import Ball, Box, Problem, SpaceTime
 
 log = logging.getLogger("pde_kan")
 
@@ -118,10 +119,6 @@ def set_float(dtype: Any = "float64") -> None:
     setters[dt]()
 
 
-def _dde_dtype() -> torch.dtype:
-    return load_deepxde().config.real(torch)
-
-
 # ---- networks ----------------------------------------------------------------------------------------------
 def _net_class():
     if "net_class" in _STATE:
@@ -152,13 +149,10 @@ def _net_class():
 
         @property
         def dtype(self) -> torch.dtype:
-            p = next(self.backbone.parameters(), None)
-            return getattr(self.backbone, "dtype", p.dtype if p is not None else torch.float64)
+            return self.backbone.dtype
 
         def param_groups(self) -> dict[str, list[torch.nn.Parameter]]:
-            if hasattr(self.backbone, "param_groups"):
-                return self.backbone.param_groups()
-            return {"default": [p for p in self.backbone.parameters() if p.requires_grad]}
+            return self.backbone.param_groups()
 
         def forward(self, inputs: torch.Tensor) -> torch.Tensor:
             if isinstance(inputs, torch.Tensor) and inputs.is_floating_point() and inputs.dtype != self.dtype:
@@ -181,8 +175,9 @@ REGULARIZERS = ("l1", "l2")
 
 def hard_bc_transform(problem) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
     """DeepXDE output transform ``(x (N, d), raw (N, 1)) -> u (N, 1)`` from the problem's hard-BC ansatz."""
-    if not getattr(problem, "hard_boundary", False):
-        raise ValueError(f"hard_bc_transform: problem {getattr(problem, 'name', problem)!r} has a soft boundary "
+    _check_problem(problem, "hard_bc_transform")
+    if not problem.hard_boundary:
+        raise ValueError(f"hard_bc_transform: problem {problem.name!r} has a soft boundary "
                          f"condition (no ansatz); to_deepxde gives it a DirichletBC instead.")
 
     def transform(x: torch.Tensor, raw: torch.Tensor) -> torch.Tensor:
@@ -195,7 +190,8 @@ def as_dde_net(backbone: torch.nn.Module, problem=None, regularizer=None):
     """Wrap a pde_kan backbone as a ``deepxde.nn.pytorch.NN`` for ``dde.Model``.
 
     Args:
-        backbone: any pde_kan backbone (KAN, MetaKAN, SlimKAN, MLP, LoTRA-adapted) ``(N, d) -> (N, out)``.
+        backbone: any pde_kan backbone (KAN, MetaKAN, SlimKAN, MLP, LoTRA-adapted) ``(N, d) -> (N, out)``: a
+            module with ``in_features``, ``out_features``, ``dtype`` and ``param_groups()``.
         problem: optional pde_kan problem; with a hard boundary condition its ansatz becomes the network's
             output transform (``net.apply_output_transform``), and the model's dimensions are checked.
         regularizer: DeepXDE regularizer ``("l1", factor)`` or ``("l2", factor)`` or None.
@@ -235,8 +231,7 @@ def dde_optimizer(net: torch.nn.Module, lr: float = 1e-3, group_lr: Optional[Map
     """
     lr = positive_float("lr", lr, owner="dde_optimizer")
     cls = OPTIMIZERS[choice("optimizer", optimizer, OPTIMIZERS, owner="dde_optimizer")]
-    groups = net.param_groups() if hasattr(net, "param_groups") else {
-        "default": [p for p in net.parameters() if p.requires_grad]}
+    groups = net.param_groups()
     group_lr = dict(group_lr or {})
     unknown = sorted(set(group_lr) - set(groups))
     if unknown:
@@ -251,6 +246,12 @@ def dde_optimizer(net: torch.nn.Module, lr: float = 1e-3, group_lr: Optional[Map
 
 
 # ---- problems ----------------------------------------------------------------------------------------------
+def _check_problem(problem, owner: str) -> None:
+    if not isinstance(problem, Problem):
+        raise TypeError(f"{owner}: problem must be a pde_kan problem (e.g. Poisson.sine_square()), got "
+                        f"{type(problem).__name__}.")
+
+
 def dde_residual(problem) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
     """The problem's PDE residual as a DeepXDE ``pde(x, y) -> (N, 1)`` with derivatives from ``dde.grad``.
 
@@ -293,15 +294,16 @@ def _space_time(dde, domain):
     return dde.geometry.GeometryXTime(space, dde.geometry.TimeDomain(domain.t0, domain.t1))
 
 
-GEOMETRIES: dict[str, Callable] = {"Ball": _ball, "Box": _box, "SpaceTime": _space_time}
+#: domain type -> ``(dde, domain) -> DeepXDE geometry``
+GEOMETRIES: dict[type, Callable] = {Ball: _ball, Box: _box, SpaceTime: _space_time}
 
 
 def _geometry(dde, domain):
-    kind = type(domain).__name__
-    if kind not in GEOMETRIES:
-        raise TypeError(f"to_deepxde: no DeepXDE geometry for domain type {kind}; supported: "
-                        f"{', '.join(sorted(GEOMETRIES))}.")
-    return GEOMETRIES[kind](dde, domain)
+    for cls in type(domain).__mro__:
+        if cls in GEOMETRIES:
+            return GEOMETRIES[cls](dde, domain)
+    raise TypeError(f"to_deepxde: no DeepXDE geometry for domain type {type(domain).__name__}; supported: "
+                    f"{', '.join(sorted(c.__name__ for c in GEOMETRIES))}.")
 
 
 def _numpy_fn(fn: Callable[[torch.Tensor], torch.Tensor]) -> Callable[[np.ndarray], np.ndarray]:
@@ -325,13 +327,13 @@ def _data_class(base):
 
         def losses(self, targets, outputs, loss_fn, inputs, model, aux=None):
             net = model.net
-            if self.problem.hard_boundary and getattr(net, "_output_transform", None) is None:
+            if self.problem.hard_boundary and net._output_transform is None:
                 raise ValueError(
                     f"to_deepxde: problem {self.problem.name!r} has a hard boundary condition (its data has no "
                     f"DeepXDE BCs), but the network has no output transform; build it with "
                     f"as_dde_net(backbone, problem=problem) or call "
                     f"net.apply_output_transform(hard_bc_transform(problem)).")
-            if hasattr(net, "backbone"):
+            if isinstance(net, _net_class()):
                 self.problem.check_model(net.backbone)
             return super().losses(targets, outputs, loss_fn, inputs, model, aux=aux)
 
@@ -360,10 +362,7 @@ def to_deepxde(problem, num_domain: int = 100, num_boundary: int = 100, num_init
         num_test: DeepXDE test points (None: the training points).
     """
     dde = load_deepxde()
-    for attr in ("domain", "residual", "spatial_dim", "hard_boundary", "exact"):
-        if not hasattr(problem, attr):
-            raise TypeError(f"to_deepxde: problem must be a pde_kan problem (e.g. Poisson.sine_square()), got "
-                            f"{type(problem).__name__} without {attr!r}.")
+    _check_problem(problem, "to_deepxde")
     num_domain = positive_int("num_domain", num_domain, owner="to_deepxde")
     num_boundary = positive_int("num_boundary", num_boundary, minimum=0, owner="to_deepxde")
     num_initial = positive_int("num_initial", num_initial, minimum=0, owner="to_deepxde")
@@ -374,7 +373,7 @@ def to_deepxde(problem, num_domain: int = 100, num_boundary: int = 100, num_init
         raise ValueError(f"to_deepxde: problem {problem.name!r} has a soft boundary condition and needs "
                          f"num_boundary >= 1, got 0.")
     geom = _geometry(dde, problem.domain)
-    is_time = type(problem.domain).__name__ == "SpaceTime"
+    is_time = isinstance(problem.domain, SpaceTime)
     exact = _numpy_fn(problem.exact)
     bcs = [dde.icbc.DirichletBC(geom, exact, lambda _, on_boundary: on_boundary)] if soft else []
     real = dde.config.real(np)

@@ -1,18 +1,27 @@
-"""Common base of every backbone: a sequence of layers with validated input and a JSON config."""
+"""The backbone interface every model the library trains offers, its base class, and the helpers around it.
+
+:class:`Backbone` is both: the interface (what the trainer, the derivative engines, results and transfer code
+rely on, listed in its docstring) and the base of pde_kan's backbones (a sequence of layers with validated input
+and a JSON config). :class:`BackboneWrapper` is the mixin for a model that wraps a backbone (the LoTRA model, an
+image classifier, DeepXDE's net) and forwards the interface to it. :func:`n_parameters` is the one parameter
+counter, :func:`optimizer_groups` the one builder of torch optimiser groups from named parameter groups.
+"""
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sized
+from typing import Any, Iterable, Mapping, Optional, Sequence
 
 import torch
 from torch import nn
 
 from .._checks import check_input, choice, dtype_name, positive_int, resolve_dtype
 from .activations import ACTIVATIONS
+from .layer import CoefficientSource
 from .splines import BSplineBasis
 
 
 def check_widths(widths: Sequence[int], owner: str) -> list[int]:
-    if isinstance(widths, (str, bytes)) or not hasattr(widths, "__len__") or len(widths) < 2:
+    if isinstance(widths, (str, bytes)) or not isinstance(widths, Sized) or len(widths) < 2:
         raise ValueError(f"{owner}: widths must list at least two layer widths like [2, 16, 1], got {widths!r}.")
     return [positive_int(f"widths[{i}]", w, owner=owner) for i, w in enumerate(widths)]
 
@@ -49,8 +58,72 @@ def layer_bases(widths, grid_size, spline_order, grid_range, owner: str) -> tupl
     return bases, config
 
 
+def n_parameters(model: nn.Module, trainable_only: bool = True) -> int:
+    """Number of parameters of ``model`` (each shared parameter once); only those with ``requires_grad`` unless
+    ``trainable_only`` is False."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+def optimizer_groups(groups: Mapping[str, Iterable[nn.Parameter]], lr: float,
+                     group_lr: Optional[Mapping[str, float]] = None) -> list[dict[str, Any]]:
+    """torch optimiser groups ``[{"params", "lr", "name"}]`` from named parameter groups (a model's
+    :meth:`~Backbone.param_groups`): group ``name`` trains at ``group_lr[name]`` when given, else at ``lr``.
+    Empty groups are left out. The callers check ``group_lr``'s names against ``groups`` (with their own
+    messages) before calling."""
+    group_lr = group_lr or {}
+    listed = ((name, list(ps)) for name, ps in groups.items())
+    return [{"params": ps, "lr": group_lr.get(name, lr), "name": name} for name, ps in listed if ps]
+
+
+def _source_groups(module: nn.Module):
+    """The :meth:`~pde_kan.nn.CoefficientSource.param_groups` of every outermost coefficient source below
+    ``module`` (a source that wraps another, like a LoTRA adapter, speaks for it)."""
+    if isinstance(module, CoefficientSource):
+        yield module.param_groups()
+        return
+    for child in module.children():
+        yield from _source_groups(child)
+
+
+def group_parameters(module: nn.Module) -> dict[str, list[nn.Parameter]]:
+    """``module``'s trainable parameters by group name, each once (shared modules deduplicated): the groups its
+    coefficient sources name (MetaKAN's ``"hypernet"``, ``"embeddings"``, ...) in module order, every other
+    parameter in ``"default"``. What :meth:`Backbone.param_groups` returns; models that are not backbones (a conv
+    KAN) use it too."""
+    groups: dict[str, list[nn.Parameter]] = {}
+    seen: set[int] = set()
+    named = [g.items() for g in _source_groups(module)] + [[("default", module.parameters())]]
+    for items in named:
+        for name, params in items:
+            for p in params:
+                if p.requires_grad and id(p) not in seen:
+                    seen.add(id(p))
+                    groups.setdefault(name, []).append(p)
+    return groups
+
+
 class Backbone(nn.Module):
-    """``x: (N, widths[0])`` -> ``(N, widths[-1])`` through ``self.layers`` in order.
+    """The model interface, and the base of every pde_kan backbone: ``x: (N, widths[0])`` -> ``(N, widths[-1])``
+    through ``self.layers`` in order.
+
+    What the trainer, the derivative engines, results and transfer code use of a model — and all they use:
+
+    ==================  =============================================================================================
+    ``name``            registry name, recorded in results (``"kan"``, ``"metakan"``, ...)
+    ``recommended_lr``  base learning rate of a run whose ``TrainConfig.lr`` is None
+    ``in_features``     input width ``d``: points are ``(N, d)``
+    ``out_features``    output width
+    ``dtype``           the parameters' dtype (follows ``model.to(dtype)``)
+    ``config``          JSON-serialisable constructor arguments: ``backbone_from_config(config)`` rebuilds it
+    ``check(x)``        ``x`` validated as ``(N, in_features)`` of ``dtype`` (the error names argument and fix)
+    ``forward(x)``      ``(N, in_features)`` -> ``(N, out_features)``
+    ``param_groups()``  ``{group name: [trainable parameters]}``, each parameter once
+    ``group_lr(lr)``    ``{group name: rate}`` the model recommends at base rate ``lr`` (``{}``: ``lr`` for all)
+    ``n_parameters()``  :func:`n_parameters` of the model
+    ``layers``          (forward jets only) the sequence of ``KANLayer`` / ``nn.Linear`` / activation modules
+    ==================  =============================================================================================
+
+    A model that wraps a backbone forwards this interface to it with :class:`BackboneWrapper`.
 
     Subclasses call :meth:`_setup` and fill ``self.layers``; ``config`` holds the JSON-serialisable
     constructor arguments so that ``type(m).from_config(m.config)`` rebuilds an identical architecture.
@@ -109,22 +182,56 @@ class Backbone(nn.Module):
         return x
 
     def param_groups(self) -> dict[str, list[nn.Parameter]]:
-        """Trainable parameters by group name; each parameter appears once (shared modules deduplicated)."""
-        groups: dict[str, list[nn.Parameter]] = {}
-        seen: set[int] = set()
-        for layer in self.layers:
-            sub = layer.source.param_groups() if hasattr(layer, "source") else {
-                "default": list(layer.parameters())}
-            for name, params in sub.items():
-                for p in params:
-                    if p.requires_grad and id(p) not in seen:
-                        seen.add(id(p))
-                        groups.setdefault(name, []).append(p)
-        for p in self.parameters():  # anything registered outside the layers
-            if p.requires_grad and id(p) not in seen:
-                seen.add(id(p))
-                groups.setdefault("default", []).append(p)
-        return groups
+        """Trainable parameters by group name, each once: :func:`group_parameters`."""
+        return group_parameters(self)
+
+    def group_lr(self, lr: float) -> dict[str, float]:
+        """Per-group learning rates the model recommends at base rate ``lr``: none (every group trains at ``lr``)."""
+        return {}
 
     def n_parameters(self, trainable_only: bool = True) -> int:
-        return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)
+        """:func:`n_parameters` of this model."""
+        return n_parameters(self, trainable_only)
+
+
+class BackboneWrapper:
+    """Mixin for a model that wraps a :class:`Backbone` in ``self.backbone`` and forwards the backbone interface
+    to it: ``name``, ``recommended_lr``, ``in_features``, ``out_features``, ``dtype``, ``check``,
+    ``param_groups``, ``group_lr`` and ``n_parameters`` (which counts the wrapper's own parameters too). A wrapper
+    overrides what it changes (its ``config`` always: the wrapper is what a config must rebuild) and keeps
+    ``forward``. Put it first among the bases: ``class ImageClassifier(BackboneWrapper, nn.Module)``.
+    """
+
+    backbone: Backbone
+
+    @property
+    def name(self) -> str:
+        return self.backbone.name
+
+    @property
+    def recommended_lr(self) -> float:
+        return self.backbone.recommended_lr
+
+    @property
+    def in_features(self) -> int:
+        return self.backbone.in_features
+
+    @property
+    def out_features(self) -> int:
+        return self.backbone.out_features
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.backbone.dtype
+
+    def check(self, x: torch.Tensor) -> torch.Tensor:
+        return self.backbone.check(x)
+
+    def param_groups(self) -> dict[str, list[nn.Parameter]]:
+        return self.backbone.param_groups()
+
+    def group_lr(self, lr: float) -> dict[str, float]:
+        return self.backbone.group_lr(lr)
+
+    def n_parameters(self, trainable_only: bool = True) -> int:
+        return n_parameters(self, trainable_only)

@@ -32,7 +32,9 @@ class TuckerCoefficients(Tucker, CoefficientSource):
 
     Parameters: ``r_out r_in r_basis + out r_out + in r_in + n_basis r_basis + out in``.
     Init: factors with orthonormal columns and a Gaussian core scaled so that ``Var(C)`` equals the dense
-    init's ``init_scale^2 / in`` (Tucker's ``"random"`` init), then ``w ~ N(0, 1/in)``.
+    init's ``init_scale^2 / in`` (Tucker's ``"random"`` init), then ``w ~ N(0, 1/in)``. A layer calls
+    :meth:`contract`; calling the source itself is :meth:`Tucker.forward <pde_kan.nn.tucker.Tucker.forward>`, the
+    spline tensor alone.
 
     Args:
         ranks: ``(r_out, r_in, r_basis)``, each within its dimension (see :func:`~pde_kan.nn.tucker.resolve_ranks`).

@@ -7,6 +7,7 @@ MetaKAN's embeddings has ``(out, in, embedding_dim)``. Ranks are resolved in one
 from __future__ import annotations
 
 import math
+from collections.abc import Sized
 from typing import Any, Optional, Sequence, Union
 
 import torch
@@ -37,7 +38,7 @@ def rank_spec(spec: Any, *, owner: str) -> Union[float, Ranks]:
     if isinstance(spec, int) and not isinstance(spec, bool):
         r = positive_int("ranks", spec, owner=owner)
         return (r, r, r)
-    if isinstance(spec, (str, bytes, bool)) or not hasattr(spec, "__len__") or len(spec) != 3:
+    if isinstance(spec, (str, bytes, bool)) or not isinstance(spec, Sized) or len(spec) != 3:
         raise ValueError(f"{owner}: ranks must be three integers (r_out, r_in, r_basis), got {spec!r}; or pass one "
                          f"integer rank for every mode, or a fraction in (0, 1] of each dimension.")
     return tuple(positive_int(f"ranks {name}", r, owner=owner) for name, r in zip(RANK_NAMES, spec))

@@ -12,14 +12,18 @@ All domains lie inside the default spline grid range ``[-1, 1]`` (unit ball, ``[
 """
 from .allen_cahn import AllenCahn, AllenCahnTime, AllenCahnTwoBody
 from .base import Problem, closed_jet
+from .boundary import boundary_parts
 from .classic import advection_diffusion, burgers, heat, helmholtz, wave
-from .conditions import Dirichlet, Initial, InitialVelocity, Neumann, Periodic, Robin, boundary_parts
+from .closed_form import FunctionModel, function_jet
+from .conditions import Dirichlet, Initial, InitialVelocity, Neumann, Periodic, Robin
 from .domains import Ball, Box, SpaceTime
 from .functions import UserFunction
 from .manufactured import Field
-from .pde import PDE, FunctionModel, U, function_jet, load_reference
+from .pde import PDE
 from .poisson import Poisson, PoissonSineCube, PoissonSineSquare, PoissonTwoBody
+from .reference import load_reference
 from .registry import ENTRY_POINT_GROUP, PROBLEMS, available_problems, get_problem, problem_from_params
+from .requests import U
 from .sampling import CUBE_SAMPLERS, RADIAL_SAMPLERS
 
 __all__ = [

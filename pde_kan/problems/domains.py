@@ -242,6 +242,12 @@ class SpaceTime:
         x = self.space.sample_interior(n, generator, sampler=sampler)
         return _finish(torch.cat([x, x.new_full((n, 1), self.t0)], dim=1), dtype, device)
 
+    @property
+    def bounds(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """Bounding box ``(lows, highs)``: the space's, then ``t0`` / ``t1``."""
+        lo, hi = self.space.bounds
+        return lo + (self.t0,), hi + (self.t1,)
+
     def contains(self, x: torch.Tensor, tol: float = 1e-12) -> torch.Tensor:
         t = x[:, -1]
         slack = tol * (self.t1 - self.t0)
@@ -249,3 +255,5 @@ class SpaceTime:
 
 
 Domain = Union[Ball, Box, SpaceTime]
+#: the domain types (each has ``dim``, ``bounds``, ``contains``, ``sample_interior``, ``sample_boundary``)
+DOMAINS = (Ball, Box, SpaceTime)

@@ -40,6 +40,7 @@ from .._checks import lookup
 from .allen_cahn import AllenCahn, AllenCahnTime, AllenCahnTwoBody
 from .base import Problem, jsonable
 from .classic import FACTORIES
+from .pde import PDE
 from .poisson import Poisson, PoissonSineCube, PoissonSineSquare, PoissonTwoBody
 
 
@@ -76,9 +77,23 @@ PROBLEMS: dict[str, Callable[..., Problem]] = {
 
 ENTRY_POINT_GROUP = "pde_kan.problems"
 
-PROBLEM_CLASSES: dict[str, type] = {cls.name: cls for cls in
-                                    (PoissonTwoBody, AllenCahnTwoBody, PoissonSineCube, PoissonSineSquare,
-                                     AllenCahnTime)}
+
+
+def _registered_classes() -> dict[str, type]:
+    """Registered name -> the :class:`Problem` subclass that carries it as its own ``name``: the problems a saved
+    run rebuilds field by field (the PDE families of :mod:`.classic` are rebuilt by their factories). Derived
+    from :data:`PROBLEMS` and the subclasses defined when the registry is imported, never listed by hand."""
+    out: dict[str, type] = {}
+    stack = list(Problem.__subclasses__())
+    while stack:
+        cls = stack.pop()
+        stack.extend(cls.__subclasses__())
+        if cls.__dict__.get("name") in PROBLEMS:
+            out[cls.name] = cls
+    return out
+
+
+PROBLEM_CLASSES: dict[str, type] = _registered_classes()
 
 
 def _entry_points() -> dict[str, Any]:
@@ -133,7 +148,7 @@ def _call_checked(name: str, fn: Callable, kw: dict, valid: list[str], strict: b
 def _with_origin(problem: Any, name: str, kw: dict) -> Problem:
     if not isinstance(problem, Problem):
         raise TypeError(f"problem {name!r} must build a pde_kan.problems.Problem, got {type(problem).__name__}.")
-    if getattr(problem, "origin", "absent") is None:  # a PDE from a factory: record how to rebuild it
+    if isinstance(problem, PDE) and problem.origin is None:  # a PDE from a factory: record how to rebuild it
         object.__setattr__(problem, "origin", {"name": name, **jsonable(kw)})
         object.__setattr__(problem, "name", name)
     return problem

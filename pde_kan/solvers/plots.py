@@ -9,6 +9,7 @@ from typing import Mapping, Optional, Sequence
 import numpy as np
 import torch
 
+from ..problems.domains import DOMAINS, SpaceTime
 from .checkpoint import atomic_write
 
 # history columns shown, with their legend labels: losses on one axis, errors on the other
@@ -40,7 +41,7 @@ def describe(solution) -> str:
     cfg = getattr(solution.model, "config", None) or solution.attrs.get("model_config") or {}
     parts = []
     if problem is not None:
-        parts.append(getattr(problem, "name", type(problem).__name__))
+        parts.append(problem.name)
     if isinstance(cfg, dict):
         if cfg.get("adapter") == "lotra":
             parts.append(f"{backbone_label(cfg.get('base', {}))} + LoTRA")
@@ -102,23 +103,17 @@ def plot_history(solution, path, keys: Optional[Sequence[str]] = None) -> Path:
 
 
 def _bounds(domain, dim: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per-coordinate (low, high) of ``domain``'s bounding box; time included for space-time domains."""
-    if domain is None:
+    """Per-coordinate (low, high) of ``domain``'s bounding box (``domain.bounds``; time included for space-time
+    domains); ``[-1, 1]`` per coordinate for a domain of another type."""
+    if not isinstance(domain, DOMAINS):
         return -np.ones(dim), np.ones(dim)
-    if hasattr(domain, "space"):  # SpaceTime: space bounds, then [t0, t1]
-        lo, hi = _bounds(domain.space, dim - 1)
-        return np.append(lo, domain.t0), np.append(hi, domain.t1)
-    if hasattr(domain, "lows"):
-        return np.asarray(domain.lows, float), np.asarray(domain.highs, float)
-    if hasattr(domain, "radius"):
-        c = np.broadcast_to(np.asarray(getattr(domain, "center", 0.0), float), (dim,))
-        return c - domain.radius, c + domain.radius
-    return -np.ones(dim), np.ones(dim)
+    lo, hi = domain.bounds
+    return np.asarray(lo, float), np.asarray(hi, float)
 
 
 def _coordinate_names(problem) -> list[str]:
     d = problem.dim
-    if hasattr(getattr(problem, "domain", None), "space"):
+    if isinstance(problem.domain, SpaceTime):
         return [f"x_{i + 1}" if d > 2 else "x" for i in range(d - 1)] + ["t"]
     return [f"x_{i + 1}" for i in range(d)]
 
@@ -139,10 +134,10 @@ def plot_slice(solution, path, resolution: int = 101, fixed: Optional[Sequence[f
     if d < 2:
         raise ValueError(f"plot_slice: the problem has dim={d}; a slice needs at least 2 coordinates.")
     plt = _pyplot()
-    domain = getattr(problem, "domain", None)
+    domain = problem.domain
     lo, hi = _bounds(domain, d)
     names = _coordinate_names(problem)
-    space_time = hasattr(domain, "space")
+    space_time = isinstance(domain, SpaceTime)
     i, j = axes if axes is not None else ((0, d - 1) if space_time else (0, 1))
     base = (lo + hi) / 2 if fixed is None else np.asarray(fixed, float)
     if base.shape != (d,):
@@ -156,9 +151,9 @@ def plot_slice(solution, path, resolution: int = 101, fixed: Optional[Sequence[f
     x = torch.as_tensor(pts, dtype=p.dtype, device=p.device)
     pred = np.asarray(solution.predict(x).cpu().numpy(), float)
     with torch.no_grad():
-        exact = problem.exact(x).cpu().numpy() if getattr(problem, "exact", None) is not None else None
+        exact = problem.exact(x).cpu().numpy() if problem.exact is not None else None
     inside = np.ones(len(pts), bool)
-    if domain is not None and hasattr(domain, "contains"):
+    if isinstance(domain, DOMAINS):
         inside = domain.contains(x).cpu().numpy().astype(bool)
     if exact is None:  # a problem without exact solution: the prediction alone
         fields = [("predicted u", pred, "viridis", {})]
@@ -193,11 +188,12 @@ def plot_slice(solution, path, resolution: int = 101, fixed: Optional[Sequence[f
 
 
 def plot_comparison(runs: Mapping[str, object], path, metric: str = "rel_l2", title: str = "") -> Path:
-    """``metric`` against step for several runs (label -> Solution) on one log axis, e.g. the demo's backbones."""
+    """``metric`` against step for several runs (label -> Solution or its history table) on one log axis, e.g. the
+    demo's backbones."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.4), layout="constrained")
     for label, sol in runs.items():
-        table = sol.history_table() if hasattr(sol, "history_table") else sol
+        table = sol if isinstance(sol, Mapping) else sol.history_table()
         if metric not in table:
             continue
         y, steps = np.asarray(table[metric]), np.asarray(table["step"])

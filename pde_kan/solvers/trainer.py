@@ -15,6 +15,7 @@ from typing import Any, Iterable, Optional, Sequence
 import torch
 
 from .._checks import resolve_device, resolve_dtype
+from ..nn import n_parameters, optimizer_groups
 from .callbacks import Callback
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import TrainConfig
@@ -204,9 +205,7 @@ class Trainer:
             params = [p for ps in self.groups.values() for p in ps]
             return torch.optim.LBFGS(params, lr=c.lbfgs_lr, max_iter=20, history_size=50,
                                      line_search_fn="strong_wolfe", tolerance_grad=1e-12, tolerance_change=1e-15)
-        groups = [{"params": ps, "lr": self.group_lr.get(name, self.lr), "name": name}
-                  for name, ps in self.groups.items() if ps]
-        return torch.optim.Adam(groups)
+        return torch.optim.Adam(optimizer_groups(self.groups, self.lr, self.group_lr))
 
     def _schedule(self, step: int) -> float:
         c = self.config
@@ -380,7 +379,7 @@ class Trainer:
         return self
 
     def summary(self, steps_run: int) -> dict[str, float]:
-        n = sum(p.numel() for ps in self.groups.values() for p in ps)
+        n = n_parameters(self.model)
         return {**self.last_metrics, "seconds": self.seconds, "steps": self.step, "lr": self.lr,
                 "steps_per_second": steps_run / self.seconds if self.seconds > 0 else float("nan"),
                 "peak_memory_mb": peak_memory_mb(self.device), "trainable_parameters": n,

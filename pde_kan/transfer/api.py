@@ -26,7 +26,7 @@ from typing import Callable, Iterable, Optional, Union
 from torch import nn
 
 from .._checks import lookup, positive_float
-from ..nn import backbone_from_config
+from ..nn import backbone_from_config, n_parameters
 from ..solvers import Solution, TrainConfig, load_solution, solve
 from ..solvers.trainer import resolve_lr
 from .config import LoTRAConfig
@@ -195,7 +195,7 @@ def transfer(problem, source, *, method: str = "lotra", config: Optional[TrainCo
         config = config.replace(group_lr={**tuned.group_lr(lr), **config.group_lr})
     result = solve(problem, tuned, config, callbacks=callbacks, resume=resume)
     result.attrs["transfer"] = {
-        "method": method, "trainable_parameters": int(sum(p.numel() for p in tuned.parameters() if p.requires_grad)),
+        "method": method, "trainable_parameters": n_parameters(tuned),
         "lotra": tuned.lotra_config.to_dict() if isinstance(tuned, LoTRAModel) else None,
         "lr": lr, "lr_from": lr_from, "warm_start": warm_start is not None,
     }

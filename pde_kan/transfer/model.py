@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from .._checks import positive_float
-from ..nn import DenseCoefficients, HyperCoefficients, KANLayer, TuckerCoefficients
+from ..nn import DenseCoefficients, HyperCoefficients, KANLayer, TuckerCoefficients, n_parameters
 from .config import LoTRAConfig
 from .io import save_adapter, weights_hash
 from .layers import (DenseLoTRA, EmbeddingLoTRA, HypernetTuning, LoTRALayer, TuckerLoTRA,
@@ -134,7 +134,7 @@ class LoTRAModel(nn.Module):
         return self.base_model(x)
 
     def n_parameters(self, trainable_only: bool = True) -> int:
-        return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)
+        return n_parameters(self, trainable_only)
 
     # --- adapters ----------------------------------------------------------------------------------------
     def _alive(self, what: str) -> None:
@@ -232,7 +232,8 @@ class LoTRAModel(nn.Module):
     def param_groups(self) -> dict[str, list[nn.Parameter]]:
         """Trainable parameters by group for :class:`~pde_kan.solvers.Trainer`: ``"lotra_core.i"``,
         ``"lotra_out.i"``, ``"lotra_in.i"``, ``"lotra_basis.i"`` per adapted layer ``i``, or ``"hypernet"`` in
-        MetaKAN hypernet mode; :meth:`group_lr` gives their rates."""
+        MetaKAN hypernet mode; :meth:`group_lr` gives their rates (torch optimiser groups with them:
+        ``pde_kan.nn.optimizer_groups(model.param_groups(), lr, model.group_lr(lr))``)."""
         self._alive("param_groups")
         groups: dict[str, list[nn.Parameter]] = {}
         seen: set[int] = set()  # a hypernet shared between layers counts once

@@ -19,20 +19,16 @@ from __future__ import annotations
 import inspect
 import logging
 import time
-from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
+from typing import Any, Iterable, Mapping, Optional, Sequence
 
 from .._checks import positive_int
 from .report import Report
+from .suite import Callbacks, Suite, backbone_kwargs, backbone_names, build_backbone, run_callbacks
 
 log = logging.getLogger("pde_kan")
 
 DEFAULT_PROBLEMS = ("poisson-two-body", "allen-cahn-two-body", "poisson-sine-cube", "poisson-sine-square")
 PDE_BACKBONES = ("kan", "metakan", "slimkan", "mlp")
-#: backbone keywords of the suite (MetaKAN as the reference PDE runs: embedding 1, hypernet hidden 16)
-BACKBONE_KWARGS: dict[str, dict[str, Any]] = {
-    "kan": {}, "metakan": {"embedding_dim": 1, "hyper_hidden": 16}, "slimkan": {"ranks": (8, 8, 4)},
-    "mlp": {"activation": "tanh"},
-}
 
 
 def make_problem(name: str, dim: int = 5, seed: int = 0):
@@ -61,7 +57,7 @@ def pde_config(steps: int = 2000, lr: float = 1e-2, lr_final_factor: float = 0.0
                        dtype="float64", device=device)
 
 
-class PDESuite:
+class PDESuite(Suite):
     """Solve each analytic case with each backbone and report the errors.
 
     Args:
@@ -69,10 +65,15 @@ class PDESuite:
         dim: input dimension of the dimension-free problems.
         hidden: hidden widths of every backbone (``[problem.dim, *hidden, 1]``).
         seed: problem and model seed.
+        backbone_settings: backbone keywords, one flat mapping for all backbones (each takes those its
+            constructor has, :func:`~pde_kan.validation.suite.backbone_kwargs`); every keyword not given keeps
+            the constructor's default (MetaKAN: embedding 1, hypernet hidden 16, as the reference PDE runs).
     """
 
+    progress_metric = "rel_l2"
+
     def __init__(self, problems: Optional[Iterable[str]] = None, dim: int = 5, hidden: Sequence[int] = (32, 32),
-                 seed: int = 0):
+                 seed: int = 0, backbone_settings: Optional[Mapping[str, Any]] = None):
         names = list(DEFAULT_PROBLEMS if problems is None else problems)
         if not names:
             raise ValueError("PDESuite: problems is empty; pass None for the default cases or registry names.")
@@ -80,42 +81,38 @@ class PDESuite:
         self.seed = positive_int("seed", seed, minimum=0, owner="PDESuite")
         self.hidden = [positive_int(f"hidden[{i}]", h, owner="PDESuite") for i, h in enumerate(hidden)]
         self.problems = [make_problem(n, self.dim, self.seed) for n in names]
+        self.backbone_settings = dict(backbone_settings or {})
 
-    def run(self, backbones: Sequence[str] = PDE_BACKBONES, config=None,
-            backbone_kwargs: Optional[Mapping[str, Mapping[str, Any]]] = None,
-            callbacks: Optional[Callable[[str, str], Sequence[Any]]] = None) -> Report:
+    def run(self, backbones: Any = PDE_BACKBONES, config=None, callbacks: Optional[Callbacks] = None) -> Report:
         """Train every (problem, backbone) pair with :func:`~pde_kan.solvers.solve`.
 
         Args:
             backbones: registry names.
             config: :class:`~pde_kan.solvers.TrainConfig` (default :func:`pde_config`).
-            backbone_kwargs: per-backbone keywords (default :data:`BACKBONE_KWARGS`).
             callbacks: ``(problem, backbone) -> callbacks`` for each run.
 
         Returns:
-            :class:`Report` titled ``"pde"``: ``problem``, ``dim``, ``backbone``, ``rel_l2``, ``rel_l1``,
-            ``max_abs``, ``params``, ``seconds``.
+            :class:`Report` titled ``"pde"``: ``task`` (= ``problem``), ``problem``, ``dim``, ``backbone``,
+            ``rel_l2``, ``rel_l1``, ``max_abs``, ``params``, ``seconds``.
         """
-        from ..nn import get_backbone
         from ..solvers import solve
 
         config = pde_config() if config is None else config
-        kwargs = dict(BACKBONE_KWARGS, **(backbone_kwargs or {}))
+        names = backbone_names(backbones)
+        settings = dict(self.backbone_settings, seed=self.seed, dtype=config.dtype)
+        stated = {b: {k: list(v) if isinstance(v, tuple) else v
+                      for k, v in backbone_kwargs(b, self.backbone_settings).items()} for b in names}
         report = Report("pde", metadata={"hidden": self.hidden, "dim": self.dim, "seed": self.seed,
-                                         "config": config.to_dict(),
-                                         "backbone_kwargs": {b: {k: list(v) if isinstance(v, tuple) else v
-                                                                 for k, v in kwargs.get(b, {}).items()}
-                                                             for b in backbones}})
+                                         "config": config.to_dict(), "backbone_kwargs": stated})
         for problem in self.problems:
-            for name in backbones:
-                model = get_backbone(name, [problem.dim, *self.hidden, 1], seed=self.seed, dtype=config.dtype,
-                                     **kwargs.get(name, {}))
-                cbs = list(callbacks(problem.name, name)) if callbacks is not None else []
+            for name in names:
+                model = build_backbone(name, [problem.dim, *self.hidden, 1], settings)
+                cbs = run_callbacks(callbacks, problem.name, name)
                 start = time.perf_counter()
                 sol = solve(problem, model, config, callbacks=cbs)
                 seconds = time.perf_counter() - start
                 m = sol.metrics
-                report.add({"problem": problem.name, "dim": problem.dim, "backbone": name,
+                report.add({"task": problem.name, "problem": problem.name, "dim": problem.dim, "backbone": name,
                             "rel_l2": m["rel_l2"], "rel_l1": m["rel_l1"], "max_abs": m["max_abs"],
                             "params": model.n_parameters(), "steps": int(m["steps"]), "seconds": seconds})
                 log.info("pde %s (d=%d) %s: rel L2 %.3e", problem.name, problem.dim, name, m["rel_l2"])
@@ -125,7 +122,7 @@ class PDESuite:
 def run_pde(problems: Optional[Iterable[str]] = None, backbones: Sequence[str] = PDE_BACKBONES,
             steps: int = 2000, dim: int = 5, hidden: Sequence[int] = (32, 32), lr: float = 1e-2, seed: int = 0,
             device: str = "auto", out=None, progress: bool = False,
-            callbacks: Optional[Callable[[str, str], Sequence[Any]]] = None) -> Report:
+            callbacks: Optional[Callbacks] = None) -> Report:
     """The PDE suite with :func:`pde_config`; returns its :class:`Report`.
 
     Args:
@@ -135,19 +132,11 @@ def run_pde(problems: Optional[Iterable[str]] = None, backbones: Sequence[str] =
         dim, hidden: problem dimension and hidden widths.
         out: directory to save the report in (CSV, HDF5, text, figure); nothing is written without it.
         progress: a tqdm bar per run.
+        callbacks: ``(problem, backbone) -> callbacks`` for each run.
     """
     suite = PDESuite(problems, dim=dim, hidden=hidden, seed=seed)
     config = pde_config(steps=steps, lr=lr, seed=seed, device=device)
-
-    def cbs(problem: str, backbone: str) -> list:
-        out_cbs = list(callbacks(problem, backbone)) if callbacks is not None else []
-        if progress:
-            from ..solvers import ProgressBar
-
-            out_cbs.append(ProgressBar(desc=f"{problem} {backbone}", metric="rel_l2", leave=False))
-        return out_cbs
-
-    report = suite.run(backbones, config, callbacks=cbs)
+    report = suite.run(backbones, config, callbacks=suite.callbacks_with_progress(callbacks, progress))
     if out is not None:
         report.save(out, x="params", y="rel_l2", group="backbone")
     return report

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from pde_kan import KAN, MLP, MetaKAN, SlimKAN
-from pde_kan.problems import AllenCahn, Poisson
+from pde_kan.problems import AllenCahn, Ball, Box, Poisson, SpaceTime
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -123,6 +123,11 @@ def test_geometry_and_boundary_conditions(dde):
     np.testing.assert_allclose(np.asarray(g)[:, 0], np.sin(np.pi * xb / 2).sum(1), rtol=0, atol=1e-14)
     st = ddei.to_deepxde(AllenCahn.time(2), num_domain=8, seed=0)
     assert isinstance(st.geom, dde.geometry.GeometryXTime) and st.geom.dim == 3
+    # geometry by domain type (a registry keyed by the class), not by class-name strings
+    assert set(ddei.GEOMETRIES) == {Ball, Box, SpaceTime}
+    with pytest.raises(TypeError, match=r"no DeepXDE geometry for domain type str; supported: Ball, Box, "
+                                        r"SpaceTime"):
+        ddei._geometry(dde, "ball")
 
 
 def test_kan_trained_through_dde_model_sine_square(dde):

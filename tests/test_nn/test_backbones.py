@@ -228,6 +228,73 @@ def test_metakan_shared_hypernet_param_groups_deduplicated():
     assert len(groups["embeddings"]) == 3
 
 
+def test_param_groups_order_and_default_group_of_other_parameters():
+    m = MetaKAN([3, 4, 1], base_weight="free")
+    assert list(m.param_groups()) == ["hypernet", "embeddings", "base"]
+    kan = make("kan")
+    assert [id(p) for p in kan.param_groups()["default"]] == [id(p) for p in kan.parameters()]
+    kan.extra = torch.nn.Linear(2, 2, dtype=torch.float64)  # registered outside the layers: "default", last
+    assert [id(p) for p in kan.param_groups()["default"][-2:]] == [id(kan.extra.weight), id(kan.extra.bias)]
+
+
+def test_group_parameters_sees_sources_in_any_module_and_outermost_sources_only():
+    from pde_kan.nn import DenseCoefficients, HyperCoefficients, group_parameters
+    from pde_kan.nn.layer import CoefficientSource
+
+    class Wrapped(CoefficientSource):  # a source around another speaks for it (as a LoTRA adapter does)
+        def __init__(self, base):
+            super().__init__()
+            self.base = base
+            self.delta = torch.nn.Parameter(torch.zeros(2, dtype=torch.float64))
+
+        def param_groups(self):
+            return {"delta": [self.delta]}
+
+    net = torch.nn.Sequential(HyperCoefficients(2, 3, 8, hyper_hidden=4), torch.nn.Linear(3, 1),
+                              Wrapped(DenseCoefficients(2, 3, 8)))
+    groups = group_parameters(net)
+    assert list(groups) == ["hypernet", "embeddings", "delta", "default"]
+    assert [id(p) for p in groups["default"]] == [id(p) for p in net[1].parameters()] + [
+        id(p) for p in net[2].base.parameters()]  # the wrapped base, not named by its wrapper, is "default"
+
+
+def test_n_parameters_and_optimizer_groups():
+    from pde_kan.nn import n_parameters, optimizer_groups
+    m = MetaKAN([3, 4, 1], hyper_hidden=5)
+    assert n_parameters(m) == m.n_parameters() == sum(p.numel() for p in m.parameters())
+    m.layers[0].source.embeddings.requires_grad_(False)
+    assert n_parameters(m) == n_parameters(m, trainable_only=False) - 12
+    shared = torch.nn.Linear(2, 2)
+    assert n_parameters(torch.nn.Sequential(shared, shared)) == 6  # a shared parameter counts once
+    groups = m.param_groups()
+    opt = optimizer_groups({**groups, "empty": []}, 1e-2, {"hypernet": 1e-3})
+    assert [(g["name"], g["lr"]) for g in opt] == [("hypernet", 1e-3), ("embeddings", 1e-2)]
+    assert opt[0]["params"] == groups["hypernet"]
+    assert m.group_lr(1e-2) == {}  # a backbone recommends no per-group rates
+
+
+def test_backbone_wrapper_forwards_the_interface():
+    from pde_kan.nn import BackboneWrapper
+
+    class Scaled(BackboneWrapper, torch.nn.Module):
+        def __init__(self, backbone):
+            super().__init__()
+            self.backbone = backbone
+            self.gain = torch.nn.Parameter(torch.ones((), dtype=torch.float64))
+
+        def forward(self, x):
+            return self.gain * self.backbone(x)
+
+    inner = make("metakan")
+    w = Scaled(inner)
+    assert (w.name, w.recommended_lr, w.in_features, w.out_features, w.dtype) == (
+        "metakan", inner.recommended_lr, 3, 2, torch.float64)
+    assert w.param_groups().keys() == inner.param_groups().keys() and w.group_lr(1e-3) == {}
+    assert w.n_parameters() == inner.n_parameters() + 1
+    with pytest.raises(ValueError, match="MetaKAN: x must have shape"):
+        w.check(torch.zeros(4, 5, dtype=torch.float64))
+
+
 @pytest.mark.parametrize("name", available_backbones())
 def test_float32(name):
     m64 = make(name)

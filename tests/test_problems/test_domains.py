@@ -156,3 +156,19 @@ def test_sampler_argument_validation():
         Ball(2).sample_interior(0, gen())
     with pytest.raises(TypeError, match=r"generator must be a torch.Generator, got int; pass generator=torch.Generator"):
         Box.cube(2).sample_interior(10, 0)
+
+
+def test_every_domain_gives_its_bounding_box():
+    """The plots take a domain's extent from ``domain.bounds`` (no probing for ``radius`` / ``lows``)."""
+    from pde_kan.solvers.plots import _bounds
+
+    ball = Ball(2, radius=0.5, center=(0.25, -0.25))
+    assert ball.bounds == ((-0.25, -0.75), (0.75, 0.25))
+    assert Box.cube(2).bounds == ((0.0, 0.0), (1.0, 1.0))
+    st = SpaceTime(ball, 0.0, 2.0)
+    assert st.bounds == ((-0.25, -0.75, 0.0), (0.75, 0.25, 2.0))
+    lo, hi = _bounds(st, 3)
+    np.testing.assert_array_equal(lo, [-0.25, -0.75, 0.0])
+    np.testing.assert_array_equal(hi, [0.75, 0.25, 2.0])
+    lo, hi = _bounds(None, 2)  # a domain of another type: [-1, 1] per coordinate
+    np.testing.assert_array_equal(lo, [-1.0, -1.0])

@@ -43,6 +43,14 @@ def test_registry_matches_factories():
     assert get_problem("allen-cahn-time", dim=4, c=0.5) == AllenCahn.time(3, c=0.5)
 
 
+def test_problem_classes_are_derived_from_the_registry():
+    from pde_kan.problems.registry import PROBLEM_CLASSES, PROBLEMS
+
+    assert PROBLEM_CLASSES == {c.name: c for c in (PoissonTwoBody, AllenCahnTwoBody, PoissonSineCube,
+                                                   PoissonSineSquare, AllenCahnTime)}
+    assert all(name in PROBLEMS and cls.name == name for name, cls in PROBLEM_CLASSES.items())
+
+
 def test_registry_errors():
     with pytest.raises(ValueError, match=r"unknown problem 'poisson'; valid names: 'allen-cahn-time', .*'poisson-two-body'"):
         get_problem("poisson", dim=3)

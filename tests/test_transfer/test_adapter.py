@@ -7,7 +7,7 @@ import torch
 
 from pde_kan import KAN, MetaKAN, SlimKAN
 from pde_kan.diff import laplacian
-from pde_kan.nn import DenseCoefficients, Tucker, hosvd
+from pde_kan.nn import DenseCoefficients, Tucker, hosvd, optimizer_groups
 from pde_kan.transfer import (DenseLoTRA, HypernetTuning, LoTRAConfig, LoTRALayer, LoTRAModel, get_delta,
                               inject_lotra, load_adapter, lotra_parameter_count, weights_hash)
 from pde_kan.transfer.layers import zero_delta
@@ -213,7 +213,8 @@ def test_param_groups_name_every_component_and_carry_the_rule():
     rates = model.group_lr(1e-3)
     assert rates["lotra_core.0"] == pytest.approx(1e-3 * 2) and rates["lotra_out.0"] == pytest.approx(1e-3 / 2)
     assert rates["lotra_in.1"] == pytest.approx(1e-3 / 4) and rates["lotra_basis.1"] == pytest.approx(1e-3)
-    assert set(groups) == set(rates)  # every group has its rate
+    torch_groups = optimizer_groups(groups, 1e-3, rates)
+    assert {g["name"]: g["lr"] for g in torch_groups} == rates
     uniform = inject_lotra(KAN([3, 16, 1]), LoTRAConfig(lr_rule="uniform"))
     assert set(uniform.group_lr(1e-3).values()) == {1e-3}
 

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from pde_kan import KAN
+from pde_kan.nn import optimizer_groups
 from pde_kan.transfer import LoTRAConfig, component_rates, inject_lotra
 from pde_kan.transfer.rates import DENSE_EXPONENTS, EMBEDDING_EXPONENTS, rank_factors
 
@@ -23,8 +24,7 @@ def first_step_changes(base, x, target, rule, seed, lr=1e-3, config=None):
     gradient while G = 0) and by each factor's first step with a nonzero gradient (step 2), one at a time."""
     config = config or LoTRAConfig(ranks=(4, 4, 3), lr_rule=rule)
     model = inject_lotra(copy.deepcopy(base), config.replace(seed=seed))
-    rates = model.group_lr(lr)
-    opt = torch.optim.Adam([{"params": ps, "lr": rates[name]} for name, ps in model.param_groups().items()])
+    opt = torch.optim.Adam(optimizer_groups(model.param_groups(), lr, model.group_lr(lr)))
     comps = {c: ps[0] for c, ps in model.adapters()["layers.0"].components().items()}
 
     def step():

@@ -219,7 +219,7 @@ def test_a_short_digits_run_beats_a_stated_accuracy():
     preset = DIGITS.replace(hidden=(32,), batch_size=128, schedule="constant", lr=1e-2)
     report = run_images("digits", backbones=("kan",), preset=preset, epochs=5, device="cpu")
     (row,) = report.rows
-    assert row["steps"] == 5 * 12
+    assert row["steps"] == 5 * 12 and row["task"] == row["dataset"] == "digits"
     assert row["test_accuracy"] >= 0.93, row  # 96.7% measured; chance is 10%
     assert row["params_ratio"] == 1.0
 

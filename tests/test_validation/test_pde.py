@@ -20,7 +20,7 @@ def test_unknown_problem_and_empty_list_are_rejected():
 def test_a_short_two_body_solve_reports_its_errors():
     report = run_pde(["poisson-two-body"], backbones=("kan",), steps=60, dim=3, hidden=(8,), device="cpu")
     (row,) = report.rows
-    assert row["problem"] == "poisson-two-body" and row["dim"] == 3 and row["steps"] == 60
+    assert row["problem"] == row["task"] == "poisson-two-body" and row["dim"] == 3 and row["steps"] == 60
     assert row["params"] == (3 * 8 + 8 * 1) * 9  # KAN [3, 8, 1], G=5, k=3: 8 coefficients + base weight per edge
     assert row["rel_l2"] < 0.2, row  # 0.084 measured; the untrained hard-BC ansatz is near 1
     assert 0 < row["max_abs"] and 0 < row["rel_l1"] < 0.3

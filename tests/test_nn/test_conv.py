@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from pde_kan.validation.conv import (CONV4, CONV8, ConvKANNet, ConvPreset, cluster_by_width, conv_parameter_count,
+from pde_kan.nn.conv import (CONV4, CONV8, ConvKANNet, ConvPreset, cluster_by_width, conv_parameter_count,
                                      kan_conv2d, metakan_conv2d)
 
 

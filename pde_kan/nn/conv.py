@@ -25,8 +25,10 @@ from torch import nn
 from torch.nn import functional as F
 
 from .._checks import choice, positive_int, resolve_dtype
-from ..nn import BSplineBasis, DenseCoefficients, HyperCoefficients, HyperNet, KANLayer
-from ..nn.layer import CoefficientSource
+from .backbone import n_parameters
+from .hyper import HyperCoefficients, HyperNet
+from .layer import CoefficientSource, DenseCoefficients, KANLayer
+from .splines import BSplineBasis
 
 CONV_KINDS = ("kan", "metakan")
 
@@ -222,7 +224,7 @@ class ConvKANNet(nn.Module):
         kind: ``"kan"`` (dense coefficients) or ``"metakan"`` (hypernetwork-generated).
         in_channels, n_classes: data shape.
         preset: a :class:`ConvPreset` (``CONV4``, ``CONV8``) or its name.
-        input_range: range of the raw pixel values (``(0, 1)`` for the readers of :mod:`.images`).
+        input_range: range of the raw pixel values (``(0, 1)`` for the readers of :mod:`pde_kan.validation.images`).
         seed, dtype, device: initialisation seed (private generator), parameter dtype and device.
     """
 
@@ -310,7 +312,7 @@ class ConvKANNet(nn.Module):
         return groups
 
     def n_parameters(self, trainable_only: bool = True) -> int:
-        return sum(q.numel() for q in self.parameters() if q.requires_grad or not trainable_only)
+        return n_parameters(self, trainable_only)
 
     def n_edges(self) -> int:
         """Edges (output channel, input channel, kernel offset) over all conv layers."""
