@@ -1,9 +1,10 @@
 # Two entry points for a new user: `make demo` and `make test`. Both create .venv first.
+# `make test-fast` skips the tests marked slow (under a minute); `make docs` builds the API reference.
 PYTHON ?= python3
 VENV   ?= .venv
 PY      = $(VENV)/bin/python
 
-.PHONY: venv demo test clean
+.PHONY: venv demo test test-fast docs clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -20,5 +21,13 @@ demo: venv
 test: venv
 	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PY) -m pytest -q
 
+test-fast: venv
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PY) -m pytest -q -m "not slow"
+
+# The API reference from the docstrings, every warning an error (tests/test_docs.py builds it the same way).
+docs: venv
+	MPLBACKEND=Agg $(PY) -m sphinx -W --keep-going -q -b html docs/api build/api
+	@echo "open build/api/index.html"
+
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) runs .pytest_cache build/api

@@ -87,7 +87,8 @@ def step(problem, model, x, f, method: str, k: int, generator, probe: int = 0):
     ``probe > 0`` (autograd only): differentiate ``probe`` coordinates, not all d."""
     import torch
 
-    from pde_kan.diff import apply_transform, autograd_laplacian
+    from pde_kan.diff import autograd_laplacian
+    from pde_kan.diff.engines import apply_transform
 
     model.zero_grad(set_to_none=True)
     if method == "value":

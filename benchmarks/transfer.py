@@ -9,7 +9,7 @@ Family: Poisson two-body, d = 10 (``Δu = f`` on the unit ball), source coeffici
 * ``unrelated``: the coefficients of seed 1 (reported, not targeted: nothing in the source helps there);
 * optionally (``--allen-cahn``) time-dependent Allen–Cahn on the unit ball in R^3 x [0, 1], ``c`` 0 -> 0.5.
 
-Methods (``transfer(..., lr="default")``: :data:`pde_kan.transfer.METHOD_RATES`): ``lotra`` (``LoTRAConfig()``:
+Methods (``transfer(..., lr="default")``: :data:`pde_kan.transfer.api.METHOD_RATES`): ``lotra`` (``LoTRAConfig()``:
 auto ranks within 15 % of full fine-tuning's parameters, base weights adapted, width- and rank-scaled rates at
 base 3e-2), ``full`` (0.3x the source rate), ``last_layer`` (3x), ``scratch`` (3x; a fresh model of the same
 architecture). Every run: Adam, exponential decay to 0.1x over its own steps, the same collocation seed per

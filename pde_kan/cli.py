@@ -236,7 +236,7 @@ def clear_run_files(out: Path) -> None:
 def start_out(out: Path, cfg: dict, overwrite: bool = False) -> None:
     """After every check: clear the previous run's files (--overwrite), create ``out`` and record the resolved
     settings in ``out/run.json``."""
-    from .solvers import atomic_write
+    from .solvers.checkpoint import atomic_write
 
     if overwrite:
         clear_run_files(out)
@@ -466,7 +466,8 @@ def _load_run(source: str, problem=None):
 
 def cmd_transfer(args) -> int:
     from ._checks import lookup
-    from .transfer import TRANSFER_METHODS, LoTRAConfig, LoTRAModel, transfer
+    from .transfer import LoTRAConfig, LoTRAModel, transfer
+    from .transfer.api import TRANSFER_METHODS
 
     src = Path(args.source)
     run_json = (src if src.is_dir() else src.parent) / "run.json"
@@ -636,7 +637,7 @@ def cmd_predict(args) -> int:
         arrays.update(exact=exact, error=pred - exact)
     except NotImplementedError:  # a problem without a closed-form solution
         pass
-    from .solvers import atomic_write
+    from .solvers.checkpoint import atomic_write
 
     def write(tmp):
         with h5py.File(tmp, "w") as f:

@@ -16,6 +16,7 @@ def run(*argv):
     return main([str(a) for a in argv])
 
 
+@pytest.mark.slow
 def test_solve_end_to_end_writes_every_file(tmp_path, capsys):
     out = tmp_path / "p3"
     rc = run("solve", "--problem", "poisson-two-body", "--dim", 3, "--backbone", "kan", "--hidden", 4,
@@ -83,11 +84,13 @@ def test_list_and_parse_value(capsys):
     assert parse_value("1e-3") == 1e-3 and parse_value("[1, 2]") == [1, 2] and parse_value("abc") == "abc"
 
 
+@pytest.mark.slow
 def test_console_script_entry_point_runs():
     proc = subprocess.run([sys.executable, "-m", "pde_kan.cli", "--version"], capture_output=True, text=True)
     assert proc.returncode == 0 and proc.stdout.startswith("pde-kan ")
 
 
+@pytest.mark.slow
 def test_demo_runs_with_tiny_step_count(tmp_path, capsys):
     out = tmp_path / "demo"
     assert run("demo", "--out", out, "--steps", 2, "--no-progress") == 0
@@ -232,6 +235,7 @@ def test_predict_command_from_npy_and_csv(tmp_path, capsys):
     assert "u at 7 points" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_plot_command_redraws_from_a_loaded_run(tmp_path):
     src = _solve(tmp_path / "r")
     assert not (src / "slice.png").exists()
@@ -242,6 +246,7 @@ def test_plot_command_redraws_from_a_loaded_run(tmp_path):
 
 
 # --- issue 16: a command line that never corrupts a run -----------------------------------------------------
+@pytest.mark.slow
 def test_overwrite_replaces_a_previous_run_and_leaves_no_stale_plots(tmp_path):
     out = tmp_path / "r"
     assert run("solve", "--problem", "poisson-sine-square", "--backbone", "kan", "--hidden", 3, "--steps", 2,

@@ -15,6 +15,8 @@ import pytest
 
 import pde_kan
 
+pytestmark = pytest.mark.slow  # a fresh interpreter per probe run (about 10 s in all)
+
 ROOT = Path(pde_kan.__file__).resolve().parent
 LEVELS = {"nn": 0, "diff": 1, "problems": 2, "solvers": 3, "transfer": 4, "validation": 5, "interop": 6, "cli": 7}
 BASE = -1  # the root package and private helpers (pde_kan._checks): usable by every layer
@@ -114,12 +116,17 @@ def test_every_layer_is_probed(probes):
     assert all(t.split(".")[1] in LEVELS for t in probes)
 
 
-@pytest.mark.parametrize("name", list(LEVELS))
-def test_fresh_import_pulls_in_no_higher_layer(probes, name):
+def probe_of(probes, name) -> tuple[str, dict]:
+    """``(target, probe result)`` of the layer ``name``; skips a layer that does not exist (yet)."""
     target = f"pde_kan.{name}"
     if target not in probes:
         pytest.skip(f"{target} does not exist yet")
-    result = probes[target]
+    return target, probes[target]
+
+
+@pytest.mark.parametrize("name", list(LEVELS))
+def test_fresh_import_pulls_in_no_higher_layer(probes, name):
+    target, result = probe_of(probes, name)
     assert not result["failed"], f"modules of {target} failed to import: {result['failed']}"
     own = LEVELS[name]
     upward = [m for m in result["modules"] if level_of(m) > own]
@@ -129,10 +136,7 @@ def test_fresh_import_pulls_in_no_higher_layer(probes, name):
 
 @pytest.mark.parametrize("name", list(LEVELS))
 def test_deepxde_only_through_interop(probes, name):
-    target = f"pde_kan.{name}"
-    if target not in probes:
-        pytest.skip(f"{target} does not exist yet")
-    result = probes[target]
+    target, result = probe_of(probes, name)
     outside = [who for who in result["deepxde_importers"] if not (who or "").startswith("pde_kan.interop")]
     assert not outside, f"deepxde imported by {outside} while importing {target}"
     if LEVELS[name] < LEVELS["interop"]:

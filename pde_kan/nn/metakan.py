@@ -39,7 +39,8 @@ class MetaKAN(Backbone):
         recompute: generate coefficients chunk by chunk, use each chunk at once and regenerate it in backward
             (activation checkpointing): peak memory holds one chunk of hypernet activations instead of every
             edge's, for a second hypernet forward pass per step.
-        Other arguments as :class:`~pde_kan.nn.KAN`.
+
+    Other arguments as :class:`~pde_kan.nn.KAN`.
     """
 
     name = "metakan"

@@ -118,7 +118,8 @@ class SlimKAN(Backbone):
             clipped to each layer's widths, so ``(8, 8, 4)`` works for an input layer of width 2; a rank above
             ``n_basis`` raises.
         contraction: ``"auto"``, ``"factored"`` or ``"materialized"``; see :class:`TuckerCoefficients`.
-        Other arguments as :class:`~pde_kan.nn.KAN`.
+
+    Other arguments as :class:`~pde_kan.nn.KAN`.
     """
 
     name = "slimkan"

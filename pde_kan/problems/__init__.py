@@ -11,26 +11,22 @@ All domains lie inside the default spline grid range ``[-1, 1]`` (unit ball, ``[
 ``t in [0, 1]``), so network inputs need no rescaling.
 """
 from .allen_cahn import AllenCahn, AllenCahnTime, AllenCahnTwoBody
-from .base import Problem, closed_jet
+from .base import Problem
 from .boundary import boundary_parts
 from .classic import advection_diffusion, burgers, heat, helmholtz, wave
-from .closed_form import FunctionModel, function_jet
+from .closed_form import FunctionModel
 from .conditions import Dirichlet, Initial, InitialVelocity, Neumann, Periodic, Robin
 from .domains import Ball, Box, SpaceTime
-from .functions import UserFunction
-from .manufactured import Field
 from .pde import PDE
 from .poisson import Poisson, PoissonSineCube, PoissonSineSquare, PoissonTwoBody
 from .reference import load_reference
-from .registry import ENTRY_POINT_GROUP, PROBLEMS, available_problems, get_problem, problem_from_params
+from .registry import ENTRY_POINT_GROUP, available_problems, get_problem, problem_from_params
 from .requests import U
-from .sampling import CUBE_SAMPLERS, RADIAL_SAMPLERS
 
-__all__ = [
-    "AllenCahn", "AllenCahnTime", "AllenCahnTwoBody", "Ball", "Box", "CUBE_SAMPLERS", "Dirichlet",
-    "ENTRY_POINT_GROUP", "Field", "FunctionModel", "Initial", "InitialVelocity", "Neumann", "PDE", "PROBLEMS",
-    "Periodic", "Poisson", "PoissonSineCube", "PoissonSineSquare", "PoissonTwoBody", "Problem",
-    "RADIAL_SAMPLERS", "Robin", "SpaceTime", "U", "UserFunction", "advection_diffusion", "available_problems",
-    "boundary_parts", "burgers", "closed_jet", "function_jet", "get_problem", "heat", "helmholtz",
-    "load_reference", "problem_from_params", "wave",
+__all__ = [  # public names only; internals stay importable from their modules
+    "AllenCahn", "AllenCahnTime", "AllenCahnTwoBody", "Ball", "Box", "Dirichlet", "ENTRY_POINT_GROUP",
+    "FunctionModel", "Initial", "InitialVelocity", "Neumann", "PDE", "Periodic", "Poisson", "PoissonSineCube",
+    "PoissonSineSquare", "PoissonTwoBody", "Problem", "Robin", "SpaceTime", "U", "advection_diffusion",
+    "available_problems", "boundary_parts", "burgers", "get_problem", "heat", "helmholtz", "load_reference",
+    "problem_from_params", "wave",
 ]

@@ -18,7 +18,8 @@ from typing import Any, ClassVar, Optional
 
 import torch
 
-from ..diff import Derivatives, Jet, apply_transform, pde_derivatives
+from ..diff import Derivatives, Jet, pde_derivatives
+from ..diff.engines import apply_transform
 from .._checks import choice, positive_float
 from .manufactured import Field
 

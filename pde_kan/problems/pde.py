@@ -42,7 +42,7 @@ from typing import Any, Callable, ClassVar, Optional
 
 import torch
 
-from ..diff import check_method
+from ..diff.engines import check_method
 from .ansatz import Ansatz, _plan_hard
 from .base import Problem, jsonable
 from .closed_form import FunctionModel

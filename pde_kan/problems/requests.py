@@ -8,7 +8,7 @@ from typing import Optional
 
 import torch
 
-from ..diff import AUTOGRAD_METHODS
+from ..diff.engines import AUTOGRAD_METHODS
 
 VALUE, LAPLACIAN = "value", "laplacian"
 

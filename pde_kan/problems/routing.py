@@ -7,8 +7,8 @@ from typing import Optional, Sequence
 
 import torch
 
-from ..diff import (AUTOGRAD_METHODS, Coordinates, Jet, apply_transform, check_method, forward_jet,
-                    make_directions, pde_derivatives)
+from ..diff import Coordinates, Jet, forward_jet, make_directions, pde_derivatives
+from ..diff.engines import AUTOGRAD_METHODS, apply_transform, check_method
 from .closed_form import _grad
 from .requests import LAPLACIAN, VALUE, Plan
 

@@ -1,14 +1,14 @@
 """Training: TrainConfig, the one Trainer, fit()/solve(), callbacks, checkpoints, HDF5 results, plots."""
 from .callbacks import Callback, Checkpoint, EarlyStopping, HistoryCSV, LogMetrics, ProgressBar
-from .checkpoint import atomic_write, load_checkpoint, save_checkpoint
+from .checkpoint import load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .plots import plot_comparison, plot_history, plot_slice
 from .results import Solution, load_solution
 from .tasks import PDETask, SupervisedTask, error_metrics
 from .trainer import INTERRUPTED, DivergenceError, Trainer, fit, peak_memory_mb, solve
 
-__all__ = [
-    "Callback", "Checkpoint", "DivergenceError", "INTERRUPTED", "EarlyStopping", "HistoryCSV", "LogMetrics", "PDETask",
-    "ProgressBar", "Solution", "SupervisedTask", "TrainConfig", "Trainer", "atomic_write", "error_metrics", "fit",
-    "load_checkpoint", "load_solution", "peak_memory_mb", "plot_comparison", "plot_history", "plot_slice", "save_checkpoint", "solve",
+__all__ = [  # public names only; internals stay importable from their modules
+    "Callback", "Checkpoint", "DivergenceError", "EarlyStopping", "HistoryCSV", "INTERRUPTED", "LogMetrics", "PDETask",
+    "ProgressBar", "Solution", "SupervisedTask", "TrainConfig", "Trainer", "error_metrics", "fit", "load_checkpoint",
+    "load_solution", "peak_memory_mb", "plot_comparison", "plot_history", "plot_slice", "save_checkpoint", "solve",
 ]

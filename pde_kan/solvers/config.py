@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
 from .._checks import check_fields, choice, device_name, flag, number, positive_float, positive_int, resolve_dtype
-from ..diff import METHODS, STOCHASTIC_METHODS
+from ..diff import METHODS
+from ..diff.engines import STOCHASTIC_METHODS
 
 OPTIMIZERS = ("adam", "lbfgs", "adam+lbfgs")
 SCHEDULES = ("constant", "cosine", "exponential", "linear")

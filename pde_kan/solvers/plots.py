@@ -120,7 +120,7 @@ def _coordinate_names(problem) -> list[str]:
 
 def plot_slice(solution, path, resolution: int = 101, fixed: Optional[Sequence[float]] = None,
                axes: Optional[tuple[int, int]] = None) -> Path:
-    """Exact / predicted / |error| of ``u`` on a plane through the domain, one colour bar per panel.
+    """Exact / predicted / ``|error|`` of ``u`` on a plane through the domain, one colour bar per panel.
 
     The plane spans coordinates ``axes`` (default ``(x_1, x_2)``; ``(x_1, t)`` for space-time problems, over the
     full time interval) over the domain's extent; the other coordinates sit at ``fixed`` (default: the domain's

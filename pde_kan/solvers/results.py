@@ -255,7 +255,8 @@ def _build_model(model_config, device) -> Optional[torch.nn.Module]:
 
 def _rebuild_problem(params):
     """The registered problem a file describes, or None (supervised runs, problems outside the registry)."""
-    from ..problems import PROBLEMS, problem_from_params
+    from ..problems import problem_from_params
+    from ..problems.registry import PROBLEMS
 
     if not isinstance(params, dict) or params.get("name") not in PROBLEMS:
         return None

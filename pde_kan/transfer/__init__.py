@@ -3,24 +3,41 @@ learning rates, :func:`transfer` — one verb for LoTRA, full, last-layer and fr
 :class:`AdapterBank` for families of coefficient sets.
 
 Modules: ``layers`` (the wrappers: delta / merge / unmerge per kind), ``model`` (:class:`LoTRAModel`,
-:func:`inject_lotra`), ``targets`` (which layers, which ranks), ``io`` (adapter files; registers the LoTRA
-loader of :func:`pde_kan.solvers.load_solution`), ``rates``, ``config``, ``api`` (:func:`transfer`), ``bank``,
-``family``.
+:func:`inject_lotra`, which wrapper for which source), ``targets`` (which layers, which ranks), ``io`` (adapter
+files; registers the LoTRA loader of :func:`pde_kan.solvers.load_solution`), ``rates``, ``config``, ``api``
+(:func:`transfer`), ``bank``, ``family``.
 """
-from .api import METHOD_RATES, TRANSFER_METHODS, default_lr, transfer
+import inspect as _inspect
+import sys as _sys
+import types as _types
+
+from .api import default_lr, transfer
 from .bank import AdapterBank, coefficient_vector, train_family
 from .config import LoTRAConfig
 from .family import read_family
-from .io import load_adapter, weights_hash
-from .layers import (DenseLoTRA, EmbeddingLoTRA, HypernetTuning, LoTRALayer, TuckerLoTRA, lotra_parameter_count,
-                     merged_tucker)
-from .model import ADAPTER_KINDS, LoTRAModel, get_delta, inject_lotra
-from .rates import COMPONENTS, RATE_RULES, component_rates, rank_factors
+from .io import load_adapter
+from .layers import DenseLoTRA, EmbeddingLoTRA, HypernetTuning, LoTRALayer, TuckerLoTRA, lotra_parameter_count
+from .model import LoTRAModel, get_delta, inject_lotra
+from .rates import component_rates, rank_factors
 
-__all__ = [
-    "ADAPTER_KINDS", "AdapterBank", "COMPONENTS", "DenseLoTRA", "EmbeddingLoTRA", "HypernetTuning", "LoTRAConfig",
-    "LoTRALayer", "LoTRAModel", "METHOD_RATES", "RATE_RULES", "TRANSFER_METHODS", "TuckerLoTRA",
-    "coefficient_vector", "component_rates", "default_lr", "get_delta", "inject_lotra", "load_adapter",
-    "lotra_parameter_count", "merged_tucker", "rank_factors", "read_family", "train_family", "transfer",
-    "weights_hash",
+__all__ = [  # public names only; internals stay importable from their modules
+    "AdapterBank", "DenseLoTRA", "EmbeddingLoTRA", "HypernetTuning", "LoTRAConfig", "LoTRALayer", "LoTRAModel",
+    "TuckerLoTRA", "coefficient_vector", "component_rates", "default_lr", "get_delta", "inject_lotra",
+    "load_adapter", "lotra_parameter_count", "rank_factors", "read_family", "train_family", "transfer",
 ]
+
+
+class _CallableModule(_types.ModuleType):
+    """This subpackage, callable as the verb it is named after.
+
+    ``import pde_kan.transfer`` binds the subpackage to the name ``transfer`` on ``pde_kan``, where the root
+    also exports the verb :func:`transfer`; one object serves both, so ``from pde_kan import transfer`` gives
+    the same thing whatever was imported first, and ``transfer(...)`` runs the verb.
+    """
+
+    def __call__(self, *args, **kwargs):
+        return self.__dict__["transfer"](*args, **kwargs)
+
+
+_sys.modules[__name__].__class__ = _CallableModule
+__signature__ = _inspect.signature(transfer)

@@ -33,7 +33,8 @@ PDE_BACKBONES = ("kan", "metakan", "slimkan", "mlp")
 
 def make_problem(name: str, dim: int = 5, seed: int = 0):
     """A registered problem at input dimension ``dim`` (ignored by the fixed-dimension 2-D sine square)."""
-    from ..problems import PROBLEMS, get_problem
+    from ..problems import get_problem
+    from ..problems.registry import PROBLEMS
 
     if name not in PROBLEMS:
         return get_problem(name)  # raises the registry's error listing the valid names

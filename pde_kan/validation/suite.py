@@ -24,7 +24,8 @@ import abc
 import inspect
 from typing import Any, Callable, Mapping, Optional, Sequence
 
-from ..nn import BACKBONES, get_backbone
+from ..nn import get_backbone
+from ..nn.registry import BACKBONES
 from .report import Report
 
 #: ``callbacks(task, backbone) -> callbacks`` for each run of a suite

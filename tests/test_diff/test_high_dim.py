@@ -56,6 +56,7 @@ def test_sdgd_unbiased_for_two_body_field_at_d1000():
     within_bound(draws, exact, var, m)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("distribution", ["rademacher", "gaussian"])
 def test_hutchinson_unbiased_for_radial_field_at_d1000(distribution):
     # G(x) = g(|x|) (the Allen-Cahn profile): Hessian (g'/r) I + (g'' - g'/r) xhat xhat^T, diagonal plus rank one
@@ -75,6 +76,7 @@ def test_hutchinson_unbiased_for_radial_field_at_d1000(distribution):
     within_bound(draws, exact, var, m)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method,k,m", [("sdgd", 16, 100), ("hutchinson", 4, 100)])
 def test_jet_estimators_unbiased_through_kan_with_ansatz_at_d1000(method, k, m):
     problem = Poisson.two_body(D, seed=0)
@@ -136,6 +138,7 @@ def derivative_bytes_per_point(d, method, k=8, width=8, sizes=(8, 24)):
     return (extra[1] - extra[0]) / (sizes[1] - sizes[0])
 
 
+@pytest.mark.slow
 def test_sdgd_derivative_memory_per_point_does_not_grow_with_d_but_exact_jet_does():
     # Allocation counts are deterministic (no timing, no allocator state). Per point, the derivatives cost
     # O(width * K) for SDGD (the first layer evaluates derivatives for the K chosen columns only) and

@@ -16,15 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 pytest.importorskip("deepxde")
 ddei = pytest.importorskip("pde_kan.interop.deepxde")
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: intra-op threads only add synchronisation (20x slower per step on a loaded 2-core CPU)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny tensors: intra-op threads only add synchronisation
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +29,7 @@ def dde():
     ddei.set_float(before)
 
 
+@pytest.mark.slow
 def test_import_isolated_in_fresh_interpreter(tmp_path):
     """DeepXDE's pytorch backend calls torch.set_default_device("cuda") when CUDA is present; pretend it is and
     check that torch's defaults, DDE_BACKEND and the home directory are untouched and that nothing is printed."""
@@ -130,6 +123,7 @@ def test_geometry_and_boundary_conditions(dde):
         ddei._geometry(dde, "ball")
 
 
+@pytest.mark.slow
 def test_kan_trained_through_dde_model_sine_square(dde):
     """A KAN [2, 8, 1] trained by dde.Model (Adam, 100 steps, 200 fixed points, float64) on
     -Δu = 2π² sin(πx) sin(πy), hard BC: rel L2 0.026 measured; asserted < 0.06."""
@@ -155,6 +149,7 @@ def test_kan_trained_through_dde_model_sine_square(dde):
     assert losshistory.loss_train[-1][0] < 1e-2 * losshistory.loss_train[0][0]
 
 
+@pytest.mark.slow
 def test_sine_cube_5d_end_to_end(dde):
     """5-D hypercube, soft Dirichlet BC through DeepXDE's DirichletBC and loss weights; MetaKAN with per-group
     learning rates from a torch optimizer."""

@@ -4,8 +4,8 @@ import json
 import pytest
 import torch
 
-from pde_kan.nn import (BACKBONES, KAN, MLP, MetaKAN, SlimKAN, available_backbones, backbone_from_config,
-                        get_backbone)
+from pde_kan.nn import KAN, MLP, MetaKAN, SlimKAN, available_backbones, backbone_from_config, get_backbone
+from pde_kan.nn.registry import BACKBONES
 
 WIDTHS = [3, 6, 5, 2]
 # small but non-trivial settings per backbone (non-default grids so the configs carry something)

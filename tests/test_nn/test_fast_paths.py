@@ -7,6 +7,7 @@ generated coefficients, and the materialised Tucker tensor for Slim KAN's factor
 import pytest
 import torch
 
+from conftest import gen
 from pde_kan.diff import edge_derivatives, forward_jet, laplacian
 from pde_kan.diff.directions import Coordinates
 from pde_kan.nn import (BSplineBasis, DenseCoefficients, HyperCoefficients, KANLayer, MetaKAN,
@@ -21,10 +22,6 @@ TOL = dict(atol=1e-12, rtol=1e-12)
 #: MetaKAN designs beside the default (docs/metakan.md) that every fast-path test also runs.
 DESIGNS = [{"base_weight": "free"}, {"base_weight": "lowrank", "base_rank": 2}, {"hyper_activation": "identity"},
            {"init": "reference"}]
-
-
-def gen(seed):
-    return torch.Generator().manual_seed(seed)
 
 
 # --- references -------------------------------------------------------------------------------------------

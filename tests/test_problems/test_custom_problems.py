@@ -104,6 +104,7 @@ def test_entry_point_group(mod, monkeypatch):
         get_problem("broken")
 
 
+@pytest.mark.slow
 def test_cli_and_toml_with_custom_problem(mod, tmp_path, capsys):
     out = tmp_path / "run"
     rc = cli.main(["solve", "--problem", f"{mod}:make_heat", "--set", "problem.k=0.2", "--backbone", "kan",

@@ -7,14 +7,11 @@ import torch
 from scipy import stats
 from scipy.stats import qmc
 
+from conftest import gen
 from pde_kan.problems import Ball, Box, SpaceTime
 from pde_kan.problems.sampling import CUBE_SAMPLERS, RADIAL_SAMPLERS, unit_cube
 
 DT = torch.float64
-
-
-def gen(seed=0):
-    return torch.Generator().manual_seed(seed)
 
 
 @pytest.mark.parametrize("d", [1, 2, 5, 10])

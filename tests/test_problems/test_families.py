@@ -7,8 +7,8 @@ import torch
 
 from pde_kan import KAN
 from pde_kan.diff import hutchinson, pde_derivatives
-from pde_kan.problems import (AllenCahn, AllenCahnTime, Ball, Box, Poisson, closed_jet,
-                              get_problem)
+from pde_kan.problems import AllenCahn, AllenCahnTime, Ball, Box, Poisson, get_problem
+from pde_kan.problems.base import closed_jet
 
 DT = torch.float64
 
@@ -139,13 +139,17 @@ def net_for(p, seed=0):
     return KAN([p.dim, 4, 1], seed=seed, init_scale=1.0)
 
 
+def both_paths(name, d, n):
+    """``(problem, x, net, autograd derivatives, jet derivatives)`` at ``n`` interior points."""
+    p = make(name, d)
+    x = interior(p, n)
+    net = net_for(p)
+    return p, x, net, p.derivatives(net, x, "autograd"), p.derivatives(net, x, "jet")
+
+
 @pytest.mark.parametrize("name,d", HARD)
 def test_transform_jet_matches_autograd(name, d):
-    p = make(name, d)
-    x = interior(p, 24)
-    net = net_for(p)
-    a = p.derivatives(net, x, "autograd")
-    j = p.derivatives(net, x, "jet")
+    p, x, net, a, j = both_paths(name, d, 24)
     torch.testing.assert_close(j.value, a.value, rtol=0, atol=1e-12)
     torch.testing.assert_close(j.laplacian, a.laplacian, rtol=0, atol=1e-10)
     torch.testing.assert_close(j.first, a.first, rtol=0, atol=1e-12)
@@ -155,11 +159,7 @@ def test_transform_jet_matches_autograd(name, d):
 @pytest.mark.parametrize("name,d", [c for c in HARD if c[1] == 3] + [("poisson-sine-square", 2)])
 def test_transform_parameter_gradients_match_autograd(name, d):
     # the training loss backpropagates through the transform: parameter gradients agree across paths
-    p = make(name, d)
-    x = interior(p, 16)
-    net = net_for(p)
-    a = p.derivatives(net, x, "autograd")
-    j = p.derivatives(net, x, "jet")
+    p, x, net, a, j = both_paths(name, d, 16)
     ga = torch.autograd.grad(a.laplacian.square().sum(), list(net.parameters()))
     gj = torch.autograd.grad(j.laplacian.square().sum(), list(net.parameters()))
     for u, v in zip(ga, gj):

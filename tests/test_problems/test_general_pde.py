@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import gen
 from pde_kan import KAN
 from pde_kan.problems import (PDE, Ball, Box, Dirichlet, FunctionModel, Initial, InitialVelocity, Neumann,
                               Periodic, Poisson, Robin, SpaceTime, get_problem, load_reference)
@@ -15,10 +16,6 @@ from pde_kan.solvers import PDETask, TrainConfig, solve
 DT = torch.float64
 PI = math.pi
 SHIPPED = ["heat-sine", "wave-1d", "helmholtz-2d", "burgers-1d", "anisotropic-advection-diffusion"]
-
-
-def gen(seed=0):
-    return torch.Generator().manual_seed(seed)
 
 
 def kan(d, seed=0):

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import params
 from pde_kan import get_backbone
 from pde_kan.problems import Poisson
 from pde_kan.solvers import TrainConfig, solve
@@ -25,10 +26,6 @@ def _run(case, seed=0, model_seed=0):
     name, kw, problem, extra = CASES[case]
     cfg = TrainConfig(steps=6, lr=1e-2, eval_every=3, n_interior=32, n_eval=64, seed=seed, device="cpu", **extra)
     return solve(problem, get_backbone(name, [problem.dim, 4, 1], seed=model_seed, **kw), cfg)
-
-
-def params(model):
-    return torch.cat([p.detach().flatten() for p in model.parameters()])
 
 
 @pytest.mark.parametrize("case", list(CASES))

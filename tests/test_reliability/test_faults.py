@@ -10,6 +10,7 @@ import h5py
 import pytest
 import torch
 
+from conftest import params
 from pde_kan import KAN, MetaKAN
 from pde_kan.problems import Poisson
 from pde_kan.solvers import (Checkpoint, DivergenceError, HistoryCSV, TrainConfig, load_checkpoint, load_solution,
@@ -80,23 +81,11 @@ def run_killed(sabotage, arg, ck_dir, timeout=240.0) -> int:
         time.sleep(0.05)
 
 
-@pytest.fixture
-def one_thread():
-    """Bit-identity needs the same intra-op thread count (reductions are split by thread)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-def params(model):
-    return torch.cat([p.detach().flatten() for p in model.parameters()])
-
-
 def temp_files(directory: Path) -> list[str]:
     return sorted(p.name for p in directory.iterdir() if p.name.endswith(".tmp"))
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 def test_sigkill_mid_run_and_mid_write_then_resume_is_bit_identical(tmp_path, one_thread):
     full = run()  # the uninterrupted reference

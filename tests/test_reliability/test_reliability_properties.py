@@ -13,6 +13,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import spline_basis as _basis
 from pde_kan.diff import Dense, autograd_laplacian, forward_jet, laplacian
 from pde_kan.nn import BSplineBasis, get_backbone, hosvd, tucker_to_tensor
 from pde_kan.nn.tucker import unfold
@@ -24,11 +25,6 @@ SLOW = settings(max_examples=8, deadline=None, suppress_health_check=[HealthChec
 
 grids = st.tuples(st.integers(1, 7), st.integers(2, 4), st.floats(-3, 3), st.floats(0.2, 5))
 seeds = st.integers(0, 2**31 - 1)
-
-
-def _basis(grid):
-    g, k, a, w = grid
-    return BSplineBasis(g, k, (a, a + w))
 
 
 def _uniform(n, lo, hi, seed):

@@ -9,10 +9,7 @@ from pde_kan.problems import get_problem
 from pde_kan.solvers import Checkpoint, TrainConfig, load_solution, plot_history, plot_slice, solve
 
 
-def params(model):
-    return torch.cat([p.detach().flatten() for p in model.parameters()])
-
-
+@pytest.mark.slow
 def test_sine_square_kan_reaches_stated_error():
     """A short float64 solve of -Δu = 2π² sin(πx) sin(πy) with a hard BC: rel L2 below 2%."""
     problem = get_problem("poisson-sine-square")
@@ -22,6 +19,7 @@ def test_sine_square_kan_reaches_stated_error():
     assert sol.history[0]["loss"] > 100 * sol.history[-1]["loss"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("make, lr", [(lambda: MetaKAN([2, 8, 1], hyper_hidden=16), 3e-2),
                                       (lambda: SlimKAN([2, 8, 1]), 1e-2), (lambda: MLP([2, 16, 1]), 1e-2)])
 def test_every_backbone_learns_sine_square(make, lr):
@@ -50,15 +48,6 @@ def test_time_dependent_allen_cahn_runs():
     problem = get_problem("allen-cahn-time", spatial_dim=2, c=0.5)
     sol = solve(problem, KAN([3, 6, 1]), TrainConfig(steps=30, lr=1e-2, eval_every=0, n_eval=500, device="cpu"))
     assert np.isfinite(sol.metrics["rel_l2"]) and sol.metrics["steps"] == 30
-
-
-def test_pde_resume_bit_identical(tmp_path):
-    problem = get_problem("poisson-two-body", dim=3, seed=1)
-    cfg = TrainConfig(steps=20, lr=1e-2, laplacian="hutchinson", k=2, eval_every=0, n_eval=200, device="cpu")
-    full = solve(problem, MetaKAN([3, 4, 1]), cfg)
-    solve(problem, MetaKAN([3, 4, 1]), cfg.replace(steps=9), callbacks=[Checkpoint(tmp_path, every=3)])
-    resumed = solve(problem, MetaKAN([3, 4, 1]), cfg, resume=tmp_path / "last.pt")
-    assert torch.equal(params(full.model), params(resumed.model))
 
 
 def test_results_h5_round_trip_and_plots(tmp_path):

@@ -6,6 +6,7 @@ import signal
 import pytest
 import torch
 
+from conftest import params
 from pde_kan import KAN, MLP, MetaKAN, SlimKAN
 from pde_kan.solvers import (Callback, Checkpoint, DivergenceError, EarlyStopping, HistoryCSV, SupervisedTask,
                              TrainConfig, Trainer, fit, load_checkpoint, load_solution)
@@ -17,10 +18,6 @@ def regression_task(n=128, seed=0):
     x = torch.rand(2 * n, 2, generator=g, dtype=torch.float64) * 2 - 1
     y = (torch.sin(2 * x[:, 0]) * x[:, 1] + 0.5 * x[:, 0] ** 2)[:, None]
     return SupervisedTask(x[:n], y[:n], x[n:], y[n:], batch_size=64)
-
-
-def params(model):
-    return torch.cat([p.detach().flatten() for p in model.parameters()])
 
 
 def test_adam_fit_reduces_error_below_stated_level():

@@ -9,7 +9,8 @@ from pde_kan import KAN, MetaKAN, SlimKAN
 from pde_kan.diff import laplacian
 from pde_kan.nn import DenseCoefficients, Tucker, hosvd, optimizer_groups
 from pde_kan.transfer import (DenseLoTRA, HypernetTuning, LoTRAConfig, LoTRALayer, LoTRAModel, get_delta,
-                              inject_lotra, load_adapter, lotra_parameter_count, weights_hash)
+                              inject_lotra, load_adapter, lotra_parameter_count)
+from pde_kan.transfer.io import weights_hash
 from pde_kan.transfer.layers import zero_delta
 
 BACKBONES = {

@@ -2,6 +2,7 @@
 import pytest
 import torch
 
+from conftest import two_body_source
 from pde_kan import KAN, MetaKAN
 from pde_kan.problems import Poisson
 from pde_kan.solvers import TrainConfig, solve
@@ -12,8 +13,7 @@ CFG = TrainConfig(steps=4, lr=1e-2, n_interior=16, n_eval=64, eval_every=0, devi
 
 @pytest.fixture(scope="module")
 def source():
-    problem = Poisson.two_body(dim=3, seed=0)
-    return problem, solve(problem, KAN([3, 6, 4, 1], seed=0), CFG)
+    return two_body_source(CFG)
 
 
 def scaled(problem, s):

@@ -123,6 +123,7 @@ def test_inputs_are_mapped_onto_the_grid_range():
     assert torch.allclose(z, torch.tensor([[-1.0] * 4, [1.0] * 4, [0.0] * 4], dtype=torch.float64))
 
 
+@pytest.mark.slow
 def test_suite_fits_a_gaussian_and_reports_every_backbone():
     suite = FunctionFittingSuite(["I.6.20a"], n_train=100, n_test=100, seed=0)
     report = suite.run(reference_backbones(("kan", "metakan")), feynman_config(steps=4, device="cpu"))
