@@ -18,7 +18,8 @@ import torch
 from torch import nn
 
 from .._checks import positive_float
-from ..nn import DenseCoefficients, HyperCoefficients, KANLayer, TuckerCoefficients, n_parameters
+from ..nn import BackboneWrapper, DenseCoefficients, HyperCoefficients, KANLayer, TuckerCoefficients
+from ..solvers.trainer import FALLBACK_LR
 from .config import LoTRAConfig
 from .io import save_adapter, weights_hash
 from .layers import (DenseLoTRA, EmbeddingLoTRA, HypernetTuning, LoTRALayer, TuckerLoTRA,
@@ -52,9 +53,10 @@ def wrapper_for(source: nn.Module, metakan_mode: str = "embeddings") -> type[LoT
                     f"sources: {valid}. Register one in pde_kan.transfer.model.ADAPTER_KINDS.")
 
 
-class LoTRAModel(nn.Module):
-    """A backbone with LoTRA adapters: behaves like the backbone (``layers``, ``check``, ``in_features``,
-    ``config``, ``param_groups``), so :func:`pde_kan.solvers.solve` and the forward jets run on it unchanged.
+class LoTRAModel(BackboneWrapper, nn.Module):
+    """A backbone with LoTRA adapters: behaves like the backbone (``layers``, ``config``, ``param_groups`` and
+    what :class:`~pde_kan.nn.BackboneWrapper` forwards), so :func:`pde_kan.solvers.solve` and the forward jets run
+    on it unchanged.
 
     Build it with :func:`inject_lotra`. The base model is adapted in place (its targeted layers' ``source`` is
     replaced by a wrapper) and frozen; :meth:`merge_and_unload` / :meth:`unload` give it back.
@@ -67,6 +69,9 @@ class LoTRAModel(nn.Module):
     """
 
     name = "lotra"
+    #: ``solve()`` on an injected model without a rate keeps the trainer's fallback (``transfer()`` starts LoTRA at
+    #: its own measured ``default_lr("lotra")``)
+    recommended_lr = FALLBACK_LR
 
     def __init__(self, base_model: nn.Module, config: Optional[LoTRAConfig] = None):
         super().__init__()
@@ -99,26 +104,19 @@ class LoTRAModel(nn.Module):
                 log.info("LoTRA: ranks clipped to %s for %s (delta shape %s)", ranks, name, shapes[name])
             layer.source = kinds[name].wrap(layer.source, config, ranks, g)
 
-    # --- backbone interface ------------------------------------------------------------------------------
+    # --- backbone interface (the rest is BackboneWrapper's: in/out_features, dtype, check, n_parameters) -------
+    @property
+    def backbone(self) -> nn.Module:
+        """The wrapped backbone (``base_model``), to which :class:`~pde_kan.nn.BackboneWrapper` forwards."""
+        return self.base_model
+
     @property
     def layers(self) -> nn.ModuleList:
         return self.base_model.layers
 
     @property
-    def in_features(self) -> int:
-        return self.base_model.in_features
-
-    @property
-    def out_features(self) -> int:
-        return self.base_model.out_features
-
-    @property
     def widths(self) -> list[int]:
         return list(self.base_model.widths)
-
-    @property
-    def dtype(self) -> torch.dtype:
-        return self.base_model.dtype
 
     @property
     def config(self) -> dict[str, Any]:
@@ -126,15 +124,9 @@ class LoTRAModel(nn.Module):
         loader ``pde_kan.transfer`` registers rebuilds it in :func:`pde_kan.solvers.load_solution`."""
         return {"adapter": "lotra", "base": self.base_model.config, "lotra": self.lotra_config.to_dict()}
 
-    def check(self, x: torch.Tensor) -> torch.Tensor:
-        return self.base_model.check(x)
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self._alive("forward")
         return self.base_model(x)
-
-    def n_parameters(self, trainable_only: bool = True) -> int:
-        return n_parameters(self, trainable_only)
 
     # --- adapters ----------------------------------------------------------------------------------------
     def _alive(self, what: str) -> None:
