@@ -1,7 +1,13 @@
 """transfer(): every method runs end to end through the one Trainer and leaves the source model untouched."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import torch
 
+import pde_kan
 from conftest import two_body_source
 from pde_kan import MetaKAN
 from pde_kan.problems import AllenCahn, Poisson
@@ -124,3 +130,21 @@ def test_transfer_chains_through_a_saved_metakan_lotra_run(tmp_path):
     assert type(plain) is MetaKAN and torch.equal(plain(x), first.model(x))
     second = transfer(problem.with_params(coeffs=[3 * c for c in problem.coeffs]), plain, config=CFG.replace(steps=2))
     assert isinstance(second.model, LoTRAModel) and second.metrics["steps"] == 2
+
+
+@pytest.mark.slow  # a fresh interpreter (about 3 s of imports)
+def test_the_root_loader_rebuilds_lotra_runs_in_a_fresh_interpreter(source, tmp_path):
+    """pde_kan.load_solution is the one loader: it imports pde_kan.transfer, which registers the LoTRA model kind
+    with solvers.load_solution (solvers itself never imports transfer)."""
+    problem, base = source
+    sol = transfer(problem.with_params(coeffs=[2 * c for c in problem.coeffs]), base, config=CFG.replace(steps=2),
+                   lotra=LoTRAConfig(ranks=(2, 2, 2)))
+    sol.save(tmp_path / "lotra.h5")
+    code = ("import sys, pde_kan\n"
+            "assert 'pde_kan.transfer' not in sys.modules\n"
+            f"sol = pde_kan.load_solution({str(tmp_path / 'lotra.h5')!r})\n"
+            "print(type(sol.model).__name__, sol.model.layer_ranks['layers.1'])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "PYTHONPATH": str(Path(pde_kan.__file__).parents[1])})
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.split() == ["LoTRAModel", "(2,", "2,", "2)"]
