@@ -23,7 +23,7 @@ def command_line() -> str:
 def write_json(path, payload: dict[str, Any]) -> Path:
     """Write ``payload`` as JSON to ``path`` atomically (temporary file, then rename; parent folders created),
     so an interrupted run never leaves a half-written results file, and say so on stdout."""
-    from pde_kan.solvers.checkpoint import atomic_write
+    from pde_kan._io import atomic_write
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -100,7 +100,8 @@ def step(problem, model, x, f, method: str, k: int, generator, probe: int = 0):
         loss = ((lap - f) ** 2).mean()
     else:
         stochastic = method in ("sdgd", "hutchinson", "sdgd_autograd")
-        d = problem.derivatives(model, x, method, k=min(k, x.shape[1]) if stochastic else None, generator=generator)
+        d = problem.derivatives(model, x, method, n_probes=min(k, x.shape[1]) if stochastic else None,
+                                generator=generator)
         # Poisson residual with the source precomputed once (as for the value-only step): the closed-form
         # source costs O(N d) per step in training, the same for every method, and is left out here
         r = d.laplacian - f
@@ -153,6 +154,8 @@ def memory_case(method: str, d: int, args) -> dict:
 
     import torch
 
+    from pde_kan.nn import n_parameters
+
     torch.set_num_threads(args.threads)
     problem, model, x, f = setup(d, args.n, args.width, backbone=args.backbone)
     g = torch.Generator().manual_seed(2)
@@ -169,7 +172,7 @@ def memory_case(method: str, d: int, args) -> dict:
     seconds, cpu = time.perf_counter() - t, time.process_time() - c
     peak = status_kb("VmHWM")
     out = {"peak_step_mb": (peak - before) / 1024, "rss_before_mb": before / 1024, "seconds": seconds,
-           "cpu_seconds": cpu, "parameters": sum(p.numel() for p in model.parameters())}
+           "cpu_seconds": cpu, "parameters": n_parameters(model, trainable_only=False)}
     if probe:
         out["note"] = (f"autograd over {probe} of {d} coordinates: a lower bound, the full loop keeps one "
                        f"Hessian-row graph per coordinate (about d/{probe} times this)")
@@ -272,16 +275,16 @@ def plot_scaling(result: dict, path: str) -> None:
 def mode_variance(args) -> dict:
     import torch
 
-    from pde_kan.diff import Coordinates, Dense, forward_jet, hutchinson
+    from pde_kan.diff import Coordinates, ball_ansatz_derivatives, forward_jet, hutchinson
 
     torch.set_num_threads(args.threads)
     d = args.dim
     problem, model, x, f = setup(d, args.n, args.width)
     if args.pretrain:
-        from pde_kan.solvers import TrainConfig, solve
+        from pde_kan.solvers import SamplingConfig, TrainConfig, solve
 
-        solve(problem, model, TrainConfig(steps=args.pretrain, lr=1e-2, n_interior=args.n, laplacian="sdgd",
-                                          k=min(16, d), eval_every=0, n_eval=1000, device="cpu"))
+        solve(problem, model, TrainConfig(steps=args.pretrain, lr=1e-2, eval_every=0, device="cpu"),
+              SamplingConfig(n_interior=args.n, engine="sdgd", n_probes=min(16, d), n_eval=1000))
     with torch.no_grad():
         exact_u = problem.derivatives(model, x, "jet")
     exact = exact_u.laplacian
@@ -302,18 +305,14 @@ def mode_variance(args) -> dict:
     def raw_jet(dirs):
         return forward_jet(model, x, dirs)
 
-    bump = 1 - (x * x).sum(-1)
-
     def ansatz_lap(dirs):
         """Laplacian estimate of u = (1 - |x|^2) raw through the problem's transform (jet algebra)."""
         return problem.transform(x, raw_jet(dirs)).laplacian[:, 0]
 
-    # control variate: Δu = A Δraw - 4 x·∇raw - 2 d raw; with an extra exact direction v = x (one Dense
-    # direction per point) x·∇raw is exact, so only A Δraw is estimated
+    # control variate (pde_kan.diff.ball_ansatz_derivatives): Δu = A Δraw - 4 x·∇raw - 2 d raw; with an extra
+    # exact direction v = x (one Dense direction per point) x·∇raw is exact, so only A Δraw is estimated
     def cv_lap(dirs):
-        j = raw_jet(dirs)
-        xdir = forward_jet(model, x, Dense(x.unsqueeze(-1), 1.0)).tangent[:, 0, 0]
-        return bump * j.laplacian[:, 0] - 4 * xdir - 2 * d * j.value[:, 0]
+        return ball_ansatz_derivatives(model, x, directions=dirs).laplacian
 
     options = {}
     for k in args.ks:
@@ -350,46 +349,13 @@ def mode_variance(args) -> dict:
             "exact_laplacian_median_abs": float(exact.abs().median())}
 
 
-# --- control variate for the two-body ansatz -----------------------------------------------------------
-def control_variate_task(problem, config):
-    """A PDETask whose Laplacian estimate treats ``u = (1 - |x|^2) raw`` analytically:
-    ``Δu = A Δraw - 4 x·∇raw - 2 d raw`` with ``A = 1 - |x|^2``. Only ``Δraw`` is estimated (K directions);
-    ``x·∇raw`` comes exactly from one extra jet along the per-point direction ``v = x``. Unbiased, with the
-    variance of the cross term ``-4 x·∇raw`` removed (for the plain estimator it is the dominant part once the
-    network has learned the linear part of the solution). Costs a second jet (value path + a one-direction
-    first layer)."""
-    import torch
-
-    from pde_kan.diff import Dense, Derivatives, forward_jet, make_directions
-    from pde_kan.solvers import PDETask
-
-    class ControlVariate(PDETask):
-        def loss(self, model, batch):
-            x, _, probe_seed = batch
-            n, d = x.shape
-            gen = torch.Generator().manual_seed(probe_seed)
-            dirs = make_directions(self.config.laplacian, n, d, k=self.config.k, generator=gen, dtype=x.dtype)
-            jet = forward_jet(model, x, dirs)
-            x_grad = forward_jet(model, x, Dense(x.unsqueeze(-1), 1.0)).tangent[:, 0, 0]
-            raw = jet.value[:, 0]
-            bump = 1 - (x * x).sum(-1)
-            lap = bump * jet.laplacian[:, 0] - 4 * x_grad - 2 * d * raw
-            r = self.problem.residual(x, Derivatives(bump * raw, lap, x.new_zeros(n, 0)))
-            loss = (r * r).mean()
-            return loss, {"loss_pde": float(loss.detach())}
-
-    if problem.name not in ("poisson-two-body", "allen-cahn-two-body"):
-        raise ValueError(f"the control variate is written for the two-body ansatz, got problem {problem.name!r}.")
-    return ControlVariate(problem, config)
-
-
 # --- convergence ----------------------------------------------------------------------------------------
 def mode_converge(args) -> dict:
     import torch
 
     from pde_kan.nn import get_backbone
     from pde_kan.problems import get_problem
-    from pde_kan.solvers import Callback, EarlyStopping, TrainConfig, solve
+    from pde_kan.solvers import Callback, ControlVariateTask, EarlyStopping, SamplingConfig, TrainConfig, fit, solve
 
     torch.set_num_threads(args.threads)
 
@@ -424,15 +390,14 @@ def mode_converge(args) -> dict:
         kw["grid_range"] = [(-args.first_grid, args.first_grid), (-1.0, 1.0), (-1.0, 1.0)]
     model = get_backbone(args.backbone, [args.dim, args.width, args.width, 1], **kw)
     config = TrainConfig(steps=args.steps, lr=args.lr, schedule="exponential", lr_final_factor=args.lr_final,
-                         n_interior=args.n, laplacian=args.laplacian, k=args.k, eval_every=args.eval_every,
-                         n_eval=args.n_eval, seed=0, device="cpu")
+                         eval_every=args.eval_every, seed=0, device="cpu")
+    sampling = SamplingConfig(n_interior=args.n, engine=args.laplacian, n_probes=args.k, n_eval=args.n_eval)
     budget = Budget()
     if args.control_variate:
-        from pde_kan.solvers import fit
-
-        sol = fit(model, control_variate_task(problem, config), config, callbacks=[budget, EarlyStopping(args.target)])
+        sol = fit(ControlVariateTask(problem, sampling, seed=config.seed), model, config,
+                  callbacks=[budget, EarlyStopping(args.target)])
     else:
-        sol = solve(problem, model, config, callbacks=[budget, EarlyStopping(args.target)])
+        sol = solve(problem, model, config, sampling, callbacks=[budget, EarlyStopping(args.target)])
     return {"problem": args.problem, "dim": args.dim, "sampler": args.sampler, "backbone": args.backbone,
             "width": args.width, "grid_range": model.config.get("grid_range"),
             "laplacian": args.laplacian, "k": args.k, "control_variate": args.control_variate,
@@ -550,7 +515,7 @@ def mode_ablation(args) -> dict:
 
     from pde_kan import KAN
     from pde_kan.problems import get_problem
-    from pde_kan.solvers import PDETask, TrainConfig, fit
+    from pde_kan.solvers import ControlVariateTask, PDETask, SamplingConfig, TrainConfig, fit
 
     torch.set_num_threads(args.threads)
 
@@ -564,16 +529,16 @@ def mode_ablation(args) -> dict:
     problem = get_problem(args.problem, dim=args.dim, seed=0)
     cases = [(f"sdgd K={k}", "sdgd", k, PDETask) for k in args.ks if k <= args.dim]
     cases.append((f"sdgd K={args.k} fixed probes", "sdgd", args.k, FixedProbes))
-    cases.append((f"sdgd K={args.k} + control variate", "sdgd", args.k, control_variate_task))
+    cases.append((f"sdgd K={args.k} + control variate", "sdgd", args.k, ControlVariateTask))
     cases.append((f"hutchinson K={args.k}", "hutchinson", args.k, PDETask))
     cases.append(("jet (exact)", "jet", None, PDETask))
     rows = []
     for name, method, k, task_cls in cases:
         config = TrainConfig(steps=args.steps, lr=args.lr, schedule="exponential", lr_final_factor=args.lr_final,
-                             n_interior=args.n, laplacian=method, k=k, eval_every=args.eval_every,
-                             n_eval=args.n_eval, seed=0, device="cpu")
+                             eval_every=args.eval_every, seed=0, device="cpu")
+        sampling = SamplingConfig(n_interior=args.n, engine=method, n_probes=k, n_eval=args.n_eval)
         model = KAN([args.dim, args.width, args.width, 1], seed=0)
-        sol = fit(model, task_cls(problem, config), config)
+        sol = fit(task_cls(problem, sampling, seed=config.seed), model, config)
         curve = [(r["step"], r["rel_l2"]) for r in sol.history if "rel_l2" in r]
         row = {"option": name, "rel_l2": sol.metrics["rel_l2"], "seconds": sol.metrics["seconds"],
                "steps": sol.metrics["steps"], "curve": curve}

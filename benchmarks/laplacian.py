@@ -78,7 +78,7 @@ def step(model, x, method: str, k: int, generator: torch.Generator) -> None:
     """One Laplacian + backward of its mean square; gradients reset first."""
     for p in model.parameters():
         p.grad = None
-    kw = {"k": k, "generator": generator} if method in STOCHASTIC else {}
+    kw = {"n_probes": k, "generator": generator} if method in STOCHASTIC else {}
     lap = laplacian(model, x, method, **kw)
     (lap**2).mean().backward()
 

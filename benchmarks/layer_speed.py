@@ -31,7 +31,7 @@ from _common import command_line, write_json
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pde_kan.nn import KAN, MLP, MetaKAN, SlimKAN  # noqa: E402
+from pde_kan.nn import KAN, MLP, MetaKAN, SlimKAN, n_parameters  # noqa: E402
 
 CASES = [  # (name, widths, N)
     ("[64, 64, 64, 1] N=1024", [64, 64, 64, 1], 1024),
@@ -143,8 +143,8 @@ def run_case(name, widths, n, dtype, repeats, inner, clock, with_pykan):
     def ratios(ref):
         return {k: statistics.median(t / r for t, r in zip(times[k], times[ref])) for k in fns}
 
-    params = {k: sum(p.numel() for p in m.parameters() if p.requires_grad) for k, m in models.items()}
-    params["matmul"] = sum(p.numel() for p in limit.parameters())
+    params = {k: n_parameters(m) for k, m in models.items()}
+    params["matmul"] = n_parameters(limit, trainable_only=False)
     return {
         "case": name, "widths": widths, "n": n, "dtype": str(dtype).replace("torch.", ""),
         "ms": {k: 1e3 * statistics.median(v) for k, v in times.items()},

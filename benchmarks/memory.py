@@ -72,7 +72,7 @@ def worker(spec: dict) -> dict:
     torch.set_num_threads(spec["threads"])
     sys.path.insert(0, str(ROOT))
     from pde_kan.diff import laplacian
-    from pde_kan.nn import get_backbone
+    from pde_kan.nn import get_backbone, n_parameters
 
     case = CASES[spec["case"]]
     dtype = getattr(torch, case["dtype"])
@@ -146,7 +146,7 @@ def worker(spec: dict) -> dict:
             torch.cuda.synchronize()
         times.append(time.perf_counter() - t0)
     return {"peak_bytes": peak, "step_s": statistics.median(times) if times else None,
-            "params": sum(p.numel() for p in model.parameters() if p.requires_grad), "method": method}
+            "params": n_parameters(model), "method": method}
 
 
 # --- driver -----------------------------------------------------------------------------------------------

@@ -68,7 +68,7 @@ def run_one(job: dict) -> dict:
     torch.set_num_threads(1)
     from pde_kan.nn import get_backbone
     from pde_kan.problems import get_problem
-    from pde_kan.solvers import TrainConfig, solve
+    from pde_kan.solvers import SamplingConfig, TrainConfig, solve
     from pde_kan.solvers.tasks import PDETask
 
     d = job["dim"]
@@ -76,9 +76,9 @@ def run_one(job: dict) -> dict:
     problem = get_problem(job["problem"], dim=d, seed=0)
     model = get_backbone(backbone, [d, *hidden, 1], seed=job["seed"], device=job["device"], **kw)
     config = TrainConfig(steps=job["steps"], lr=job["lr"], schedule="exponential", lr_final_factor=job["lr_final"],
-                         n_interior=job["n_interior"], laplacian="jet", eval_every=0, n_eval=job["n_eval"],
-                         seed=job["seed"], device=job["device"])
-    sol = solve(problem, model, config)
+                         eval_every=0, seed=job["seed"], device=job["device"])
+    sampling = SamplingConfig(n_interior=job["n_interior"], engine="jet", n_eval=job["n_eval"])
+    sol = solve(problem, model, config, sampling)
     # the residual on fixed validation points: what a user without the exact solution can select on
     task = PDETask(problem, config)
     g = torch.Generator().manual_seed(10_000 + job["seed"])
@@ -216,19 +216,20 @@ def reproduce(args) -> int:
     torch.set_num_threads(1)
     from pde_kan.nn import KAN, MLP, MetaKAN
     from pde_kan.problems import Poisson
-    from pde_kan.solvers import TrainConfig, solve
+    from pde_kan.solvers import SamplingConfig, TrainConfig, solve
 
     widths = [args.dim, 128, 128, 128, 1]
     models = {"metakan": lambda: MetaKAN.reference(widths, hyper_hidden=64, dtype=torch.float32, seed=args.seed),
               "kan": lambda: KAN(widths, dtype=torch.float32, seed=args.seed),
               "mlp": lambda: MLP(widths, dtype=torch.float32, seed=args.seed)}
     problem = Poisson.two_body(args.dim, seed=args.seed, rng="numpy", sampler="uniform-radius")
-    config = TrainConfig(steps=args.steps, lr=1e-3, schedule="linear", lr_final_factor=0.0, laplacian="sdgd", k=4,
-                         n_interior=100, n_eval=20000, eval_every=0, seed=args.seed, dtype="float32", device="cpu")
+    config = TrainConfig(steps=args.steps, lr=1e-3, schedule="linear", lr_final_factor=0.0, eval_every=0,
+                         seed=args.seed, dtype="float32", device="cpu")
+    sampling = SamplingConfig(engine="sdgd", n_probes=4, n_interior=100, n_eval=20000)
     rows = []
     load_start = os.getloadavg()
     for name in args.backbones:
-        sol = solve(problem, models[name](), config)
+        sol = solve(problem, models[name](), config, sampling)
         m = sol.metrics
         rows.append({"backbone": name, "rel_l2": m["rel_l2"], "reference_rel_l2": REFERENCE_RUNS[name],
                      "ratio_to_reference": m["rel_l2"] / REFERENCE_RUNS[name], "params": m["trainable_parameters"],

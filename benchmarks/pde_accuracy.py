@@ -33,16 +33,15 @@ def run_case(problem_name: str, backbone: str, args) -> dict:
     import torch
 
     from pde_kan.problems import get_problem
-    from pde_kan.solvers import TrainConfig, solve
+    from pde_kan.solvers import SamplingConfig, TrainConfig, solve
     from pde_kan.validation.suite import build_backbone
 
     torch.set_num_threads(args.threads)
     problem = get_problem(problem_name, dim=args.dim, seed=0)
     model = build_backbone(backbone, [args.dim, *args.hidden, 1], BACKBONE_SETTINGS)
     config = TrainConfig(steps=args.steps, lr=args.lr, schedule="exponential", lr_final_factor=args.lr_final,
-                         n_interior=100, laplacian="jet", eval_every=max(args.steps // 10, 1), n_eval=20000,
-                         seed=0, device="cpu")
-    sol = solve(problem, model, config)
+                         eval_every=max(args.steps // 10, 1), seed=0, device="cpu")
+    sol = solve(problem, model, config, SamplingConfig(n_interior=100, engine="jet", n_eval=20000))
     curve = [(r["step"], r["rel_l2"]) for r in sol.history if "rel_l2" in r]
     return {"problem": problem_name, "backbone": backbone, **sol.metrics,
             "ms_per_step": 1000 * sol.metrics["seconds"] / sol.metrics["steps"], "curve": curve,

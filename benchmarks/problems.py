@@ -33,7 +33,7 @@ def overhead(args) -> list[dict]:
 
     from pde_kan import KAN
     from pde_kan.problems import PDE, Ball, Box, Dirichlet, Poisson
-    from pde_kan.solvers import TrainConfig, solve
+    from pde_kan.solvers import SamplingConfig, TrainConfig, solve
 
     two_body = Poisson.two_body(10, seed=0)
     cube = Poisson.sine_cube(5)
@@ -47,14 +47,14 @@ def overhead(args) -> list[dict]:
     ]
     rows = []
     for label, builtin, written in cases:
-        cfg = TrainConfig(steps=args.overhead_steps, lr=1e-2, n_interior=args.n_interior, n_boundary=100,
-                          eval_every=0, n_eval=100, seed=0, device="cpu")
+        cfg = TrainConfig(steps=args.overhead_steps, lr=1e-2, eval_every=0, seed=0, device="cpu")
+        sampling = SamplingConfig(n_interior=args.n_interior, n_boundary=100, n_eval=100)
         times = {"builtin": [], "pde": []}
         for rep in range(args.repeats):
             for name, prob in (("builtin", builtin), ("pde", written)) if rep % 2 == 0 else \
                     (("pde", written), ("builtin", builtin)):
                 torch.manual_seed(0)
-                sol = solve(prob, KAN([prob.dim, 32, 32, 1]), cfg)
+                sol = solve(prob, KAN([prob.dim, 32, 32, 1]), cfg, sampling)
                 times[name].append(sol.metrics["seconds"] / sol.metrics["steps"])
         med = {k: statistics.median(v) for k, v in times.items()}
         rows.append({"case": label, "ms_per_step_builtin": 1e3 * med["builtin"], "ms_per_step_pde": 1e3 * med["pde"],
@@ -68,7 +68,7 @@ def overhead(args) -> list[dict]:
 def run_pde_kan(problem_name: str, backbone: str, args) -> dict:
     from pde_kan import KAN, MLP
     from pde_kan.problems import get_problem
-    from pde_kan.solvers import TrainConfig, solve
+    from pde_kan.solvers import SamplingConfig, TrainConfig, solve
 
     problem = get_problem(problem_name)
     if backbone == "kan":
@@ -76,9 +76,9 @@ def run_pde_kan(problem_name: str, backbone: str, args) -> dict:
     else:
         model, lr = MLP([problem.dim, *args.mlp_hidden, 1], activation="tanh"), args.mlp_lr
     cfg = TrainConfig(steps=args.steps, lr=lr, schedule="exponential", lr_final_factor=args.lr_final,
-                      n_interior=args.n_interior, n_boundary=args.n_boundary, eval_every=max(args.steps // 5, 1),
-                      n_eval=args.n_eval, seed=0, device="cpu")
-    sol = solve(problem, model, cfg)
+                      eval_every=max(args.steps // 5, 1), seed=0, device="cpu")
+    sampling = SamplingConfig(n_interior=args.n_interior, n_boundary=args.n_boundary, n_eval=args.n_eval)
+    sol = solve(problem, model, cfg, sampling)
     return {"problem": problem_name, "method": f"pde_kan {backbone}", "rel_l2": sol.metrics["rel_l2"],
             "s_per_step": sol.metrics["seconds"] / sol.metrics["steps"], "steps": sol.metrics["steps"],
             "lr": lr, "trainable_parameters": sol.metrics["trainable_parameters"],
@@ -93,6 +93,7 @@ def run_deepxde(problem_name: str, args) -> dict:
     import torch
 
     from pde_kan.interop.deepxde import load_deepxde, set_float
+    from pde_kan.nn import n_parameters
     from pde_kan.problems import get_problem
 
     dde = load_deepxde()
@@ -159,7 +160,7 @@ def run_deepxde(problem_name: str, args) -> dict:
     rel = float((pred - exact).norm() / exact.norm())
     return {"problem": problem_name, "method": "deepxde mlp (soft BC/IC)", "rel_l2": rel,
             "s_per_step": seconds / args.steps, "steps": args.steps, "lr": args.mlp_lr,
-            "trainable_parameters": sum(p.numel() for p in net.parameters())}
+            "trainable_parameters": n_parameters(net, trainable_only=False)}
 
 
 def main(argv=None):

@@ -47,7 +47,7 @@ import torch
 from pde_kan import KAN, MetaKAN, SlimKAN
 from pde_kan.problems import AllenCahnTime, Poisson
 from pde_kan.problems.poisson import draw_coeffs
-from pde_kan.solvers import TrainConfig, solve
+from pde_kan.solvers import SamplingConfig, TrainConfig, solve
 from pde_kan.transfer import AdapterBank, LoTRAConfig, LoTRAModel, default_lr, transfer
 
 from _common import command_line, write_json  # noqa: E402 (this folder is on sys.path when run as a script)
@@ -137,10 +137,11 @@ def checks(rows, budgets) -> dict:
 
 def pretrain(args, backbone, problem):
     cfg = TrainConfig(steps=args.pretrain_steps, lr=args.pretrain_lr, schedule="exponential", lr_final_factor=0.1,
-                      eval_every=args.pretrain_steps, n_interior=args.n_interior, n_eval=args.n_eval, device="cpu",
-                      seed=0)
+                      eval_every=args.pretrain_steps, device="cpu", seed=0)
     t = time.perf_counter()
-    sol = solve(problem, BACKBONES[backbone](problem.dim, args.hidden), cfg)
+    # the transfers and the bank below take their sampling settings from this source run
+    sol = solve(problem, BACKBONES[backbone](problem.dim, args.hidden), cfg,
+                SamplingConfig(n_interior=args.n_interior, n_eval=args.n_eval))
     return sol, time.perf_counter() - t
 
 
@@ -205,8 +206,7 @@ def run(args) -> dict:
     torch.set_num_threads(args.threads)
     record = {"command": command_line(), "platform": platform.platform(), "torch": torch.__version__,
               "settings": vars(args), "load_average_start": os.getloadavg(), "sources": {}, "targets": {}}
-    base_cfg = TrainConfig(schedule="exponential", lr_final_factor=0.1, n_interior=args.n_interior,
-                           n_eval=args.n_eval, device="cpu")
+    base_cfg = TrainConfig(schedule="exponential", lr_final_factor=0.1, device="cpu")
     poisson = Poisson.two_body(dim=10, seed=0)
     for backbone in args.backbones:
         families = [(poisson, poisson_targets(poisson))]

@@ -7,7 +7,7 @@ import argparse
 
 from pde_kan import KAN
 from pde_kan.problems import AllenCahn
-from pde_kan.solvers import TrainConfig, solve
+from pde_kan.solvers import SamplingConfig, TrainConfig, solve
 
 
 def main(argv=None):
@@ -17,10 +17,11 @@ def main(argv=None):
 
     problem = AllenCahn.two_body(dim=5, seed=0)
     results = {}
-    for method, k in (("jet", None), ("sdgd", 2)):
-        config = TrainConfig(steps=args.steps, lr=1e-2, laplacian=method, k=k, eval_every=0, n_eval=5000)
-        results[method] = solve(problem, KAN([5, 16, 16, 1]), config).metrics
-        print(f"{method:5s} rel L2 {results[method]['rel_l2']:.3e}  {results[method]['seconds']:.1f} s")
+    config = TrainConfig(steps=args.steps, lr=1e-2, eval_every=0)
+    for engine, n_probes in (("jet", None), ("sdgd", 2)):
+        sampling = SamplingConfig(engine=engine, n_probes=n_probes, n_eval=5000)
+        results[engine] = solve(problem, KAN([5, 16, 16, 1]), config, sampling).metrics
+        print(f"{engine:5s} rel L2 {results[engine]['rel_l2']:.3e}  {results[engine]['seconds']:.1f} s")
     return results
 
 

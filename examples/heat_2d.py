@@ -12,7 +12,7 @@ import torch
 
 from pde_kan import KAN
 from pde_kan.problems import PDE, Box, Dirichlet, Initial, SpaceTime
-from pde_kan.solvers import TrainConfig, solve
+from pde_kan.solvers import SamplingConfig, TrainConfig, solve
 
 PI = math.pi
 K = 0.1
@@ -38,9 +38,8 @@ def main(argv=None):
 
     problem = PDE(heat, domain=SpaceTime(Box.cube(2, 0.0, 1.0), 0.0, 1.0),
                   conditions=[Dirichlet(0.0), Initial(u0)], exact=None if args.no_exact else exact)
-    config = TrainConfig(steps=args.steps, lr=1e-2, schedule="exponential", lr_final_factor=0.05, n_interior=256,
-                         eval_every=0, n_eval=5000)
-    solution = solve(problem, KAN([3, 16, 16, 1]), config)
+    config = TrainConfig(steps=args.steps, lr=1e-2, schedule="exponential", lr_final_factor=0.05, eval_every=0)
+    solution = solve(problem, KAN([3, 16, 16, 1]), config, SamplingConfig(n_interior=256, n_eval=5000))
     shown = {k: f"{v:.3e}" for k, v in solution.metrics.items() if k in ("rel_l2", "residual_mse")}
     print(f"{shown} after {args.steps} steps")
     return solution

@@ -6,7 +6,7 @@ import argparse
 
 from pde_kan import MetaKAN
 from pde_kan.problems import Poisson
-from pde_kan.solvers import ProgressBar, TrainConfig, plot_history, solve
+from pde_kan.solvers import ProgressBar, SamplingConfig, TrainConfig, plot_history, solve
 
 
 def main(argv=None):
@@ -18,8 +18,9 @@ def main(argv=None):
     problem = Poisson.two_body(dim=10, seed=0)  # Δu = f on the unit ball, u = (1 - |x|²) Σ c_i sin(...)
     net = MetaKAN([10, 32, 32, 1], embedding_dim=1, hyper_hidden=16)
     config = TrainConfig(steps=args.steps, lr=1e-2, schedule="exponential", lr_final_factor=0.05,
-                         n_interior=100, laplacian="jet", eval_every=max(args.steps // 5, 1), n_eval=5000)
-    solution = solve(problem, net, config, callbacks=[ProgressBar(desc="poisson-10d")])
+                         eval_every=max(args.steps // 5, 1))
+    sampling = SamplingConfig(n_interior=100, engine="jet", n_eval=5000)
+    solution = solve(problem, net, config, sampling, callbacks=[ProgressBar(desc="poisson-10d")])
     print({k: round(v, 5) for k, v in solution.metrics.items()})
     if args.out:
         solution.save(f"{args.out}/results.h5")

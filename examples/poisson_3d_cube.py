@@ -13,7 +13,7 @@ import torch
 
 from pde_kan import KAN
 from pde_kan.problems import PDE, Box, Dirichlet
-from pde_kan.solvers import TrainConfig, solve
+from pde_kan.solvers import SamplingConfig, TrainConfig, solve
 
 PI = math.pi
 
@@ -36,9 +36,8 @@ def main(argv=None):
     args = ap.parse_args(argv)
 
     problem = PDE(poisson, domain=Box.cube(3, 0.0, 1.0), conditions=[Dirichlet(exact)], exact=exact)
-    config = TrainConfig(steps=args.steps, lr=1e-2, schedule="exponential", lr_final_factor=0.05, n_interior=256,
-                         eval_every=0, n_eval=5000)
-    solution = solve(problem, KAN([3, 16, 16, 1]), config)
+    config = TrainConfig(steps=args.steps, lr=1e-2, schedule="exponential", lr_final_factor=0.05, eval_every=0)
+    solution = solve(problem, KAN([3, 16, 16, 1]), config, SamplingConfig(n_interior=256, n_eval=5000))
     print(f"routing: {problem.routing()}")
     print(f"rel L2 {solution.metrics['rel_l2']:.3e} after {args.steps} steps")
     return solution

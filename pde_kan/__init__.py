@@ -2,7 +2,8 @@
 
 The names a user starts with: the verbs :func:`~pde_kan.solvers.solve`, :func:`~pde_kan.solvers.fit`,
 :func:`~pde_kan.transfer.transfer`, :func:`~pde_kan.diff.laplacian` and
-:func:`~pde_kan.solvers.load_solution`; the configurations :class:`~pde_kan.solvers.TrainConfig` and
+:func:`~pde_kan.solvers.load_solution`; the configurations :class:`~pde_kan.solvers.TrainConfig` (how to
+optimise), :class:`~pde_kan.solvers.SamplingConfig` (where to sample, which derivative engine) and
 :class:`~pde_kan.transfer.LoTRAConfig`; the backbones ``KAN``, ``MetaKAN``, ``SlimKAN``, ``MLP``
 (:func:`~pde_kan.nn.get_backbone` by name); problems by name (:func:`~pde_kan.problems.get_problem`) or from
 a residual (:class:`~pde_kan.problems.PDE`).
@@ -22,14 +23,15 @@ __version__ = "0.1.0"
 _LAZY = {
     "laplacian": "diff",
     "PDE": "problems", "available_problems": "problems", "get_problem": "problems",
-    "Solution": "solvers", "TrainConfig": "solvers", "fit": "solvers", "load_solution": "solvers", "solve": "solvers",
+    "SamplingConfig": "solvers", "Solution": "solvers", "TrainConfig": "solvers", "fit": "solvers",
+    "load_solution": "solvers", "solve": "solvers",
     "LoTRAConfig": "transfer", "inject_lotra": "transfer",
 }
 
 __all__ = [
-    "KAN", "LoTRAConfig", "MLP", "MetaKAN", "PDE", "SlimKAN", "Solution", "TrainConfig", "available_backbones",
-    "available_problems", "fit", "get_backbone", "get_problem", "inject_lotra", "laplacian", "load_solution",
-    "solve", "transfer",
+    "KAN", "LoTRAConfig", "MLP", "MetaKAN", "PDE", "SamplingConfig", "SlimKAN", "Solution", "TrainConfig",
+    "available_backbones", "available_problems", "fit", "get_backbone", "get_problem", "inject_lotra", "laplacian",
+    "load_solution", "solve", "transfer",
 ]
 
 

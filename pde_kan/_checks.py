@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Optional
 
 import torch
 
@@ -78,21 +78,34 @@ def lookup(registry: Mapping[str, Any], kind: str, name: str) -> Any:
     return registry[name]
 
 
-def check_input(owner: str, x: Any, in_features: int, dtype: torch.dtype, *, finite: bool = True) -> torch.Tensor:
-    """Validate a network input ``x: (N, in_features)`` of ``dtype``.
+def check_points(owner: str, x: Any, width: Optional[int] = None, dtype: Optional[torch.dtype] = None, *,
+                 finite: bool = False) -> torch.Tensor:
+    """The one point validator: ``x`` a tensor ``(N, width)`` (any width when None) of ``dtype`` (any when None),
+    and with ``finite`` no NaN / inf (a host sync: public entry points only, never per step).
 
-    Raises TypeError / ValueError with the shape, dtype or non-finite count found and the fix.
+    Raises TypeError / ValueError naming ``owner``, with the shape, dtype or non-finite count found and the fix.
     """
+    w = "d" if width is None else width
     if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{owner}: x must be a torch.Tensor of shape (N, {in_features}), got {type(x).__name__}.")
-    if x.ndim != 2 or x.shape[1] != in_features:
-        raise ValueError(f"{owner}: x must have shape (N, {in_features}), got {tuple(x.shape)}.")
-    if x.dtype != dtype:
+        raise TypeError(f"{owner}: x must be a torch.Tensor of shape (N, {w}), got {type(x).__name__}.")
+    if x.ndim != 2:
+        raise ValueError(f"{owner}: x must have shape (N, {w}), got {tuple(x.shape)}; reshape a single point "
+                         f"with x.reshape(1, -1) or a 1-D grid with x.reshape(-1, 1).")
+    if width is not None and x.shape[1] != width:
+        raise ValueError(f"{owner}: x must have shape (N, {width}), got {tuple(x.shape)}.")
+    if dtype is not None and x.dtype != dtype:
         raise TypeError(
             f"{owner}: x must have dtype {dtype}, got {x.dtype}; convert with x.to({dtype}) "
             f"or build the model with dtype={x.dtype}."
         )
-    if finite and not bool(torch.isfinite(x).all()):
+    if finite:
+        check_finite(owner, x)
+    return x
+
+
+def check_finite(owner: str, x: torch.Tensor) -> torch.Tensor:
+    """Raise naming ``owner`` and the count when the floating tensor ``x`` holds NaN or inf (one host sync)."""
+    if x.is_floating_point() and not bool(torch.isfinite(x).all()):
         bad = int((~torch.isfinite(x)).sum())
         raise ValueError(f"{owner}: x contains {bad} non-finite value(s) (NaN or inf); clean the input first.")
     return x

@@ -34,14 +34,15 @@ def spline_basis(grid):
     return BSplineBasis(g, k, (a, a + w))
 
 
-def two_body_source(config):
-    """``(problem, solution)``: a 3-D Poisson two-body problem solved by a small seeded KAN under ``config``."""
+def two_body_source(config, sampling=None):
+    """``(problem, solution)``: a 3-D Poisson two-body problem solved by a small seeded KAN under ``config`` and
+    ``sampling``."""
     from pde_kan import KAN
     from pde_kan.problems import Poisson
     from pde_kan.solvers import solve
 
     problem = Poisson.two_body(dim=3, seed=0)
-    return problem, solve(problem, KAN([3, 6, 4, 1], seed=0), config)
+    return problem, solve(problem, KAN([3, 6, 4, 1], seed=0), config, sampling)
 
 
 @pytest.fixture

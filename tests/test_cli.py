@@ -34,7 +34,7 @@ def test_solve_end_to_end_writes_every_file(tmp_path, capsys):
 def test_toml_config_and_set_overrides(tmp_path, capsys):
     cfg = tmp_path / "run.toml"
     cfg.write_text('[problem]\nname = "poisson-sine-square"\n[model]\nbackbone = "mlp"\nhidden = [8]\n'
-                   '[train]\nsteps = 4\nn_eval = 100\n')
+                   '[train]\nsteps = 4\n[sampling]\nn_eval = 100\n')
     out = tmp_path / "o"
     assert run("solve", "--config", cfg, "--set", "train.lr=0.005", "--set", "model.activation='sin'",
                "--out", out, "--no-progress", "--no-plots") == 0
@@ -60,7 +60,9 @@ def test_resume_continues_from_last_checkpoint(tmp_path):
     (["--problem", "poisson-sine-square", "--set", "train.stepz=3"], r"unknown field\(s\) \['stepz'\]"),
     (["--config", "/nonexistent/run.toml"], "--config '/nonexistent/run.toml' does not exist"),
     ([], "no problem given; pass --problem NAME"),
-    (["--problem", "poisson-sine-square", "--laplacian", "sdgd"], "needs k"),
+    (["--problem", "poisson-sine-square", "--engine", "sdgd"], "needs n_probes"),
+    (["--problem", "poisson-sine-square", "--set", "train.n_eval=5"],
+     r"field\(s\) \['n_eval'\] moved to SamplingConfig"),
 ])
 def test_bad_solve_arguments_exit_2_with_clear_message(tmp_path, capsys, argv, match):
     rc = run("solve", *argv, "--out", tmp_path / "x", "--no-progress")
@@ -80,7 +82,7 @@ def test_unwritable_out_is_reported(tmp_path, capsys):
 def test_list_and_parse_value(capsys):
     assert run("list") == 0
     text = capsys.readouterr().out
-    assert "metakan" in text and "poisson-two-body" in text and "hutchinson" in text
+    assert "metakan" in text and "poisson-two-body" in text and "engines:" in text and "hutchinson" in text
     assert parse_value("1e-3") == 1e-3 and parse_value("[1, 2]") == [1, 2] and parse_value("abc") == "abc"
 
 
@@ -112,15 +114,29 @@ def test_transfer_from_a_solve_run_writes_results_and_adapter(tmp_path, capsys):
     common = ["--no-progress", "--no-plots"]
     assert run("solve", "--problem", "poisson-two-body", "--dim", 3, "--backbone", "kan", "--hidden", 4,
                "--steps", 3, "--n-eval", 100, "--out", src, *common) == 0
-    assert run("transfer", "--from", src, "--problem-set", "seed=1", "--method", "lotra", "--ranks", 2, 2, 2,
-               "--steps", 3, "--out", dst, *common) == 0
+    assert run("transfer", "--from", src, "--set", "problem.seed=1", "--method", "lotra", "--ranks", 2, 2, 2,
+               "--set", "lotra.alpha=0.5", "--set", "lotra.targets=[-1]", "--steps", 3, "--out", dst, *common) == 0
     assert "lotra" in capsys.readouterr().out
     assert (dst / "results.h5").is_file() and (dst / "adapter" / "adapter_config.json").is_file()
     saved = json.loads((dst / "run.json").read_text())
     assert saved["problem"]["seed"] == 1 and saved["transfer"]["ranks"] == [2, 2, 2]
+    assert saved["transfer"]["lotra"]["alpha"] == 0.5 and saved["transfer"]["lotra"]["targets"] == [-1]
+    assert saved["sampling"]["n_eval"] == 100  # the source run's sampling settings carry over
     # a transfer of a transfer reads the LoTRA-adapted source back
     assert run("transfer", "--from", dst, "--method", "full", "--steps", 2, "--out", tmp_path / "again",
                *common) == 0
+
+
+def test_transfer_reads_a_run_json_written_before_the_sampling_section(tmp_path):
+    src = _solve(tmp_path / "src")
+    old = json.loads((src / "run.json").read_text())
+    old["train"].update(old.pop("sampling"), laplacian="hutchinson", k=2)  # the layout before [sampling]
+    (src / "run.json").write_text(json.dumps(old))
+    assert run("transfer", "--from", src, "--method", "full", "--steps", 2, "--out", tmp_path / "t",
+               "--no-progress", "--no-plots") == 0
+    saved = json.loads((tmp_path / "t" / "run.json").read_text())
+    assert saved["sampling"] == {"n_eval": 5000, "engine": "hutchinson", "n_probes": 2}
+    assert "laplacian" not in saved["train"] and "n_eval" not in saved["train"]
 
 
 def test_transfer_uses_each_methods_default_rate_unless_the_user_sets_one(tmp_path):
@@ -188,7 +204,7 @@ def test_round_trip_for_a_lotra_transfer_run(tmp_path):
     from pde_kan.transfer import LoTRAModel
 
     src = _solve(tmp_path / "src")
-    assert run("transfer", "--from", src, "--problem-set", "seed=1", "--ranks", 2, 2, 2, "--steps", 2,
+    assert run("transfer", "--from", src, "--set", "problem.seed=1", "--ranks", 2, 2, 2, "--steps", 2,
                "--out", tmp_path / "t", "--no-progress", "--no-plots") == 0
     sol = load_solution(tmp_path / "t" / "results.h5")
     assert isinstance(sol.model, LoTRAModel) and sol.problem is not None
@@ -200,14 +216,15 @@ def test_round_trip_for_a_problem_outside_the_registry(tmp_path):
 
     from pde_kan import KAN
     from pde_kan.problems import PoissonSineSquare
-    from pde_kan.solvers import TrainConfig, load_solution, solve
+    from pde_kan.solvers import SamplingConfig, TrainConfig, load_solution, solve
 
     @dataclass(frozen=True, kw_only=True)
     class MySine(PoissonSineSquare):
         name = "my-sine"
 
     problem = MySine()
-    solve(problem, KAN([2, 4, 1]), TrainConfig(steps=2, n_eval=300, device="cpu")).save(tmp_path / "r.h5")
+    solve(problem, KAN([2, 4, 1]), TrainConfig(steps=2, device="cpu"), SamplingConfig(n_eval=300)).save(
+        tmp_path / "r.h5")
     bare = load_solution(tmp_path / "r.h5")
     assert bare.problem is None
     with pytest.raises(ValueError, match=r"load_solution\(path, problem=your_problem\)"):
@@ -313,3 +330,18 @@ def test_ctrl_c_keeps_results_says_where_it_stopped_and_exits_130(tmp_path, caps
         assert f.attrs["stop_reason"] == "interrupted (SIGINT)"
     assert run("solve", "--problem", "poisson-sine-square", "--backbone", "kan", "--hidden", 3, "--steps", 6,
                "--n-eval", 50, "--out", out, "--no-progress", "--no-plots", "--resume") == 0
+
+
+def test_flags_mirror_the_python_names():
+    from pde_kan.cli import CLIError, make_parser
+
+    parser = make_parser()
+    assert parser.parse_args(["validate", "pde", "--backbone", "kan", "mlp"]).backbone == ["kan", "mlp"]
+    assert parser.parse_args(["validate", "pde", "--backbone", "kan"]).backbone == ["kan"]
+    args = parser.parse_args(["solve", "--problem", "p", "--engine", "sdgd", "--n-probes", "4", "--out", "o"])
+    assert (args.engine, args.n_probes) == ("sdgd", 4)
+    for old in (["validate", "pde", "--backbones", "kan"], ["solve", "--laplacian", "jet", "--out", "o"],
+                ["solve", "--k", "4", "--out", "o"],
+                ["transfer", "--from", "r", "--problem-set", "seed=1", "--out", "o"]):
+        with pytest.raises(CLIError, match="unrecognized arguments"):
+            parser.parse_args(old)

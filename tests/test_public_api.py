@@ -17,16 +17,18 @@ import pde_kan
 # --- the tables ---------------------------------------------------------------------------------------------
 # the root's __all__: the verbs and nouns a user starts with
 ROOT_ALL = {
-    "KAN", "LoTRAConfig", "MLP", "MetaKAN", "PDE", "SlimKAN", "Solution", "TrainConfig", "available_backbones",
+    "KAN", "LoTRAConfig", "MLP", "MetaKAN", "PDE", "SamplingConfig", "SlimKAN", "Solution", "TrainConfig",
+    "available_backbones",
     "available_problems", "fit", "get_backbone", "get_problem", "inject_lotra", "laplacian", "load_solution",
     "solve", "transfer",
 }
 # subpackage -> names that must stay out of its __all__ (registries with an accessor, validators, I/O helpers,
 # jet plumbing); they remain importable from the module that defines them
 INTERNALS = {
+    "pde_kan.cli": {"DEFAULT_HIDDEN", "RUN_FILES", "apply_override", "check_out", "load_config"},
     "pde_kan.nn": {"ACTIVATIONS", "BACKBONES", "cluster_by_width"},
-    "pde_kan.diff": {"AUTOGRAD_METHODS", "JET_METHODS", "JET_RULES", "STOCHASTIC_METHODS", "apply_transform",
-                     "check_method"},
+    "pde_kan.diff": {"AUTOGRAD_METHODS", "ENGINES", "JET_METHODS", "JET_RULES", "STOCHASTIC_METHODS",
+                     "apply_transform", "check_method", "check_points"},
     "pde_kan.problems": {"CUBE_SAMPLERS", "Field", "PROBLEMS", "RADIAL_SAMPLERS", "UserFunction", "closed_jet",
                          "function_jet"},
     "pde_kan.solvers": {"atomic_write"},
@@ -37,10 +39,11 @@ INTERNALS = {
 }
 # names a user must find in a subpackage's __all__ (the root's verbs come from these)
 REQUIRED = {
+    "pde_kan.cli": {"main"},
     "pde_kan.nn": {"KAN", "MLP", "MetaKAN", "SlimKAN", "available_backbones", "get_backbone"},
-    "pde_kan.diff": {"laplacian"},
+    "pde_kan.diff": {"available_engines", "get_engine", "laplacian"},
     "pde_kan.problems": {"PDE", "available_problems", "get_problem"},
-    "pde_kan.solvers": {"Solution", "TrainConfig", "fit", "load_solution", "solve"},
+    "pde_kan.solvers": {"SamplingConfig", "Solution", "TrainConfig", "fit", "load_solution", "solve"},
     "pde_kan.transfer": {"LoTRAConfig", "inject_lotra", "transfer"},
     "pde_kan.validation": {"Report"},
     "pde_kan.interop": {"as_dde_net", "to_deepxde"},
@@ -77,6 +80,7 @@ def test_root_names_are_the_subpackages_objects():
     from pde_kan import transfer as transfer_pkg
 
     assert pde_kan.solve is solvers.solve and pde_kan.TrainConfig is solvers.TrainConfig
+    assert pde_kan.SamplingConfig is solvers.SamplingConfig
     assert pde_kan.get_problem is problems.get_problem and pde_kan.laplacian is diff.laplacian
     assert pde_kan.LoTRAConfig is transfer_pkg.LoTRAConfig
 

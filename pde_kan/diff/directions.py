@@ -21,10 +21,11 @@ import torch
 
 
 class Directions:
-    """Base class; see the module docstring. ``dim`` is the input dimension, ``k`` the number of directions."""
+    """Base class; see the module docstring. ``dim`` is the input dimension, ``n_probes`` the number of
+    directions (K)."""
 
     dim: int
-    k: int
+    n_probes: int
     scale: float
     weights: Optional[torch.Tensor]  # (K,) or None for all ones
     index: Optional[torch.Tensor]  # (K,) coordinate indices for Coordinates, None for Dense
@@ -61,7 +62,7 @@ class Coordinates(Directions):
     def __init__(self, index: torch.Tensor, dim: int, scale: float = 1.0, weights: Optional[torch.Tensor] = None):
         self.index = index
         self.dim = dim
-        self.k = int(index.numel())
+        self.n_probes = int(index.numel())
         self.scale = float(scale)
         self.weights = weights
 
@@ -85,7 +86,7 @@ class Dense(Directions):
     def __init__(self, vectors: torch.Tensor, scale: float, weights: Optional[torch.Tensor] = None):
         self.vectors = vectors
         self.dim = vectors.shape[1]
-        self.k = vectors.shape[2]
+        self.n_probes = vectors.shape[2]
         self.scale = float(scale)
         self.weights = weights
 
@@ -99,19 +100,20 @@ class Dense(Directions):
         return torch.bmm(d1, self.vectors)
 
 
-def sdgd(dim: int, k: int, generator: torch.Generator, device=None) -> Coordinates:
-    """K distinct coordinates drawn uniformly; ``scale = d / K`` makes ``scale * S`` unbiased for the Laplacian."""
-    index = torch.randperm(dim, generator=generator)[:k].to(device)
-    return Coordinates(index, dim, dim / k)
+def sdgd(dim: int, n_probes: int, generator: torch.Generator, device=None) -> Coordinates:
+    """K = ``n_probes`` distinct coordinates drawn uniformly; ``scale = d / K`` makes ``scale * S`` unbiased for
+    the Laplacian."""
+    index = torch.randperm(dim, generator=generator)[:n_probes].to(device)
+    return Coordinates(index, dim, dim / n_probes)
 
 
-def hutchinson(n: int, dim: int, k: int, generator: torch.Generator, dtype=torch.float64, device=None,
+def hutchinson(n: int, dim: int, n_probes: int, generator: torch.Generator, dtype=torch.float64, device=None,
                distribution: str = "rademacher") -> Dense:
-    """K independent probe vectors per point with ``E[v v^T] = I``; ``scale = 1 / K``."""
+    """K = ``n_probes`` independent probe vectors per point with ``E[v v^T] = I``; ``scale = 1 / K``."""
     if distribution == "rademacher":
-        v = torch.randint(0, 2, (n, dim, k), generator=generator).to(dtype) * 2 - 1
+        v = torch.randint(0, 2, (n, dim, n_probes), generator=generator).to(dtype) * 2 - 1
     elif distribution == "gaussian":
-        v = torch.randn((n, dim, k), generator=generator, dtype=dtype)
+        v = torch.randn((n, dim, n_probes), generator=generator, dtype=dtype)
     else:
         raise ValueError(f"unknown distribution {distribution!r}; valid names: 'rademacher', 'gaussian'.")
-    return Dense(v.to(device), 1.0 / k)
+    return Dense(v.to(device), 1.0 / n_probes)

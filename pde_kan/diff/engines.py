@@ -1,66 +1,108 @@
 """Laplacian and gradient engines: one registry, exact and stochastic.
 
-===============  ==========================================================  ==============================
-method           what                                                        cost per point
-===============  ==========================================================  ==============================
-``jet``          exact forward jet along all d coordinates                    one pass, tangents (width, d)
-``sdgd``         jet along K random coordinates, scaled by d / K (unbiased)   one pass, tangents (width, K)
-``hutchinson``   jet along K Rademacher/Gaussian probes, scaled by 1/K        one pass, tangents (width, K)
-``autograd``     d backward passes through the gradient (reference)           d backward passes
-``sdgd_autograd`` K backward passes for K random coordinates, scaled d / K    K backward passes
-===============  ==========================================================  ==============================
+=================  ==========================================================  ==============================
+engine             what                                                        cost per point
+=================  ==========================================================  ==============================
+``jet``            exact forward jet along all d coordinates                    one pass, tangents (width, d)
+``sdgd``           jet along n_probes random coordinates, scaled by d / K       one pass, tangents (width, K)
+``hutchinson``     jet along n_probes Rademacher/Gaussian probes, scaled 1/K    one pass, tangents (width, K)
+``autograd``       d backward passes through the gradient (reference)           d backward passes
+``sdgd_autograd``  K backward passes for K random coordinates, scaled d / K      K backward passes
+=================  ==========================================================  ==============================
+
+Every engine is an :class:`Engine` in :data:`ENGINES`; :func:`laplacian` and :func:`pde_derivatives` look the
+name up there (no branch on names), and the directions an engine probes come from its ``directions`` rule.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable, NamedTuple, Optional, Sequence
 
 import torch
 
-from .._checks import positive_int
+from .._checks import check_finite, check_points, positive_int
 from .directions import Coordinates, Dense, Directions, hutchinson, sdgd
 from .jet import Jet, forward_jet
 
-JET_METHODS = ("jet", "sdgd", "hutchinson")
-AUTOGRAD_METHODS = ("autograd", "sdgd_autograd")
-METHODS = JET_METHODS + AUTOGRAD_METHODS
-STOCHASTIC_METHODS = ("sdgd", "hutchinson", "sdgd_autograd")
+
+def _all_coordinates(n, dim, n_probes, generator, dtype, device, distribution) -> Directions:
+    return Coordinates.all(dim, device=device)
 
 
-def check_method(method: str) -> str:
-    if method not in METHODS:
-        raise ValueError(f"unknown laplacian method {method!r}; valid names: {', '.join(map(repr, METHODS))}.")
-    return method
+def _sdgd(n, dim, n_probes, generator, dtype, device, distribution) -> Directions:
+    return sdgd(dim, n_probes, generator, device=device)
 
 
-def check_points(owner: str, x) -> torch.Tensor:
-    """``x`` must be a tensor ``(N, d)``; checked before its shape is unpacked (the model checks the rest)."""
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{owner}: x must be a torch.Tensor of shape (N, d), got {type(x).__name__}.")
-    if x.ndim != 2:
-        raise ValueError(f"{owner}: x must have shape (N, d), got {tuple(x.shape)}; reshape a single point "
-                         f"with x.reshape(1, -1) or a 1-D grid with x.reshape(-1, 1).")
-    return x
+def _hutchinson(n, dim, n_probes, generator, dtype, device, distribution) -> Directions:
+    return hutchinson(n, dim, n_probes, generator, dtype=dtype, device=device, distribution=distribution)
 
 
-def make_directions(method: str, n: int, dim: int, *, k: Optional[int] = None,
+@dataclass(frozen=True)
+class Engine:
+    """A derivative engine: how the Laplacian (or its unbiased estimate) is computed.
+
+    Attributes:
+        name: the registry key (``engine=`` in :func:`laplacian`, ``SamplingConfig.engine``, ``--engine``).
+        jet: forward jets (one pass, any pde_kan backbone); False: autograd (any callable).
+        stochastic: an unbiased estimate from random probes; needs ``n_probes`` and an explicit generator.
+        coordinates: the probes are coordinate directions (SDGD): ``n_probes`` may not exceed the dimension.
+        directions: ``(n, dim, n_probes, generator, dtype, device, distribution) -> Directions``.
+    """
+
+    name: str
+    jet: bool
+    stochastic: bool
+    coordinates: bool
+    directions: Callable[..., Directions]
+
+    @property
+    def needs_probes(self) -> bool:
+        return self.stochastic
+
+
+ENGINES: dict[str, Engine] = {e.name: e for e in (
+    Engine("jet", jet=True, stochastic=False, coordinates=True, directions=_all_coordinates),
+    Engine("sdgd", jet=True, stochastic=True, coordinates=True, directions=_sdgd),
+    Engine("hutchinson", jet=True, stochastic=True, coordinates=False, directions=_hutchinson),
+    Engine("autograd", jet=False, stochastic=False, coordinates=True, directions=_all_coordinates),
+    Engine("sdgd_autograd", jet=False, stochastic=True, coordinates=True, directions=_sdgd),
+)}
+ENGINE_NAMES = tuple(ENGINES)
+
+
+def available_engines() -> list[str]:
+    """The registered engine names, in the order of the module table (``SamplingConfig.engine``, ``--engine``)."""
+    return list(ENGINE_NAMES)
+
+
+def get_engine(engine: str) -> Engine:
+    """The :class:`Engine` registered as ``engine``; an unknown name raises listing the valid ones."""
+    if isinstance(engine, Engine):
+        return engine
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}; valid names: {', '.join(map(repr, ENGINE_NAMES))}.")
+    return ENGINES[engine]
+
+
+def make_directions(engine: str, n: int, dim: int, *, n_probes: Optional[int] = None,
                     generator: Optional[torch.Generator] = None, dtype=torch.float64, device=None,
                     distribution: str = "rademacher") -> Directions:
-    """Directions for a jet method: ``"jet"`` (all coordinates), ``"sdgd"`` or ``"hutchinson"`` (K probes)."""
-    check_method(method)
-    if method == "jet":
-        return Coordinates.all(dim, device=device)
-    if method not in JET_METHODS:
-        raise ValueError(f"method {method!r} is not a jet method; jet methods: {', '.join(JET_METHODS)}.")
-    if k is None:
-        raise ValueError(f"method {method!r} needs k, the number of probe directions (e.g. k=4).")
-    k = positive_int("k", k, owner=method)
-    if method == "sdgd" and k > dim:
-        raise ValueError(f"sdgd: k={k} exceeds the dimension d={dim}; use k <= d or method='jet'.")
-    if generator is None:
-        raise ValueError(f"method {method!r} is stochastic and needs an explicit torch.Generator (generator=...).")
-    if method == "sdgd":
-        return sdgd(dim, k, generator, device=device)
-    return hutchinson(n, dim, k, generator, dtype=dtype, device=device, distribution=distribution)
+    """The directions ``engine`` probes for ``n`` points in dimension ``dim``: all coordinates for the exact
+    engines, ``n_probes`` random coordinates (``"sdgd"``, ``"sdgd_autograd"``) or probe vectors
+    (``"hutchinson"``) for the stochastic ones."""
+    spec = get_engine(engine)
+    if spec.stochastic:
+        if n_probes is None:
+            raise ValueError(f"engine {spec.name!r} needs n_probes, the number of probe directions (e.g. "
+                             f"n_probes=4).")
+        n_probes = positive_int("n_probes", n_probes, owner=spec.name)
+        if spec.coordinates and n_probes > dim:
+            raise ValueError(f"{spec.name}: n_probes={n_probes} exceeds the dimension d={dim}; use n_probes <= d "
+                             f"or engine='jet'.")
+        if generator is None:
+            raise ValueError(f"engine {spec.name!r} is stochastic and needs an explicit torch.Generator "
+                             f"(generator=...).")
+    return spec.directions(n, dim, n_probes, generator, dtype, device, distribution)
 
 
 def autograd_laplacian(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
@@ -93,36 +135,44 @@ def autograd_laplacian(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tens
     return u, scale * lap, g
 
 
-def laplacian(model, x: torch.Tensor, method: str = "jet", *, k: Optional[int] = None,
+def laplacian(model, x: torch.Tensor, engine: str = "jet", *, n_probes: Optional[int] = None,
               generator: Optional[torch.Generator] = None, distribution: str = "rademacher") -> torch.Tensor:
     """Laplacian (or its unbiased estimate) of a scalar-output model at ``x (N, d)`` -> ``(N,)``.
 
     Args:
-        model: a pde_kan backbone (any method) or any callable ``(N, d) -> (N, 1)`` (autograd methods only).
-        method: see the module table.
-        k: number of probe directions for the stochastic methods.
-        generator: explicit ``torch.Generator`` for the stochastic methods (no global RNG).
+        model: a pde_kan backbone (any engine) or any callable ``(N, d) -> (N, 1)`` (autograd engines only).
+        x: the points; checked once here (type, shape, dtype and finite values).
+        engine: a name in :data:`ENGINES` (see the module table).
+        n_probes: number of probe directions for the stochastic engines.
+        generator: explicit ``torch.Generator`` for the stochastic engines (no global RNG).
     """
-    check_method(method)
-    check_points("laplacian", x)
+    spec = get_engine(engine)
+    _check_entry("laplacian", model, x)
     n, d = x.shape
-    if method in JET_METHODS:
-        dirs = make_directions(method, n, d, k=k, generator=generator, dtype=x.dtype, device=x.device,
+    if spec.jet:
+        dirs = make_directions(spec, n, d, n_probes=n_probes, generator=generator, dtype=x.dtype, device=x.device,
                                distribution=distribution)
         jet = forward_jet(model, x, dirs)
         return jet.laplacian[:, 0] if jet.value.shape[1] == 1 else jet.laplacian
     index, scale = None, 1.0
-    if method == "sdgd_autograd":
-        dirs = make_directions("sdgd", n, d, k=k, generator=generator, device=x.device)
+    if spec.stochastic:
+        dirs = make_directions(spec, n, d, n_probes=n_probes, generator=generator, device=x.device)
         index, scale = dirs.index, dirs.scale
+    return autograd_laplacian(model, x, index, scale)[1]
+
+
+def _check_entry(owner: str, model, x) -> None:
+    """The one input check of a public entry point: a tensor ``(N, d)``, the model's own shape / dtype check,
+    and finite values (the model's forward no longer checks those: a host sync per call)."""
+    check_points(owner, x)
     if hasattr(model, "check"):
         model.check(x)
-    return autograd_laplacian(model, x, index, scale)[1]
+    check_finite(type(model).__name__, x)
 
 
 def gradient(model, x: torch.Tensor) -> torch.Tensor:
     """Exact gradient of a scalar-output backbone from one forward jet: ``(N, d)``."""
-    check_points("gradient", x)
+    _check_entry("gradient", model, x)
     jet = forward_jet(model, x, Coordinates.all(x.shape[1], device=x.device))
     if jet.value.shape[1] != 1:
         raise ValueError(f"gradient needs a scalar-output model, got {jet.value.shape[1]} outputs.")
@@ -155,45 +205,41 @@ def apply_transform(transform: Optional[Transform], x: torch.Tensor, raw: torch.
     return transform(x, raw_jet).value[:, 0]
 
 
-def pde_derivatives(model, x: torch.Tensor, method: str = "jet", *, spatial_dim: Optional[int] = None,
+def pde_derivatives(model, x: torch.Tensor, engine: str = "jet", *, spatial_dim: Optional[int] = None,
                     first_order: Sequence[int] = (), transform: Optional[Transform] = None,
-                    k: Optional[int] = None, generator: Optional[torch.Generator] = None,
+                    n_probes: Optional[int] = None, generator: Optional[torch.Generator] = None,
                     distribution: str = "rademacher") -> Derivatives:
     """Value, spatial Laplacian and selected first derivatives of ``u = transform(x, model(x))``.
+
+    Runs every training step, so it checks only what it must unpack (``x`` a tensor ``(N, d)``); finite
+    values are the caller's (the problems sample them).
 
     Args:
         model: scalar-output backbone ``(N, d) -> (N, 1)``.
         x: ``(N, d)`` points; the Laplacian runs over coordinates ``0 .. spatial_dim - 1`` (default all).
-        method: one of :data:`METHODS`.
+        engine: a name in :data:`ENGINES`.
         first_order: coordinates whose exact first derivative the residual needs (e.g. time).
         transform: ``(x, raw_jet) -> u_jet`` written with :class:`Jet` algebra (hard boundary conditions);
             the same function serves the jet and the autograd paths.
-        k, generator, distribution: stochastic probes (see :func:`make_directions`).
+        n_probes, generator, distribution: stochastic probes (see :func:`make_directions`).
     """
-    check_method(method)
+    spec = get_engine(engine)
     check_points("pde_derivatives", x)
     n, d = x.shape
     sd = d if spatial_dim is None else spatial_dim
     fo = torch.as_tensor(list(first_order), dtype=torch.long, device=x.device)
-    if method in JET_METHODS:
-        if method == "jet":
-            dirs = Coordinates.all(sd, device=x.device)
-        else:
-            dirs = make_directions(method, n, sd, k=k, generator=generator, dtype=x.dtype, device=x.device,
-                                   distribution=distribution)
+    dirs = make_directions(spec, n, sd, n_probes=n_probes, generator=generator, dtype=x.dtype, device=x.device,
+                           distribution=distribution)
+    if spec.jet:
         dirs = _extend(dirs, d, fo, x.dtype)
         jet = forward_jet(model, x, dirs)
         if transform is not None:
             jet = transform(x, jet)
         kk = jet.tangent.shape[-1]
         return Derivatives(jet.value[:, 0], jet.laplacian[:, 0], jet.tangent[:, 0, kk - fo.numel():])
-    index, scale = torch.arange(sd, device=x.device), 1.0
-    if method == "sdgd_autograd":
-        dirs = make_directions("sdgd", n, sd, k=k, generator=generator, device=x.device)
-        index, scale = dirs.index, dirs.scale
     if hasattr(model, "check"):
         model.check(x)
-    u, lap, g = autograd_laplacian(lambda z: apply_transform(transform, z, model(z)), x, index, scale)
+    u, lap, g = autograd_laplacian(lambda z: apply_transform(transform, z, model(z)), x, dirs.index, dirs.scale)
     return Derivatives(u, lap, g[:, fo])
 
 
@@ -203,7 +249,7 @@ def _extend(dirs: Directions, d: int, fo: torch.Tensor, dtype) -> Directions:
     if isinstance(dirs, Coordinates):
         if dirs.dim == d and nf == 0:
             return dirs
-        weights = torch.cat([torch.ones(dirs.k, dtype=dtype, device=fo.device),
+        weights = torch.cat([torch.ones(dirs.n_probes, dtype=dtype, device=fo.device),
                              torch.zeros(nf, dtype=dtype, device=fo.device)])
         return Coordinates(torch.cat([dirs.index, fo]), d, dirs.scale, weights if nf else None)
     v = dirs.vectors

@@ -91,14 +91,14 @@ class Jet:
 
 
 JetRule = Callable[[nn.Module, Jet], Jet]
-JET_RULES: dict[type, JetRule] = {}
+_JET_RULES: dict[type, JetRule] = {}
 
 
 def register_jet_rule(layer_type: type) -> Callable[[JetRule], JetRule]:
     """Decorator: ``@register_jet_rule(MyLayer) def rule(layer, jet) -> Jet``."""
 
     def deco(fn: JetRule) -> JetRule:
-        JET_RULES[layer_type] = fn
+        _JET_RULES[layer_type] = fn
         return fn
 
     return deco
@@ -106,10 +106,10 @@ def register_jet_rule(layer_type: type) -> Callable[[JetRule], JetRule]:
 
 def _rule_for(layer: nn.Module) -> JetRule:
     for cls in type(layer).__mro__:
-        if cls in JET_RULES:
-            return JET_RULES[cls]
+        if cls in _JET_RULES:
+            return _JET_RULES[cls]
     raise TypeError(f"no jet rule for layer type {type(layer).__name__}; register one with "
-                    f"pde_kan.diff.register_jet_rule({type(layer).__name__}) or use method='autograd'.")
+                    f"pde_kan.diff.register_jet_rule({type(layer).__name__}) or use engine='autograd'.")
 
 
 def _edge_slopes(feats: torch.Tensor, packed: torch.Tensor) -> torch.Tensor:
@@ -138,7 +138,7 @@ def edge_derivatives(layer: KANLayer, x: torch.Tensor, c: torch.Tensor, w: torch
 
 def _is_identity(dirs: Directions) -> bool:
     """All d coordinates in order with unit weights: tangents are the edge slopes themselves."""
-    return (isinstance(dirs, Coordinates) and dirs.k == dirs.dim and dirs.weights is None
+    return (isinstance(dirs, Coordinates) and dirs.n_probes == dirs.dim and dirs.weights is None
             and bool((dirs.index == torch.arange(dirs.dim, device=dirs.index.device)).all()))
 
 
@@ -154,7 +154,7 @@ def _kan_rule(layer: KANLayer, jet: Jet) -> Jet:
     n = x.shape[0]
     act, basis = layer.act, layer.basis
     dirs = jet.directions
-    if jet.is_input and dirs.index is not None and dirs.k < dirs.dim:
+    if jet.is_input and dirs.index is not None and dirs.n_probes < dirs.dim:
         # only the chosen input columns need derivatives: O(N * out * K * n_basis), not O(N * out * d * n_basis);
         # the value goes through the layer's own contraction (chunked for MetaKAN, factored for Slim KAN), and
         # only the K chosen columns of the coefficients are built
@@ -210,7 +210,7 @@ def forward_jet(model: nn.Module, x: torch.Tensor, directions: Directions) -> Je
     """Propagate ``x (N, d)`` along ``directions`` through ``model.layers``; returns the output jet ``(N, out)``."""
     if not hasattr(model, "layers"):
         raise TypeError(f"forward jets need a model with a `layers` sequence (a pde_kan backbone), got "
-                        f"{type(model).__name__}; use method='autograd' for arbitrary callables.")
+                        f"{type(model).__name__}; use engine='autograd' for arbitrary callables.")
     if hasattr(model, "check"):
         model.check(x)
     jet = Jet.input(x, directions)

@@ -55,6 +55,7 @@ import torch
 
 from .._checks import choice, positive_float, positive_int, resolve_dtype
 from ..diff import Derivatives
+from ..nn import BackboneWrapper
 from ..problems import Ball, Box, Problem, SpaceTime
 
 log = logging.getLogger("pde_kan")
@@ -125,12 +126,13 @@ def _net_class():
         return _STATE["net_class"]
     dde = load_deepxde()
 
-    class KANNet(dde.nn.pytorch.NN):
+    class KANNet(BackboneWrapper, dde.nn.pytorch.NN):
         """A pde_kan backbone as a ``deepxde.nn.pytorch.NN``.
 
         ``forward(inputs (N, d))``: DeepXDE's feature transform (if any) -> backbone -> DeepXDE's output
         transform ``(inputs, y) -> y`` (if any). Parameters are the backbone's (``backbone.*`` in the state
-        dict); :meth:`param_groups` forwards the backbone's named groups.
+        dict); the backbone interface (``param_groups``, ``dtype``, ...) is forwarded by
+        :class:`~pde_kan.nn.BackboneWrapper`.
         """
 
         def __init__(self, backbone: torch.nn.Module, regularizer=None):
@@ -138,21 +140,6 @@ def _net_class():
             self.backbone = backbone
             self.regularizer = regularizer
             self.problem = None
-
-        @property
-        def in_features(self) -> int:
-            return self.backbone.in_features
-
-        @property
-        def out_features(self) -> int:
-            return self.backbone.out_features
-
-        @property
-        def dtype(self) -> torch.dtype:
-            return self.backbone.dtype
-
-        def param_groups(self) -> dict[str, list[torch.nn.Parameter]]:
-            return self.backbone.param_groups()
 
         def forward(self, inputs: torch.Tensor) -> torch.Tensor:
             if isinstance(inputs, torch.Tensor) and inputs.is_floating_point() and inputs.dtype != self.dtype:

@@ -14,7 +14,7 @@ from typing import Any, Iterable, Mapping, Optional, Sequence
 import torch
 from torch import nn
 
-from .._checks import check_input, choice, dtype_name, positive_int, resolve_dtype
+from .._checks import check_points, choice, dtype_name, positive_int, resolve_dtype
 from .activations import ACTIVATIONS
 from .layer import CoefficientSource
 from .splines import BSplineBasis
@@ -134,6 +134,10 @@ class Backbone(nn.Module):
     #: PINN training with Adam (exponential decay to 1 %) on the two-body problems, benchmarks/metakan.py
     #: (docs/metakan.md has the table). Other tasks (images, function fitting) have their own presets.
     recommended_lr: float = 1e-3
+    #: Check every forward's input for NaN / inf (one host sync per call). Off by default: the public entry
+    #: points (``solve``, ``fit``, ``laplacian``, ``Solution.predict``) check their inputs once; set it on a
+    #: model (``model.check_finite = True``) to have each call checked while debugging.
+    check_finite: bool = False
 
     def _setup(self, widths, dtype, config: dict[str, Any]) -> None:
         owner = type(self).__name__
@@ -172,8 +176,9 @@ class Backbone(nn.Module):
         return cls(**kw, device=device)
 
     def check(self, x: torch.Tensor) -> torch.Tensor:
-        """Validate ``x: (N, in_features)`` of the model's dtype (argument named, value and fix in the error)."""
-        return check_input(type(self).__name__, x, self.in_features, self.dtype)
+        """Validate ``x: (N, in_features)`` of the model's dtype (argument named, value and fix in the error);
+        its values too when :attr:`check_finite` is set."""
+        return check_points(type(self).__name__, x, self.in_features, self.dtype, finite=self.check_finite)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.check(x)

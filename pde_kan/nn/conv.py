@@ -25,7 +25,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .._checks import choice, positive_int, resolve_dtype
-from .backbone import n_parameters
+from .backbone import group_parameters, n_parameters
 from .hyper import HyperCoefficients, HyperNet
 from .layer import CoefficientSource, DenseCoefficients, KANLayer
 from .splines import BSplineBasis
@@ -297,19 +297,7 @@ class ConvKANNet(nn.Module):
 
     def param_groups(self) -> dict[str, list[nn.Parameter]]:
         """``"hypernet"`` and ``"embeddings"`` (MetaKAN) and ``"default"`` (dense coefficients, norms, head)."""
-        groups: dict[str, list[nn.Parameter]] = {}
-        seen: set[int] = set()
-        for conv in self.convs:
-            for name, params in conv.source.param_groups().items():
-                for q in params:
-                    if q.requires_grad and id(q) not in seen:
-                        seen.add(id(q))
-                        groups.setdefault(name, []).append(q)
-        for q in self.parameters():
-            if q.requires_grad and id(q) not in seen:
-                seen.add(id(q))
-                groups.setdefault("default", []).append(q)
-        return groups
+        return group_parameters(self)
 
     def n_parameters(self, trainable_only: bool = True) -> int:
         return n_parameters(self, trainable_only)

@@ -20,7 +20,7 @@ import torch
 
 from ..diff import Derivatives, Jet, pde_derivatives
 from ..diff.engines import apply_transform
-from .._checks import choice, positive_float
+from .._checks import check_points, choice, positive_float
 from .manufactured import Field
 
 
@@ -91,12 +91,7 @@ class Problem:
 
     # ---- shared behaviour ---------------------------------------------------------------------------------
     def check_points(self, x: torch.Tensor) -> torch.Tensor:
-        if not isinstance(x, torch.Tensor):
-            raise TypeError(f"{type(self).__name__}: x must be a torch.Tensor of shape (N, {self.dim}), "
-                            f"got {type(x).__name__}.")
-        if x.ndim != 2 or x.shape[1] != self.dim:
-            raise ValueError(f"{type(self).__name__}: x must have shape (N, {self.dim}), got {tuple(x.shape)}.")
-        return x
+        return check_points(type(self).__name__, x, self.dim)
 
     def exact(self, x: torch.Tensor) -> torch.Tensor:
         """Exact solution ``(N,)`` at ``x: (N, dim)``."""
@@ -150,7 +145,7 @@ class Problem:
         xb = self.sample_boundary(n, generator, dtype=dtype, device=device)
         return {} if xb is None else {"bc": xb}
 
-    def condition_residual(self, name: str, model, x: torch.Tensor, method: str = "jet") -> torch.Tensor:
+    def condition_residual(self, name: str, model, x: torch.Tensor, engine: str = "jet") -> torch.Tensor:
         """Residual ``(n,)`` of the soft condition ``name`` at its points ``x``."""
         return self.boundary_residual(x, self.ansatz(x, model(x)))
 
@@ -159,11 +154,11 @@ class Problem:
         x = self.sample_interior(n, generator, dtype=dtype, device=device)
         return x, self.exact(x)
 
-    def derivatives(self, model, x: torch.Tensor, method: str = "jet", k: Optional[int] = None,
+    def derivatives(self, model, x: torch.Tensor, engine: str = "jet", n_probes: Optional[int] = None,
                     generator: Optional[torch.Generator] = None) -> Derivatives:
         """Value, spatial Laplacian and first derivatives of the ansatz ``u`` built on ``model`` at ``x``."""
-        return pde_derivatives(model, self.check_points(x), method, spatial_dim=self.spatial_dim,
-                               first_order=self.first_order, transform=self.jet_transform, k=k,
+        return pde_derivatives(model, self.check_points(x), engine, spatial_dim=self.spatial_dim,
+                               first_order=self.first_order, transform=self.jet_transform, n_probes=n_probes,
                                generator=generator)
 
     def with_params(self, **changes) -> "Problem":

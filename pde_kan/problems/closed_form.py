@@ -18,7 +18,7 @@ def function_jet(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, di
     With no directions (``k = 0``, a plain evaluation) the value keeps its graph to ``x``, so the autograd
     engine differentiates through it.
     """
-    if directions.k == 0:
+    if directions.n_probes == 0:
         v = fn(x)
         return Jet(v.unsqueeze(-1), v.new_zeros(v.shape[0], 1, 0), torch.zeros_like(v).unsqueeze(-1), directions)
     with torch.enable_grad():
@@ -38,7 +38,7 @@ def function_jet(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, di
         else:
             quad = v.new_zeros(v.shape)
             w = directions.weights
-            for k in range(directions.k):
+            for k in range(directions.n_probes):
                 vk = directions.vectors[:, :, k]
                 h = _grad((g * vk).sum(-1), z, retain_graph=True)
                 if h is not None:

@@ -11,7 +11,7 @@ A residual reads like the equation::
 What ``u`` offers (all ``(N,)`` unless said otherwise; ``D`` inputs, the first ``spatial_dim`` of them spatial):
 
 ==================  =====================================================  ================================
-name                meaning                                                engine (``laplacian="jet"``)
+name                meaning                                                engine (``engine="jet"``)
 ==================  =====================================================  ================================
 ``u.value``         ``u``                                                  forward jet
 ``u.grad``          ``(N, spatial_dim)`` spatial gradient                  forward jet
@@ -28,7 +28,7 @@ entries are zeros (so it must request the same derivatives on every call; branch
 on which derivative to take are not). Each later step computes exactly the recorded set by the cheapest exact
 engine: one forward jet for the value, first derivatives and the Laplacian — the very pass the built-in problems
 use — plus one jet pass per extra diagonal second derivative, and autograd only for mixed second derivatives.
-With ``laplacian="autograd"`` (``TrainConfig``) everything goes through autograd instead (the reference).
+With ``engine="autograd"`` (``SamplingConfig``) everything goes through autograd instead (the reference).
 :meth:`PDE.routing` says which engine serves which request.
 
 Modules: :mod:`.requests` (:class:`U`, :class:`~pde_kan.problems.requests.Plan`), :mod:`.routing` (the engine),
@@ -42,7 +42,7 @@ from typing import Any, Callable, ClassVar, Optional
 
 import torch
 
-from ..diff.engines import check_method
+from ..diff import get_engine
 from .ansatz import Ansatz, _plan_hard
 from .base import Problem, jsonable
 from .closed_form import FunctionModel
@@ -173,11 +173,11 @@ class PDE(Problem):
             self._state["plan"] = plan
         return plan
 
-    def routing(self, method: str = "jet") -> dict[str, str]:
-        """Which engine serves each request of the residual under ``method`` (``TrainConfig.laplacian``)."""
-        return self.plan().routing(check_method(method))
+    def routing(self, engine: str = "jet") -> dict[str, str]:
+        """Which engine serves each request of the residual under ``engine`` (``SamplingConfig.engine``)."""
+        return self.plan().routing(get_engine(engine).name)
 
-    def derivatives(self, model, x: torch.Tensor, method: str = "jet", k: Optional[int] = None,
+    def derivatives(self, model, x: torch.Tensor, engine: str = "jet", n_probes: Optional[int] = None,
                     generator: Optional[torch.Generator] = None, transform: Any = "ansatz") -> U:
         """The :class:`U` the residual reads, for ``u`` = the ansatz on ``model`` at ``x: (N, D)``.
 
@@ -187,7 +187,7 @@ class PDE(Problem):
         self.check_points(x)
         plan = self.plan(x)
         transform = self.jet_transform if transform == "ansatz" else transform
-        values = compute(plan, model, x, method, self.spatial_dim, transform, k, generator)
+        values = compute(plan, model, x, engine, self.spatial_dim, transform, n_probes, generator)
         return U(x.shape[0], self.dim, self.spatial_dim, self.has_time, values=values)
 
     def residual(self, x: torch.Tensor, d: U) -> torch.Tensor:
@@ -195,12 +195,12 @@ class PDE(Problem):
         return self.equation(x, d)
 
     def residual_of(self, fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
-                    method: str = "jet") -> torch.Tensor:
-        """The residual ``(N,)`` of a closed-form ``u = fn(x)`` (no ansatz) through the engine ``method``; checks
+                    engine: str = "jet") -> torch.Tensor:
+        """The residual ``(N,)`` of a closed-form ``u = fn(x)`` (no ansatz) through the engine ``engine``; checks
         that an exact solution solves the equation."""
         model = FunctionModel(fn, self.dim)
-        return self.residual(x, self.derivatives(model, x, method, transform=None,
-                                                 generator=torch.Generator().manual_seed(0), k=1))
+        return self.residual(x, self.derivatives(model, x, engine, transform=None,
+                                                 generator=torch.Generator().manual_seed(0), n_probes=1))
 
     # ---- conditions ----------------------------------------------------------------------------------
     def condition_weights(self) -> dict[str, float]:
@@ -211,9 +211,9 @@ class PDE(Problem):
         parts = boundary_parts(self.domain)
         return {name: c.points(parts, n, generator).to(device=device, dtype=dtype) for name, c in self._state["soft"]}
 
-    def condition_residual(self, name: str, model, x: torch.Tensor, method: str = "jet") -> torch.Tensor:
+    def condition_residual(self, name: str, model, x: torch.Tensor, engine: str = "jet") -> torch.Tensor:
         c = self.soft_conditions[name]
-        u, first = first_derivatives(model, x, c.grad_coords(self.dim, self.spatial_dim), method, self.jet_transform)
+        u, first = first_derivatives(model, x, c.grad_coords(self.dim, self.spatial_dim), engine, self.jet_transform)
         return c.residual(self.domain, x, u, first)
 
     # ---- exact solution and evaluation ---------------------------------------------------------------

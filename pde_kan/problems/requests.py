@@ -8,7 +8,7 @@ from typing import Optional
 
 import torch
 
-from ..diff.engines import AUTOGRAD_METHODS
+from ..diff import get_engine
 
 VALUE, LAPLACIAN = "value", "laplacian"
 
@@ -119,14 +119,14 @@ class Plan:
         mixed = sorted({(k[1], k[2]) for k in requests if isinstance(k, tuple) and k[0] == "d2" and k[1] != k[2]})
         return cls(VALUE in requests, tuple(first), LAPLACIAN in requests, tuple(diag), tuple(mixed))
 
-    def routing(self, method: str) -> dict[str, str]:
+    def routing(self, engine: str) -> dict[str, str]:
         """Request name -> engine: ``"jet"``, the stochastic estimator's name, or ``"autograd"``."""
-        auto = method in AUTOGRAD_METHODS
+        auto = not get_engine(engine).jet
         out = {"u.value": "autograd" if auto else "jet"}
         for i in self.first:
             out[f"u.d({i})"] = "autograd" if auto else "jet"
         if self.laplacian:
-            out["u.laplacian"] = method
+            out["u.laplacian"] = engine
         for i in self.diag:
             out[f"u.d2({i}, {i})"] = "autograd" if auto else "jet"
         for i, j in self.mixed:

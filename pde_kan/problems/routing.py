@@ -7,24 +7,24 @@ from typing import Optional, Sequence
 
 import torch
 
-from ..diff import Coordinates, Jet, forward_jet, make_directions, pde_derivatives
-from ..diff.engines import AUTOGRAD_METHODS, apply_transform, check_method
+from ..diff import Coordinates, Jet, forward_jet, get_engine, make_directions, pde_derivatives
+from ..diff.engines import apply_transform
 from .closed_form import _grad
 from .requests import LAPLACIAN, VALUE, Plan
 
 
-def compute(plan: Plan, model, x: torch.Tensor, method: str, spatial_dim: int, transform=None,
-            k: Optional[int] = None, generator: Optional[torch.Generator] = None) -> dict:
+def compute(plan: Plan, model, x: torch.Tensor, engine: str, spatial_dim: int, transform=None,
+            n_probes: Optional[int] = None, generator: Optional[torch.Generator] = None) -> dict:
     """Derivatives of ``u = transform(x, model(x))`` at ``x: (N, D)`` for ``plan`` -> ``{key: (N,)}``."""
-    check_method(method)
-    if method in AUTOGRAD_METHODS:
-        return _compute_autograd(plan, model, x, method, spatial_dim, transform, k, generator)
+    spec = get_engine(engine)
+    if not spec.jet:
+        return _compute_autograd(plan, model, x, spec, spatial_dim, transform, n_probes, generator)
     out: dict = {}
     n, dim = x.shape
     first = list(plan.first)
     diag = list(plan.diag)
     spatial_first = [i for i in first if i < spatial_dim]
-    if plan.laplacian and method == "jet" and spatial_first:
+    if plan.laplacian and spec.name == "jet" and spatial_first:
         # spatial first derivatives are tangents the exact Laplacian's directions carry anyway: no duplicates
         rest = [i for i in first if i >= spatial_dim]
         index = torch.as_tensor(list(range(spatial_dim)) + rest, dtype=torch.long, device=x.device)
@@ -34,8 +34,8 @@ def compute(plan: Plan, model, x: torch.Tensor, method: str, spatial_dim: int, t
         for i in first:
             out[("d", i)] = jet.tangent[:, 0, i if i < spatial_dim else spatial_dim + rest.index(i)]
     elif plan.laplacian:  # the built-in problems' pass: Laplacian (exact or estimated) plus first derivatives
-        d = pde_derivatives(model, x, method, spatial_dim=spatial_dim, first_order=first, transform=transform,
-                            k=k, generator=generator)
+        d = pde_derivatives(model, x, spec, spatial_dim=spatial_dim, first_order=first, transform=transform,
+                            n_probes=n_probes, generator=generator)
         out[VALUE], out[LAPLACIAN] = d.value, d.laplacian
         for c, i in enumerate(first):
             out[("d", i)] = d.first[:, c]
@@ -82,10 +82,11 @@ def _hessian_rows(model, x, transform, rows):
     return u, g, out
 
 
-def _compute_autograd(plan, model, x, method, spatial_dim, transform, k, generator) -> dict:
+def _compute_autograd(plan, model, x, spec, spatial_dim, transform, n_probes, generator) -> dict:
     lap_index, scale = list(range(spatial_dim)), 1.0
-    if plan.laplacian and method == "sdgd_autograd":
-        dirs = make_directions("sdgd", x.shape[0], spatial_dim, k=k, generator=generator, device=x.device)
+    if plan.laplacian and spec.stochastic:
+        dirs = make_directions(spec, x.shape[0], spatial_dim, n_probes=n_probes, generator=generator,
+                               device=x.device)
         lap_index, scale = dirs.index.tolist(), dirs.scale
     rows = set(plan.diag) | {i for i, _ in plan.mixed} | (set(lap_index) if plan.laplacian else set())
     u, g, h = _hessian_rows(model, x, transform, sorted(rows))
@@ -101,12 +102,12 @@ def _compute_autograd(plan, model, x, method, spatial_dim, transform, k, generat
     return out
 
 
-def first_derivatives(model, x: torch.Tensor, coords: Sequence[int], method: str, transform=None):
+def first_derivatives(model, x: torch.Tensor, coords: Sequence[int], engine: str, transform=None):
     """``u (N,)`` and ``{i: ∂u/∂x_i (N,)}`` for ``coords`` (conditions' normal and time derivatives)."""
     coords = list(coords)
     if not coords:
         return apply_transform(transform, x, model(x)), {}
-    if method in AUTOGRAD_METHODS:
+    if not get_engine(engine).jet:
         u, g, _ = _hessian_rows(model, x, transform, [])
         return u, {i: g[:, i] for i in coords}
     index = torch.as_tensor(coords, dtype=torch.long, device=x.device)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
 from .._checks import positive_int
-from .checkpoint import atomic_write
+from .._io import atomic_write
 
 if TYPE_CHECKING:  # pragma: no cover
     from .trainer import Trainer
@@ -42,7 +42,7 @@ class ProgressBar(Callback):
     def on_start(self, trainer):
         from tqdm.auto import tqdm
 
-        self.bar = tqdm(total=trainer.total_steps, initial=trainer.step, desc=self.desc, leave=self.leave,
+        self.bar = tqdm(total=trainer.config.total_steps, initial=trainer.step, desc=self.desc, leave=self.leave,
                         dynamic_ncols=True, **self.kw)
 
     def on_step(self, trainer, logs):
@@ -150,7 +150,7 @@ class LogMetrics(Callback):
         now = time.perf_counter()
         step0, t0 = self._mark or (trainer.step, now)
         rate = (trainer.step - step0) / (now - t0) if now > t0 and trainer.step > step0 else float("nan")
-        parts = [f"step {trainer.step}/{trainer.total_steps}"]
+        parts = [f"step {trainer.step}/{trainer.config.total_steps}"]
         parts += [f"{k} {row[k]:.3e}" for k in ("loss", "loss_pde", "loss_bc", "loss_ic") if k in row]
         parts += [f"{k} {v:.3e}" for k, v in self._pending.items()]
         groups = trainer.optimizer.param_groups

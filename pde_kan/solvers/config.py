@@ -1,4 +1,5 @@
-"""TrainConfig: the frozen description of one training run."""
+"""The frozen descriptions of a run: :class:`TrainConfig` (optimiser, schedule, guards, seed, device) and
+:class:`SamplingConfig` (collocation points, derivative engine, evaluation points; PDE runs only)."""
 from __future__ import annotations
 
 import dataclasses
@@ -6,35 +7,63 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
 from .._checks import check_fields, choice, device_name, flag, number, positive_float, positive_int, resolve_dtype
-from ..diff import METHODS
-from ..diff.engines import STOCHASTIC_METHODS
+from ..diff import available_engines, get_engine
 
 OPTIMIZERS = ("adam", "lbfgs", "adam+lbfgs")
 SCHEDULES = ("constant", "cosine", "exponential", "linear")
 RESUMABLE = ("steps", "lbfgs_steps", "eval_every")  # the fields a resumed run may change
-FLOAT_FIELDS = ("lr", "lbfgs_lr", "lr_final_factor", "boundary_weight", "grad_clip", "retry_lr_factor")
+FLOAT_FIELDS = ("lr", "lbfgs_lr", "lr_final_factor", "grad_clip", "retry_lr_factor")
+
+
+def _replace(self, **changes: Any):
+    return dataclasses.replace(self, **changes)
+
+
+def _to_dict(self) -> dict[str, Any]:
+    return dataclasses.asdict(self)
+
+
+def _differences(self, other: Mapping[str, Any], ignore: tuple[str, ...] = RESUMABLE) -> list[str]:
+    """Names of the fields whose value in ``other`` (a :meth:`to_dict`, e.g. a checkpoint's) differs from this
+    config's, leaving out ``ignore`` (by default the fields a resumed run may change). Fields missing from
+    ``other`` (older files) are not counted."""
+    mine = self.to_dict()
+    return sorted(k for k in mine if k not in ignore and k in other and other[k] != mine[k])
+
+
+def _from_dict(cls, data: Mapping[str, Any]):
+    """Build from a mapping (JSON, TOML); unknown keys and values of the wrong type raise naming the field
+    (``{"lr": "1e-3"}`` is refused: numbers must be numbers)."""
+    if not isinstance(data, Mapping):
+        raise TypeError(f"{cls.__name__}.from_dict: data must be a mapping of field names to values, got "
+                        f"{type(data).__name__}.")
+    moved = sorted(k for k in data if k in LEGACY_SAMPLING and cls is TrainConfig)
+    if moved:
+        raise ValueError(f"TrainConfig: field(s) {moved} moved to SamplingConfig (TOML [sampling], --set "
+                         f"sampling.F=V) as {[LEGACY_SAMPLING[k] for k in moved]}; set them there.")
+    check_fields(cls, data)
+    return cls(**data)
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Everything a training run needs besides the model and the task.
+    """How a run optimises: everything a training run needs besides the model, the task and (for PDEs) the
+    :class:`SamplingConfig`.
 
     Attributes:
         steps: optimisation steps (Adam steps for ``"adam+lbfgs"``).
         optimizer: ``"adam"``, ``"lbfgs"`` or ``"adam+lbfgs"`` (Adam, then ``lbfgs_steps`` L-BFGS steps).
         lr: base learning rate; None (the default) takes the model's ``recommended_lr`` (per backbone, measured:
-            docs/metakan.md), 1e-3 for a model without one. ``group_lr`` overrides it per parameter group (MetaKAN's ``"hypernet"`` /
-            ``"embeddings"``, LoTRA's ``"core"``/``"factor_out"``, ...). Unknown group names raise at start.
+            docs/metakan.md), 1e-3 for a model without one. ``group_lr`` overrides it per parameter group, by the
+            names of the model's ``param_groups()`` (MetaKAN's ``"hypernet"`` / ``"embeddings"``, a LoTRA model's
+            per-component groups, ...). Unknown group names raise at start.
         lbfgs_steps, lbfgs_lr: the L-BFGS phase (``lbfgs``: ``steps`` L-BFGS steps).
         schedule: ``"constant"``, ``"cosine"``, ``"exponential"`` or ``"linear"``: the factor on the learning rate
             goes from 1 at step 0 to ``lr_final_factor`` at ``steps`` (``"linear"`` with ``lr_final_factor=0`` is
             the reference MetaKAN scripts' ``1 - step / steps``; only ``"exponential"`` needs it above 0).
-        n_interior, n_boundary: collocation points per step, fresh every step when ``resample``.
-        boundary_weight: soft boundary loss weight; None takes the problem's default.
-        laplacian: derivative engine (``"jet"``, ``"sdgd"``, ``"hutchinson"``, ``"autograd"``, ...).
-        k: probe directions for stochastic engines.
-        eval_every, n_eval: evaluation period (steps; 0 = only at the end) and Monte-Carlo test points.
-        seed: seeds the run's own generator (sampling, probes); the global RNG is never touched.
+        eval_every: evaluation period (steps; 0 = only at the end); it stays here (not in
+            :class:`SamplingConfig`) because every task evaluates, and a resumed run may change it.
+        seed: seeds the run's own generator (sampling, probes, batches); the global RNG is never touched.
         dtype, device: ``"float64"`` (PINN default) / ``"float32"``; ``"auto"`` picks CUDA when present.
         grad_clip: max gradient norm or None.
         guard_every: steps between snapshots of the last good state for the divergence guard.
@@ -50,14 +79,7 @@ class TrainConfig:
     lbfgs_lr: float = 1.0
     schedule: str = "constant"
     lr_final_factor: float = 0.1
-    n_interior: int = 100
-    n_boundary: int = 100
-    boundary_weight: Optional[float] = None
-    resample: bool = True
-    laplacian: str = "jet"
-    k: Optional[int] = None
     eval_every: int = 500
-    n_eval: int = 20000
     seed: int = 0
     dtype: str = "float64"
     device: str = "auto"
@@ -76,8 +98,7 @@ class TrainConfig:
         if not isinstance(self.group_lr, Mapping):
             raise TypeError(f"{own}: group_lr must map parameter-group names to learning rates, got "
                             f"{self.group_lr!r}; e.g. group_lr={{'hypernet': 1e-3}}.")
-        flag("resample", self.resample, owner=own)
-        for name in ("optimizer", "schedule", "laplacian", "dtype", "device"):
+        for name in ("optimizer", "schedule", "dtype", "device"):
             if not isinstance(getattr(self, name), str):
                 raise TypeError(f"{own}: {name} must be a string, got {getattr(self, name)!r} "
                                 f"({type(getattr(self, name)).__name__}).")
@@ -94,20 +115,7 @@ class TrainConfig:
         positive_float("lbfgs_lr", self.lbfgs_lr, owner=own)
         choice("schedule", self.schedule, SCHEDULES, owner=own)
         positive_float("lr_final_factor", self.lr_final_factor, owner=own, allow_zero=self.schedule != "exponential")
-        positive_int("n_interior", self.n_interior, owner=own)
-        positive_int("n_boundary", self.n_boundary, minimum=0, owner=own)
-        if self.boundary_weight is not None:
-            positive_float("boundary_weight", self.boundary_weight, owner=own, allow_zero=True)
-        if self.laplacian not in METHODS:
-            raise ValueError(f"TrainConfig: unknown laplacian {self.laplacian!r}; valid names: "
-                             f"{', '.join(map(repr, METHODS))}.")
-        if self.laplacian in STOCHASTIC_METHODS and self.k is None:
-            raise ValueError(f"TrainConfig: laplacian={self.laplacian!r} is stochastic and needs k, the number "
-                             f"of probe directions per point (e.g. k=4).")
-        if self.k is not None:
-            positive_int("k", self.k, owner=own)
         positive_int("eval_every", self.eval_every, minimum=0, owner=own)
-        positive_int("n_eval", self.n_eval, owner=own)
         positive_int("seed", self.seed, minimum=0, owner=own)
         resolve_dtype(self.dtype)
         device_name(self.device)  # the form only; whether CUDA is present is asked when a run starts
@@ -121,25 +129,69 @@ class TrainConfig:
     def total_steps(self) -> int:
         return self.steps + (self.lbfgs_steps if self.optimizer == "adam+lbfgs" else 0)
 
-    def replace(self, **changes: Any) -> "TrainConfig":
-        return dataclasses.replace(self, **changes)
+    replace = _replace
+    to_dict = _to_dict
+    differences = _differences
+    from_dict = classmethod(_from_dict)
 
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
 
-    def differences(self, other: Mapping[str, Any], ignore: tuple[str, ...] = RESUMABLE) -> list[str]:
-        """Names of the fields whose value in ``other`` (a :meth:`to_dict`, e.g. a checkpoint's) differs from
-        this config's, leaving out ``ignore`` (by default the fields a resumed run may change). Fields missing
-        from ``other`` (older files) are not counted."""
-        mine = self.to_dict()
-        return sorted(k for k in mine if k not in ignore and k in other and other[k] != mine[k])
+@dataclass(frozen=True)
+class SamplingConfig:
+    """Where and how a PDE run samples: collocation points, the derivative engine and the evaluation points.
 
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "TrainConfig":
-        """Build from a mapping (JSON, TOML); unknown keys and values of the wrong type raise naming the field
-        (``{"lr": "1e-3"}`` is refused: numbers must be numbers)."""
-        if not isinstance(data, Mapping):
-            raise TypeError(f"TrainConfig.from_dict: data must be a mapping of field names to values, got "
-                            f"{type(data).__name__}.")
-        check_fields(cls, data)
-        return cls(**data)
+    Attributes:
+        n_interior, n_boundary: collocation points per step (``n_boundary`` per soft condition), fresh every
+            step when ``resample`` (else drawn once).
+        boundary_weight: soft boundary loss weight; None takes the problem's default.
+        engine: derivative engine, a name in :func:`pde_kan.diff.available_engines` (``"jet"``, ``"sdgd"``,
+            ``"hutchinson"``, ``"autograd"``, ``"sdgd_autograd"``).
+        n_probes: probe directions per point for the stochastic engines (required by them).
+        n_eval: Monte-Carlo evaluation points (drawn once from ``TrainConfig.seed + 1``).
+    """
+
+    n_interior: int = 100
+    n_boundary: int = 100
+    boundary_weight: Optional[float] = None
+    resample: bool = True
+    engine: str = "jet"
+    n_probes: Optional[int] = None
+    n_eval: int = 20000
+
+    def __post_init__(self):
+        own = "SamplingConfig"
+        if self.boundary_weight is not None:
+            object.__setattr__(self, "boundary_weight", number("boundary_weight", self.boundary_weight, owner=own))
+        flag("resample", self.resample, owner=own)
+        if not isinstance(self.engine, str):
+            raise TypeError(f"{own}: engine must be a string, got {self.engine!r} ({type(self.engine).__name__}).")
+        positive_int("n_interior", self.n_interior, owner=own)
+        positive_int("n_boundary", self.n_boundary, minimum=0, owner=own)
+        if self.boundary_weight is not None:
+            positive_float("boundary_weight", self.boundary_weight, owner=own, allow_zero=True)
+        if self.engine not in available_engines():
+            raise ValueError(f"{own}: unknown engine {self.engine!r}; valid names: "
+                             f"{', '.join(map(repr, available_engines()))}.")
+        if get_engine(self.engine).needs_probes and self.n_probes is None:
+            raise ValueError(f"{own}: engine={self.engine!r} is stochastic and needs n_probes, the number of "
+                             f"probe directions per point (e.g. n_probes=4).")
+        if self.n_probes is not None:
+            positive_int("n_probes", self.n_probes, owner=own)
+        positive_int("n_eval", self.n_eval, owner=own)
+
+    replace = _replace
+    to_dict = _to_dict
+    differences = _differences
+    from_dict = classmethod(_from_dict)
+
+
+#: The fields that moved from TrainConfig to SamplingConfig, by their old names (files written before the split).
+LEGACY_SAMPLING = {"n_interior": "n_interior", "n_boundary": "n_boundary", "boundary_weight": "boundary_weight",
+                   "resample": "resample", "laplacian": "engine", "k": "n_probes", "n_eval": "n_eval"}
+
+
+def split_legacy(config: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A config dict as files written before :class:`SamplingConfig` existed hold it (sampling fields inside
+    the train config, ``laplacian`` / ``k`` by their old names) -> ``(train dict, sampling dict)``."""
+    train = {k: v for k, v in config.items() if k not in LEGACY_SAMPLING}
+    sampling = {LEGACY_SAMPLING[k]: v for k, v in config.items() if k in LEGACY_SAMPLING}
+    return train, sampling

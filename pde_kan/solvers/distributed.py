@@ -325,13 +325,13 @@ class DistributedContext:
 
 # --- the task wrapper -------------------------------------------------------------------------------------
 def _shard_pde(task: PDETask, ctx: DistributedContext):
-    cfg = task.config
+    cfg = task.sampling
     n, nb = shard_size(cfg.n_interior, ctx.world_size), shard_size(cfg.n_boundary, ctx.world_size)
     if n * ctx.world_size != cfg.n_interior or nb * ctx.world_size != cfg.n_boundary:
         log.info("distributed: n_interior=%d, n_boundary=%d are not multiples of world_size=%d; each rank draws "
                  "%d and %d points", cfg.n_interior, cfg.n_boundary, ctx.world_size, n, nb)
     local = copy.copy(task)  # shares the evaluation points set by task.prepare
-    local.config = cfg.replace(n_interior=n, n_boundary=nb)
+    local.sampling = cfg.replace(n_interior=n, n_boundary=nb)
     local._fixed = None
     return local
 

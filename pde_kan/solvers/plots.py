@@ -9,8 +9,8 @@ from typing import Mapping, Optional, Sequence
 import numpy as np
 import torch
 
+from .._io import atomic_write
 from ..problems.domains import DOMAINS, SpaceTime
-from .checkpoint import atomic_write
 
 # history columns shown, with their legend labels: losses on one axis, errors on the other
 LOSS_LABELS = {"loss": "total loss", "loss_pde": "PDE residual", "loss_bc": "boundary", "loss_ic": "initial"}

@@ -11,7 +11,7 @@ import h5py
 import numpy as np
 import torch
 
-from .checkpoint import atomic_write
+from .._io import atomic_write
 from .tasks import EVAL_CHUNK, error_metrics, eval_chunks
 
 FORMAT = "pde_kan.solution"
@@ -26,6 +26,7 @@ class Solution:
         model: the trained module (its raw output is the network's, before the problem's ansatz: use
             :meth:`predict` for the solution ``u``).
         config: the :class:`TrainConfig` used.
+        sampling: the :class:`SamplingConfig` of a PDE run (None for supervised runs).
         history: one dict per accepted step (``step``, ``loss``, ..., evaluation metrics where measured).
         metrics: final metrics (``rel_l2``, ``rel_l1``, ``max_abs`` for PDEs; ``test_accuracy`` / ``test_rmse``
             for supervised tasks) plus ``seconds``, ``steps_per_second``, ``peak_memory_mb``,
@@ -45,6 +46,7 @@ class Solution:
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
     attrs: dict[str, Any] = field(default_factory=dict)
     problem: Any = None
+    sampling: Any = None
 
     def __post_init__(self):
         if self.problem is None:
@@ -101,7 +103,7 @@ class Solution:
         elif getattr(self.task, "x_eval", None) is not None:
             x = self.task.x_eval
         else:
-            n = getattr(self.config, "n_eval", 20000)
+            n = getattr(self.sampling, "n_eval", 20000)
             x = problem.sample_interior(n, torch.Generator().manual_seed(getattr(self.config, "seed", 0) + 1))
         if x.shape[1] != problem.dim:
             raise ValueError(f"Solution.evaluate: problem has dim {problem.dim} but the solution's points have "
@@ -137,6 +139,7 @@ class Solution:
         attrs = {
             "format": FORMAT, "format_version": FORMAT_VERSION, "pde_kan_version": __version__,
             "config": json.dumps(cfg), "metrics": json.dumps(self.metrics),
+            "sampling": json.dumps(self.sampling.to_dict() if hasattr(self.sampling, "to_dict") else self.sampling),
             "model_config": json.dumps(getattr(self.model, "config", None)),
             "problem": json.dumps(self.problem.params() if self.problem is not None else None),
             "seed": int(cfg.get("seed", 0)) if isinstance(cfg, dict) else 0,
@@ -201,6 +204,7 @@ def load_solution(path, device=None, problem=None) -> Solution:
             state = {k: torch.from_numpy(np.array(f["model"][k][()])) for k in _walk(f["model"])}
             model_config = json.loads(attrs["model_config"])
             config_dict = json.loads(attrs["config"])
+            sampling_dict = json.loads(attrs["sampling"]) if "sampling" in attrs else None
         except (KeyError, OSError, ValueError) as e:
             raise ValueError(f"results file {str(path)!r} is incomplete or damaged ({type(e).__name__}: {e}); "
                              f"rerun or restore it.") from None
@@ -214,10 +218,13 @@ def load_solution(path, device=None, problem=None) -> Solution:
             detail = " ".join(line.strip() for line in str(e).splitlines()[:2])
             raise ValueError(f"results file {str(path)!r}: the stored model state does not fit its model_config "
                              f"({detail}); the file was edited or damaged; rerun or restore it.") from None
-    from .config import TrainConfig
+    from .config import SamplingConfig, TrainConfig, split_legacy
 
+    if sampling_dict is None:  # written before SamplingConfig: the sampling fields sit in the train config
+        config_dict, sampling_dict = split_legacy(config_dict)
     config = TrainConfig.from_dict(config_dict)
-    attrs = {k: (json.loads(v) if k in ("problem", "model_config") else v) for k, v in attrs.items()}
+    sampling = SamplingConfig.from_dict(sampling_dict) if sampling_dict else None
+    attrs = {k: (json.loads(v) if k in ("problem", "model_config", "sampling") else v) for k, v in attrs.items()}
     if problem is None:
         try:
             problem = _rebuild_problem(attrs.get("problem"))
@@ -227,7 +234,8 @@ def load_solution(path, device=None, problem=None) -> Solution:
     elif model is not None:
         problem.check_model(model)
     return Solution(model=model, config=config, history=history, metrics=json.loads(attrs["metrics"]),
-                    arrays=arrays, stop_reason=attrs["stop_reason"] or None, attrs=attrs, problem=problem)
+                    arrays=arrays, stop_reason=attrs["stop_reason"] or None, attrs=attrs, problem=problem,
+                    sampling=sampling)
 
 
 #: ``model_config["adapter"]`` -> ``build(model_config, device)``: the (untrained) module of a wrapped model that

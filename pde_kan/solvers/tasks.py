@@ -11,8 +11,9 @@ from typing import Any, Optional, Protocol
 import torch
 from torch.nn import functional as F
 
-from .._checks import choice, positive_int
-from .config import TrainConfig
+from .._checks import check_finite, choice, positive_int
+from ..diff import ball_ansatz_derivatives
+from .config import SamplingConfig
 
 
 class Task(Protocol):
@@ -49,24 +50,29 @@ class PDETask:
     ``r`` is the problem's residual on ``n_interior`` interior points; each soft condition ``c`` (the built-in
     problems' boundary loss ``"bc"``, a :class:`~pde_kan.problems.PDE`'s Dirichlet / Neumann / Robin / periodic /
     initial conditions) adds its mean squared residual on ``n_boundary`` points of its own, weighted by its
-    relative weight ``w_c`` times ``w_b`` (``config.boundary_weight``, else the problem's). Derivatives come from
-    the problem (forward jets, the configured estimator, autograd only where needed).
+    relative weight ``w_c`` times ``w_b`` (``sampling.boundary_weight``, else the problem's). Derivatives come
+    from the problem (forward jets, the configured engine, autograd only where needed).
 
     Evaluation uses ``n_eval`` Monte-Carlo points from the problem's interior sampler, drawn once from a
-    generator seeded ``seed + 1`` (never a grid in high dimension), or the problem's reference data. Without
+    generator seeded ``seed + 1`` (``seed`` is the run's ``TrainConfig.seed``; never a grid in high dimension),
+    or the problem's reference data. Without
     exact values the metrics are the residual and condition mean squares there (``residual_mse``,
     ``<condition>_mse``); error metrics are then absent, never a number.
     """
 
-    def __init__(self, problem, config: TrainConfig):
+    def __init__(self, problem, sampling: Optional[SamplingConfig] = None, seed: int = 0):
+        sampling = SamplingConfig() if sampling is None else sampling
+        if not isinstance(sampling, SamplingConfig):
+            raise TypeError(f"PDETask: sampling must be a SamplingConfig, got {type(sampling).__name__}.")
         self.problem = problem
-        self.config = config
-        w = config.boundary_weight
+        self.sampling = sampling
+        self.seed = seed
+        w = sampling.boundary_weight
         self.boundary_weight = problem.boundary_weight if w is None else w
         self.condition_weights = problem.condition_weights()
-        if self.condition_weights and self.boundary_weight and not config.n_boundary and \
+        if self.condition_weights and self.boundary_weight and not sampling.n_boundary and \
                 getattr(problem, "strict_conditions", False):
-            raise ValueError(f"TrainConfig: n_boundary=0 would drop the soft condition(s) "
+            raise ValueError(f"SamplingConfig: n_boundary=0 would drop the soft condition(s) "
                              f"{sorted(self.condition_weights)} of {type(problem).__name__}; set n_boundary >= 1 "
                              f"(points per condition per step) or boundary_weight=0 to drop them on purpose.")
         self.x_eval: Optional[torch.Tensor] = None
@@ -75,17 +81,17 @@ class PDETask:
 
     def prepare(self, dtype, device):
         if self.x_eval is None or self.x_eval.dtype != dtype or self.x_eval.device != device:
-            g = torch.Generator().manual_seed(self.config.seed + 1)
-            self.x_eval, self.u_eval = self.problem.evaluation_set(self.config.n_eval, g, dtype=dtype, device=device)
+            g = torch.Generator().manual_seed(self.seed + 1)
+            self.x_eval, self.u_eval = self.problem.evaluation_set(self.sampling.n_eval, g, dtype=dtype, device=device)
 
     def batch(self, step, generator, dtype, device):
-        if not self.config.resample and self._fixed is not None:
+        if not self.sampling.resample and self._fixed is not None:
             x, xc = self._fixed
         else:
-            x = self.problem.sample_interior(self.config.n_interior, generator, dtype=dtype, device=device)
+            x = self.problem.sample_interior(self.sampling.n_interior, generator, dtype=dtype, device=device)
             xc = {}
-            if self.config.n_boundary and self.boundary_weight:
-                xc = self.problem.sample_conditions(self.config.n_boundary, generator, dtype=dtype, device=device)
+            if self.sampling.n_boundary and self.boundary_weight:
+                xc = self.problem.sample_conditions(self.sampling.n_boundary, generator, dtype=dtype, device=device)
             self._fixed = (x, xc)
         # one probe seed per step: L-BFGS closures re-evaluate the same stochastic Laplacian
         probe_seed = int(torch.randint(0, 2**62, (1,), generator=generator))
@@ -94,13 +100,13 @@ class PDETask:
     def losses(self, model, x, xc, probe_seed) -> dict[str, torch.Tensor]:
         """Mean squared residual ``"pde"`` and one mean square per soft condition (unweighted)."""
         gen = torch.Generator(device="cpu").manual_seed(probe_seed)
-        d = self.problem.derivatives(model, x, self.config.laplacian, k=self.config.k, generator=gen)
+        d = self.problem.derivatives(model, x, self.sampling.engine, n_probes=self.sampling.n_probes, generator=gen)
         r = self.problem.residual(x, d)
         out = {"pde": (r * r).mean()}
         if isinstance(xc, torch.Tensor):  # a bare boundary batch: the built-in problems' one soft condition
             xc = {"bc": xc}
         for name, xb in (xc or {}).items():
-            rb = self.problem.condition_residual(name, model, xb, self.config.laplacian)
+            rb = self.problem.condition_residual(name, model, xb, self.sampling.engine)
             if rb is not None:
                 out[name] = (rb * rb).mean()
         return out
@@ -122,11 +128,38 @@ class PDETask:
         if self.u_eval is not None:
             return error_metrics(self.predict(model), self.u_eval)
         # no exact values: residual and condition losses on (part of) the evaluation set
-        g = torch.Generator().manual_seed(self.config.seed + 2)
+        g = torch.Generator().manual_seed(self.seed + 2)
         x = self.x_eval[: min(self.x_eval.shape[0], 2000)]
-        xc = self.problem.sample_conditions(min(self.config.n_eval, 2000), g, dtype=x.dtype, device=x.device)
+        xc = self.problem.sample_conditions(min(self.sampling.n_eval, 2000), g, dtype=x.dtype, device=x.device)
         parts = self.losses(model, x, xc, int(torch.randint(0, 2**62, (1,), generator=g)))
         return {("residual_mse" if k == "pde" else f"{k}_mse"): float(v.detach()) for k, v in parts.items()}
+
+
+#: Problems whose hard ansatz is ``u = (1 - |x|^2) raw`` on the unit ball (what the control variate assumes).
+BALL_ANSATZ_PROBLEMS = ("poisson-two-body", "allen-cahn-two-body")
+
+
+class ControlVariateTask(PDETask):
+    """:class:`PDETask` whose Laplacian estimate treats the unit-ball ansatz ``u = (1 - |x|^2) raw``
+    analytically (:func:`pde_kan.diff.ball_ansatz_derivatives`): only ``Δraw`` is estimated, ``x·∇raw`` is exact
+    from one extra jet. Unbiased, with a much smaller variance than the plain stochastic estimators at the same
+    ``n_probes``; the published high-dimensional runs (docs/high_dim.md) use it. For the problems in
+    :data:`BALL_ANSATZ_PROBLEMS` (hard boundary, so the loss is the residual alone)."""
+
+    def __init__(self, problem, sampling: Optional[SamplingConfig] = None, seed: int = 0):
+        if getattr(problem, "name", None) not in BALL_ANSATZ_PROBLEMS:
+            raise ValueError(f"ControlVariateTask: the control variate is written for the ansatz (1 - |x|^2) raw of "
+                             f"{', '.join(map(repr, BALL_ANSATZ_PROBLEMS))}, got problem "
+                             f"{getattr(problem, 'name', type(problem).__name__)!r}; use PDETask.")
+        super().__init__(problem, sampling, seed)
+
+    def loss(self, model, batch):
+        x, _, probe_seed = batch
+        gen = torch.Generator().manual_seed(probe_seed)
+        d = ball_ansatz_derivatives(model, x, self.sampling.engine, n_probes=self.sampling.n_probes, generator=gen)
+        r = self.problem.residual(x, d)
+        loss = (r * r).mean()
+        return loss, {"loss_pde": float(loss.detach())}
 
 
 LOSSES = ("mse", "cross_entropy")
@@ -151,6 +184,13 @@ class SupervisedTask:
         self.x_train, self.y_train, self.x_test, self.y_test = x_train, y_train, x_test, y_test
         self.batch_size = None if batch_size is None else positive_int("batch_size", batch_size,
                                                                        owner="SupervisedTask")
+
+    def check_inputs(self, model) -> None:
+        """The inputs once, at :func:`~pde_kan.solvers.fit`: no NaN / inf (the model's forward does not look)."""
+        owner = type(model).__name__
+        for x in (self.x_train, self.x_test):
+            if isinstance(x, torch.Tensor):
+                check_finite(owner, x)
 
     def prepare(self, dtype, device):
         def conv(t):

@@ -1,14 +1,9 @@
 """The one training loop of pde_kan, and the verbs built on it: :func:`fit` and :func:`solve`."""
 from __future__ import annotations
 
-import contextlib
 import copy
 import logging
 import math
-import resource
-import signal
-import sys
-import threading
 import time
 from typing import Any, Iterable, Optional, Sequence
 
@@ -16,9 +11,10 @@ import torch
 
 from .._checks import resolve_device, resolve_dtype
 from ..nn import n_parameters, optimizer_groups
+from ._runtime import peak_memory_mb, reset_peak_memory, stop_on_interrupt
 from .callbacks import Callback
 from .checkpoint import load_checkpoint, save_checkpoint
-from .config import TrainConfig
+from .config import SamplingConfig, TrainConfig, split_legacy
 from .results import Solution
 from .tasks import PDETask, Task
 
@@ -27,70 +23,6 @@ log = logging.getLogger("pde_kan")
 
 class DivergenceError(RuntimeError):
     """Raised when the loss stays non-finite after ``max_retries`` recoveries."""
-
-
-INTERRUPTED = "interrupted (SIGINT)"
-
-
-@contextlib.contextmanager
-def stop_on_interrupt(trainer: "Trainer"):
-    """While the loop runs, the first Ctrl-C (SIGINT) ends training after the current step: the run is
-    evaluated and returned (and saved by its caller) with ``stop_reason = INTERRUPTED``, so no finished step
-    is lost. A second Ctrl-C aborts at once (the previous handler is back). Only in the main thread of a
-    single-process run; under torchrun every rank must stop at the same step, so SIGINT keeps its default
-    behaviour there."""
-    if threading.current_thread() is not threading.main_thread() or trainer.distributed is not None:
-        yield
-        return
-    previous = signal.getsignal(signal.SIGINT)
-
-    def handler(signum, frame):
-        signal.signal(signal.SIGINT, previous)
-        log.warning("interrupted: stopping at the end of the current step (Ctrl-C again to abort now)")
-        trainer.stop_reason = INTERRUPTED
-
-    signal.signal(signal.SIGINT, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
-def reset_peak_memory(device: torch.device) -> None:
-    """Start a new peak-memory window: CUDA allocator stats, or the process high-water mark on Linux."""
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-        return
-    try:  # Linux: writing 5 to clear_refs resets VmHWM (the peak RSS) of this process
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-    except OSError:
-        pass
-
-
-def proc_status_mb(field: str) -> Optional[float]:
-    """A memory counter of this process from ``/proc/self/status`` in MiB (``"VmRSS"``: resident now,
-    ``"VmHWM"``: peak resident), or None where it cannot be read (not Linux)."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1]) / 2**10
-    except OSError:
-        pass
-    return None
-
-
-def peak_memory_mb(device: torch.device) -> float:
-    """Peak memory since :func:`reset_peak_memory`: CUDA allocator peak on GPU, process peak RSS on CPU (MiB;
-    where the high-water mark cannot be reset, the process's lifetime peak)."""
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2**20
-    peak = proc_status_mb("VmHWM")
-    if peak is not None:
-        return peak
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return rss / 2**20 if sys.platform == "darwin" else rss / 2**10
 
 
 #: Base learning rate for a model that recommends none (a plain ``torch.nn.Module``).
@@ -111,17 +43,27 @@ def _problem_params(task) -> Optional[dict]:
 
 
 def resume_mismatches(state: dict, config: TrainConfig, model_config: Optional[dict] = None,
-                      problem_params: Optional[dict] = None) -> list[str]:
+                      problem_params: Optional[dict] = None, sampling: Optional[SamplingConfig] = None) -> list[str]:
     """The settings in which a checkpoint ``state`` differs from the run about to resume from it, as
-    ``"train.lr"``, ``"model.widths"``, ``"problem.coeffs"``, ... (empty when they agree). Only ``steps``,
-    ``lbfgs_steps`` and ``eval_every`` may change; what a checkpoint does not record (older files) is not
-    compared."""
+    ``"train.lr"``, ``"sampling.n_interior"``, ``"model.widths"``, ``"problem.coeffs"``, ... (empty when they
+    agree). Only ``steps``, ``lbfgs_steps`` and ``eval_every`` may change; what a checkpoint does not record
+    (older files) is not compared."""
     differ = [f"train.{k}" for k in config.differences(dict(state.get("config") or {}))]
+    if sampling is not None:
+        differ += [f"sampling.{k}" for k in sampling.differences(saved_sampling(state))]
     for section, saved, mine in (("model", state.get("model_config"), model_config),
                                  ("problem", state.get("problem"), problem_params)):
         if isinstance(saved, dict) and isinstance(mine, dict):
             differ += [f"{section}.{k}" for k in sorted(set(saved) | set(mine)) if saved.get(k) != mine.get(k)]
     return differ
+
+
+def saved_sampling(state: dict) -> dict:
+    """The sampling settings a checkpoint records: its ``"sampling"`` entry, or for checkpoints written before
+    :class:`SamplingConfig` the sampling fields of its train config (by their new names)."""
+    if isinstance(state.get("sampling"), dict):
+        return dict(state["sampling"])
+    return split_legacy(dict(state.get("config") or {}))[1]
 
 
 def _groups(model: torch.nn.Module) -> dict[str, list[torch.nn.Parameter]]:
@@ -158,6 +100,7 @@ class Trainer:
         self.dtype = resolve_dtype(config.dtype)
         self.device = resolve_device(config.device)
         self.model = model.to(device=self.device, dtype=self.dtype)
+        self.sampling: Optional[SamplingConfig] = getattr(task, "sampling", None)  # the run's, not a rank's shard
         # under a DistributedContext each rank draws its shard of every batch and evaluation is gathered
         self.task = distributed.shard_task(task) if hasattr(distributed, "shard_task") else task
         self.task.prepare(self.dtype, self.device)
@@ -189,10 +132,6 @@ class Trainer:
         self.seconds = 0.0
 
     # --- optimiser ------------------------------------------------------------------------------------
-    @property
-    def total_steps(self) -> int:
-        return self.config.total_steps
-
     def _phase(self, step: int) -> str:
         c = self.config
         if c.optimizer == "lbfgs" or (c.optimizer == "adam+lbfgs" and step >= c.steps):
@@ -240,6 +179,7 @@ class Trainer:
             "lr_scale": self.lr_scale,
             "recoveries": list(self.recoveries),
             "config": self.config.to_dict(),
+            "sampling": self.sampling.to_dict() if self.sampling is not None else None,
             "model_config": getattr(self.model, "config", None),
             "problem": _problem_params(self.task),
         }
@@ -263,7 +203,8 @@ class Trainer:
         """Continue from a checkpoint written by :meth:`save_checkpoint` (config must match the run's)."""
         state = load_checkpoint(path, map_location=self.device)
         # the architecture is checked by load_state_dict below (its message names the first mismatching tensor)
-        differ = resume_mismatches(state, self.config, problem_params=_problem_params(self.task))
+        differ = resume_mismatches(state, self.config, problem_params=_problem_params(self.task),
+                                   sampling=self.sampling)
         if differ:
             raise ValueError(f"checkpoint {str(path)!r} was written with a different config for {differ}; resume "
                              f"with the same settings (only steps / lbfgs_steps / eval_every may change).")
@@ -335,7 +276,7 @@ class Trainer:
         evaluated_at = -1
         try:
             with stop_on_interrupt(self):
-                while self.step < self.total_steps and self.stop_reason is None:
+                while self.step < self.config.total_steps and self.stop_reason is None:
                     phase = self._phase(self.step)
                     if phase != self.phase:
                         self.phase = phase
@@ -360,7 +301,7 @@ class Trainer:
                         continue
                     self.step += 1
                     row = {"step": self.step, **logs, "lr_scale": self.lr_scale}
-                    if (c.eval_every and self.step % c.eval_every == 0) or self.step == self.total_steps:
+                    if (c.eval_every and self.step % c.eval_every == 0) or self.step == self.config.total_steps:
                         row.update(self._evaluate())
                         evaluated_at = self.step
                     self.history.append(row)
@@ -386,34 +327,70 @@ class Trainer:
                 "recoveries": len(self.recoveries)}
 
 
-def fit(model: torch.nn.Module, task: Task, config: TrainConfig, callbacks: Iterable[Callback] = (),
-        resume: Optional[str] = None, distributed: Any = None) -> Solution:
-    """Train ``model`` on any task with the one loop; returns a :class:`Solution`."""
+def _check_order(verb: str, first: str, first_value, model) -> None:
+    """Refuse the verbs' old argument order (``fit(model, task, ...)``) with a TypeError naming the order."""
+    if isinstance(first_value, torch.nn.Module) and not isinstance(model, torch.nn.Module):
+        raise TypeError(f"{verb}: the first argument is the {first} and the second the model, got a "
+                        f"{type(first_value).__name__} model first and a {type(model).__name__} second; call "
+                        f"{verb}({first}, model, config) (the order changed from {verb}(model, {first}, ...)).")
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"{verb}: model must be a torch.nn.Module (a pde_kan backbone), got "
+                        f"{type(model).__name__}; call {verb}({first}, model, config).")
+
+
+def fit(task: Task, model: torch.nn.Module, config: Optional[TrainConfig] = None, *,
+        callbacks: Iterable[Callback] = (), resume: Optional[str] = None, distributed: Any = None) -> Solution:
+    """Train ``model`` on ``task`` with the one loop; returns a :class:`Solution`.
+
+    Args:
+        task: a :class:`~pde_kan.solvers.tasks.SupervisedTask`, a :class:`PDETask` or anything with
+            ``prepare`` / ``batch`` / ``loss`` / ``evaluate``; a task with ``check_inputs(model)`` has its data
+            checked once here (shapes, finite values), not at every forward.
+        model: any ``torch.nn.Module``.
+        config: :class:`TrainConfig` (default ``TrainConfig()``).
+        callbacks, resume, distributed: as for :func:`solve`.
+    """
+    _check_order("fit", "task", task, model)
+    config = TrainConfig() if config is None else config
+    if not isinstance(config, TrainConfig):
+        raise TypeError(f"fit: config must be a TrainConfig, got {type(config).__name__}; build one with "
+                        f"TrainConfig(steps=...) or TrainConfig.from_dict(...).")
+    if callable(getattr(task, "check_inputs", None)):
+        task.check_inputs(model)
     trainer = Trainer(model, task, config, list(callbacks), distributed=distributed)
     if resume is not None:
         trainer.resume(resume)
     first = trainer.step
     trainer.fit()
     return Solution(model=trainer.model, config=config, history=trainer.history,
-                    metrics=trainer.summary(trainer.step - first), task=task, stop_reason=trainer.stop_reason)
+                    metrics=trainer.summary(trainer.step - first), task=task, stop_reason=trainer.stop_reason,
+                    sampling=trainer.sampling)
 
 
 def solve(problem, model: torch.nn.Module, config: Optional[TrainConfig] = None,
-          callbacks: Iterable[Callback] = (), resume: Optional[str] = None, distributed: Any = None) -> Solution:
+          sampling: Optional[SamplingConfig] = None, *, callbacks: Iterable[Callback] = (),
+          resume: Optional[str] = None, distributed: Any = None) -> Solution:
     """Solve ``problem`` with a physics-informed loss on ``model``; returns a :class:`Solution`.
 
     Args:
         problem: a :mod:`pde_kan.problems` problem (its ``dim`` must equal the model's input width).
         model: a backbone (or LoTRA-adapted backbone) with one output.
-        config: :class:`TrainConfig` (default ``TrainConfig()``).
+        config: :class:`TrainConfig`, how to optimise (default ``TrainConfig()``).
+        sampling: :class:`SamplingConfig`, collocation points, derivative engine and evaluation points (default
+            ``SamplingConfig()``).
         callbacks: e.g. ``[ProgressBar(), Checkpoint("runs/x/checkpoints")]``.
-        resume: path of a checkpoint to continue from.
+        resume: path of a checkpoint to continue from (its train and sampling settings must match).
+        distributed: a :class:`~pde_kan.solvers.distributed.DistributedContext` under torchrun.
     """
+    _check_order("solve", "problem", problem, model)
     config = TrainConfig() if config is None else config
     if not isinstance(config, TrainConfig):
         raise TypeError(f"solve: config must be a TrainConfig, got {type(config).__name__}; build one with "
                         f"TrainConfig(steps=...) or TrainConfig.from_dict(...).")
+    sampling = SamplingConfig() if sampling is None else sampling
+    if not isinstance(sampling, SamplingConfig):
+        raise TypeError(f"solve: sampling must be a SamplingConfig, got {type(sampling).__name__}; build one with "
+                        f"SamplingConfig(n_interior=...) or pass callbacks=... by keyword.")
     problem.check_model(model)
-    return fit(model, PDETask(problem, config), config, callbacks, resume=resume, distributed=distributed)
-
-
+    return fit(PDETask(problem, sampling, seed=config.seed), model, config, callbacks=callbacks, resume=resume,
+               distributed=distributed)

@@ -137,7 +137,7 @@ def _check_order(problem, source) -> None:
 
 def transfer(problem, source, *, method: str = "lotra", config: Optional[TrainConfig] = None,
              lotra: Optional[LoTRAConfig] = None, callbacks: Iterable = (), resume: Optional[str] = None,
-             lr: Union[float, str, None] = None, warm_start=None) -> Solution:
+             lr: Union[float, str, None] = None, warm_start=None, sampling=None) -> Solution:
     """Fine-tune a solved model on ``problem`` (same family, new coefficients).
 
     Args:
@@ -152,6 +152,8 @@ def transfer(problem, source, *, method: str = "lotra", config: Optional[TrainCo
             layer shapes within 15 % of full fine-tuning's parameters, base weights adapted); the other
             methods ignore it, so one call site can switch methods.
         callbacks, resume: as for :func:`~pde_kan.solvers.solve`.
+        sampling: the :class:`~pde_kan.solvers.SamplingConfig` (default: the source run's, else
+            ``SamplingConfig()``).
         lr: the learning rate (LoTRA: the base rate of its rule); ``"default"``: the method's default
             (:func:`default_lr` for the source run's rate) even when ``config`` is given; None: ``config.lr``
             when ``config`` is given, else ``"default"``.
@@ -175,6 +177,8 @@ def transfer(problem, source, *, method: str = "lotra", config: Optional[TrainCo
     if warm_start is not None and method != "lotra":
         raise ValueError(f"transfer: warm_start applies to method='lotra' only, got method={method!r}; drop "
                          f"warm_start or use method='lotra'.")
+    if isinstance(source, (str, os.PathLike)):  # read once: the model, and the source run's sampling
+        source = load_solution(source)
     model, source_config = _source_model(source)
     if config is not None and not isinstance(config, TrainConfig):
         raise TypeError(f"transfer: config must be a TrainConfig, got {type(config).__name__}.")
@@ -193,7 +197,9 @@ def transfer(problem, source, *, method: str = "lotra", config: Optional[TrainCo
         _load_warm_start(tuned, warm_start)
     if isinstance(tuned, LoTRAModel):
         config = config.replace(group_lr={**tuned.group_lr(lr), **config.group_lr})
-    result = solve(problem, tuned, config, callbacks=callbacks, resume=resume)
+    if sampling is None and isinstance(source, Solution):
+        sampling = source.sampling
+    result = solve(problem, tuned, config, sampling, callbacks=callbacks, resume=resume)
     result.attrs["transfer"] = {
         "method": method, "trainable_parameters": n_parameters(tuned),
         "lotra": tuned.lotra_config.to_dict() if isinstance(tuned, LoTRAModel) else None,

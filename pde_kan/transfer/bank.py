@@ -36,8 +36,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..solvers import Solution, TrainConfig
-from ..solvers.checkpoint import atomic_write
+from ..solvers import Solution, TrainConfig, load_solution
+from .._io import atomic_write
 from ..solvers.results import open_hdf5
 from .api import _source_model, default_lr, transfer
 from .config import LoTRAConfig
@@ -113,9 +113,14 @@ class AdapterBank:
 
     def __init__(self, base, path=None, *, lotra: Optional[LoTRAConfig] = None,
                  config: Optional[TrainConfig] = None, lr: Optional[float] = None, dtype: str = "float32",
-                 base_problem=None):
+                 base_problem=None, sampling=None):
         if base_problem is None and isinstance(base, Solution):
             base_problem = base.problem
+        if isinstance(base, (str, os.PathLike)):  # read once: its train config and sampling are the defaults
+            base = load_solution(base)
+        if sampling is None and isinstance(base, Solution):
+            sampling = base.sampling
+        self.sampling = sampling
         model, source_config = _source_model(base)
         if isinstance(model, LoTRAModel):
             raise TypeError("AdapterBank: the base model carries LoTRA adapters; pass model.merge_and_unload() "
@@ -219,7 +224,8 @@ class AdapterBank:
         start = self.adapter_state(hit[0]) if hit is not None else None
         t0 = time.perf_counter()
         sol = transfer(problem, self.base_model, method="lotra", config=config or self.config, lotra=self.lotra,
-                       lr=lr if lr is not None else self.lr, warm_start=start, callbacks=callbacks)
+                       lr=lr if lr is not None else self.lr, warm_start=start, callbacks=callbacks,
+                       sampling=self.sampling)
         seconds = time.perf_counter() - t0
         losses = [row["loss"] for row in sol.history if "loss" in row]
         metrics = {k: v for k, v in sol.metrics.items() if _is_number(v)}
@@ -332,7 +338,7 @@ class AdapterBank:
 
 def train_family(base, sets: Union[str, os.PathLike, Sequence], template=None, *, path=None,
                  lotra: Optional[LoTRAConfig] = None, config: Optional[TrainConfig] = None,
-                 lr: Optional[float] = None, dtype: str = "float32", callbacks: Iterable = ()
+                 lr: Optional[float] = None, dtype: str = "float32", callbacks: Iterable = (), sampling=None
                  ) -> tuple[AdapterBank, list[Solution]]:
     """One call for a family: build an :class:`AdapterBank` on ``base`` and train every set in ``sets``.
 
@@ -354,6 +360,6 @@ def train_family(base, sets: Union[str, os.PathLike, Sequence], template=None, *
                              "parameters the sets change) when base is not a Solution with a problem.")
         sets = read_family(sets, template)
     pairs = [s if isinstance(s, tuple) else (None, s) for s in sets]
-    bank = AdapterBank(base, path, lotra=lotra, config=config, lr=lr, dtype=dtype)
+    bank = AdapterBank(base, path, lotra=lotra, config=config, lr=lr, dtype=dtype, sampling=sampling)
     sols = [bank.add(p, k, callbacks=callbacks) for k, p in pairs]
     return bank, sols

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..solvers.checkpoint import atomic_write
+from .._io import atomic_write
 from ..nn import backbone_from_config
 from ..solvers.results import register_model_loader
 from .config import LoTRAConfig

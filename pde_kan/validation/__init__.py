@@ -13,7 +13,7 @@ from .feynman import (Equation, FeynmanData, FunctionFittingSuite, available_equ
 from .images import (DIGITS, REFERENCE, DataFileError, ImageClassifier, ImageData, ImagePreset, ImageSuite,
                      available_datasets, load_cifar10, load_dataset, load_digits, load_idx_dataset, make_classifier,
                      read_idx, run_images, train_config)
-from .pde import PDESuite, make_problem, pde_config, run_pde
+from .pde import PDESuite, make_problem, pde_config, pde_sampling, run_pde
 from .report import Report
 from .suite import ROW_KEYS, Suite, backbone_kwargs
 
@@ -21,6 +21,6 @@ __all__ = [  # public names only; internals stay importable from their modules
     "DIGITS", "DataFileError", "Equation", "FeynmanData", "FunctionFittingSuite", "ImageClassifier", "ImageData",
     "ImagePreset", "ImageSuite", "PDESuite", "REFERENCE", "ROW_KEYS", "Report", "Suite", "available_datasets",
     "available_equations", "backbone_kwargs", "dataset", "feynman_config", "get_equation", "load_cifar10",
-    "load_dataset", "load_digits", "load_idx_dataset", "make_classifier", "make_problem", "pde_config", "read_idx",
-    "reference_backbones", "run_feynman", "run_images", "run_pde", "train_config",
+    "load_dataset", "load_digits", "load_idx_dataset", "make_classifier", "make_problem", "pde_config", "pde_sampling",
+    "read_idx", "reference_backbones", "run_feynman", "run_images", "run_pde", "train_config",
 ]

@@ -47,15 +47,20 @@ def make_problem(name: str, dim: int = 5, seed: int = 0):
     return get_problem(name, **kw)
 
 
-def pde_config(steps: int = 2000, lr: float = 1e-2, lr_final_factor: float = 0.05, n_interior: int = 100,
-               n_eval: int = 10000, laplacian: str = "jet", seed: int = 0, device: str = "auto"):
-    """Adam with an exponential decay to ``lr * lr_final_factor``, fresh collocation points every step, exact
-    jet Laplacian, float64, evaluation on ``n_eval`` points at the end."""
+def pde_config(steps: int = 2000, lr: float = 1e-2, lr_final_factor: float = 0.05, seed: int = 0,
+               device: str = "auto"):
+    """Adam with an exponential decay to ``lr * lr_final_factor``, float64, evaluation at the end."""
     from ..solvers import TrainConfig
 
     return TrainConfig(steps=steps, lr=lr, schedule="exponential", lr_final_factor=lr_final_factor,
-                       n_interior=n_interior, laplacian=laplacian, eval_every=0, n_eval=n_eval, seed=seed,
-                       dtype="float64", device=device)
+                       eval_every=0, seed=seed, dtype="float64", device=device)
+
+
+def pde_sampling(n_interior: int = 100, n_eval: int = 10000, engine: str = "jet"):
+    """Fresh collocation points every step, the exact jet Laplacian, ``n_eval`` evaluation points."""
+    from ..solvers import SamplingConfig
+
+    return SamplingConfig(n_interior=n_interior, engine=engine, n_eval=n_eval)
 
 
 class PDESuite(Suite):
@@ -69,12 +74,13 @@ class PDESuite(Suite):
         backbone_settings: backbone keywords, one flat mapping for all backbones (each takes those its
             constructor has, :func:`~pde_kan.validation.suite.backbone_kwargs`); every keyword not given keeps
             the constructor's default (MetaKAN: embedding 1, hypernet hidden 16, as the reference PDE runs).
+        sampling: :class:`~pde_kan.solvers.SamplingConfig` of every run (default :func:`pde_sampling`).
     """
 
     progress_metric = "rel_l2"
 
     def __init__(self, problems: Optional[Iterable[str]] = None, dim: int = 5, hidden: Sequence[int] = (32, 32),
-                 seed: int = 0, backbone_settings: Optional[Mapping[str, Any]] = None):
+                 seed: int = 0, backbone_settings: Optional[Mapping[str, Any]] = None, sampling=None):
         names = list(DEFAULT_PROBLEMS if problems is None else problems)
         if not names:
             raise ValueError("PDESuite: problems is empty; pass None for the default cases or registry names.")
@@ -83,6 +89,7 @@ class PDESuite(Suite):
         self.hidden = [positive_int(f"hidden[{i}]", h, owner="PDESuite") for i, h in enumerate(hidden)]
         self.problems = [make_problem(n, self.dim, self.seed) for n in names]
         self.backbone_settings = dict(backbone_settings or {})
+        self.sampling = pde_sampling() if sampling is None else sampling
 
     def run(self, backbones: Any = PDE_BACKBONES, config=None, callbacks: Optional[Callbacks] = None) -> Report:
         """Train every (problem, backbone) pair with :func:`~pde_kan.solvers.solve`.
@@ -104,13 +111,14 @@ class PDESuite(Suite):
         stated = {b: {k: list(v) if isinstance(v, tuple) else v
                       for k, v in backbone_kwargs(b, self.backbone_settings).items()} for b in names}
         report = Report("pde", metadata={"hidden": self.hidden, "dim": self.dim, "seed": self.seed,
-                                         "config": config.to_dict(), "backbone_kwargs": stated})
+                                         "config": config.to_dict(), "sampling": self.sampling.to_dict(),
+                                         "backbone_kwargs": stated})
         for problem in self.problems:
             for name in names:
                 model = build_backbone(name, [problem.dim, *self.hidden, 1], settings)
                 cbs = run_callbacks(callbacks, problem.name, name)
                 start = time.perf_counter()
-                sol = solve(problem, model, config, callbacks=cbs)
+                sol = solve(problem, model, config, self.sampling, callbacks=cbs)
                 seconds = time.perf_counter() - start
                 m = sol.metrics
                 report.add({"task": problem.name, "problem": problem.name, "dim": problem.dim, "backbone": name,

@@ -22,7 +22,7 @@ from typing import Any, Iterable, Mapping, Optional, Sequence
 
 import numpy as np
 
-from ..solvers.checkpoint import atomic_write
+from .._io import atomic_write
 
 _BOOL, _INT, _FLOAT, _STR = "bool", "int", "float", "str"
 

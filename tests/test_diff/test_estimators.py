@@ -34,18 +34,18 @@ def hessians(fn, x):
 def test_scale_factors():
     g = torch.Generator().manual_seed(0)
     s = sdgd(10, 4, g)
-    assert s.scale == 10 / 4 and s.k == 4 and s.index.unique().numel() == 4
+    assert s.scale == 10 / 4 and s.n_probes == 4 and s.index.unique().numel() == 4
     h = hutchinson(3, 10, 4, g)
     assert h.scale == 1 / 4 and h.vectors.shape == (3, 10, 4)
     assert set(h.vectors.unique().tolist()) == {-1.0, 1.0}
-    assert make_directions("sdgd", 3, 10, k=4, generator=g).scale == 2.5
-    assert make_directions("hutchinson", 3, 10, k=4, generator=g, distribution="gaussian").scale == 0.25
+    assert make_directions("sdgd", 3, 10, n_probes=4, generator=g).scale == 2.5
+    assert make_directions("hutchinson", 3, 10, n_probes=4, generator=g, distribution="gaussian").scale == 0.25
     assert make_directions("jet", 3, 10).scale == 1.0
 
 
 def test_sdgd_estimate_is_scaled_sum_of_chosen_hessian_diagonal(model, x):
     k = 2
-    est = laplacian(model, x, "sdgd", k=k, generator=torch.Generator().manual_seed(5))
+    est = laplacian(model, x, "sdgd", n_probes=k, generator=torch.Generator().manual_seed(5))
     index = sdgd(D, k, torch.Generator().manual_seed(5)).index  # the same draw
     h = hessians(lambda z: model(z)[:, 0], x)
     expected = (D / k) * h[:, index, index].sum(-1)
@@ -55,7 +55,7 @@ def test_sdgd_estimate_is_scaled_sum_of_chosen_hessian_diagonal(model, x):
 @pytest.mark.parametrize("distribution", ["rademacher", "gaussian"])
 def test_hutchinson_estimate_is_mean_of_probe_quadratic_forms(model, x, distribution):
     k = 3
-    est = laplacian(model, x, "hutchinson", k=k, generator=torch.Generator().manual_seed(6),
+    est = laplacian(model, x, "hutchinson", n_probes=k, generator=torch.Generator().manual_seed(6),
                     distribution=distribution)
     v = hutchinson(x.shape[0], D, k, torch.Generator().manual_seed(6), distribution=distribution).vectors
     h = hessians(lambda z: model(z)[:, 0], x)
@@ -97,7 +97,7 @@ def _check_unbiased(samples, exact):
 def test_sdgd_unbiased(model, x):
     exact = laplacian(model, x, "jet").detach()
     g = torch.Generator().manual_seed(7)
-    samples = torch.stack([laplacian(model, x, "sdgd", k=2, generator=g).detach() for _ in range(200)])
+    samples = torch.stack([laplacian(model, x, "sdgd", n_probes=2, generator=g).detach() for _ in range(200)])
     _check_unbiased(samples, exact)
     # the same samples with the wrong scale (1 instead of d/K) are far off: the bound has power
     with pytest.raises(AssertionError):
@@ -109,24 +109,25 @@ def test_hutchinson_unbiased(model, x, distribution, k):
     exact = laplacian(model, x, "jet").detach()
     m = 1000
     # probes are drawn per point, so M copies of the batch give M independent estimates in one pass
-    est = laplacian(model, x.repeat(m, 1), "hutchinson", k=k, generator=torch.Generator().manual_seed(8),
+    est = laplacian(model, x.repeat(m, 1), "hutchinson", n_probes=k, generator=torch.Generator().manual_seed(8),
                     distribution=distribution).detach()
     _check_unbiased(est.reshape(m, -1), exact)
 
 
 def test_same_seed_same_estimate_different_seed_differs(model, x):
     for method in ("sdgd", "hutchinson", "sdgd_autograd"):
-        a = laplacian(model, x, method, k=2, generator=torch.Generator().manual_seed(3))
-        b = laplacian(model, x, method, k=2, generator=torch.Generator().manual_seed(3))
+        a = laplacian(model, x, method, n_probes=2, generator=torch.Generator().manual_seed(3))
+        b = laplacian(model, x, method, n_probes=2, generator=torch.Generator().manual_seed(3))
         assert torch.equal(a, b), method
-        others = [laplacian(model, x, method, k=2, generator=torch.Generator().manual_seed(s)) for s in (4, 5, 6)]
+        others = [laplacian(model, x, method, n_probes=2, generator=torch.Generator().manual_seed(s))
+                  for s in (4, 5, 6)]
         assert any(not torch.equal(a, o) for o in others), method
 
 
 def test_stochastic_draws_leave_global_rng_alone(model, x):
     before = torch.random.get_rng_state()
-    laplacian(model, x, "sdgd", k=2, generator=torch.Generator().manual_seed(0))
-    laplacian(model, x, "hutchinson", k=2, generator=torch.Generator().manual_seed(0))
+    laplacian(model, x, "sdgd", n_probes=2, generator=torch.Generator().manual_seed(0))
+    laplacian(model, x, "hutchinson", n_probes=2, generator=torch.Generator().manual_seed(0))
     assert torch.equal(torch.random.get_rng_state(), before)
 
 
@@ -147,7 +148,7 @@ def test_hutchinson_pde_derivatives_with_transform_and_time(model, x):
     """Spatial Hutchinson estimate of the transformed field, exact first derivative in time from the same jet."""
     k, sd = 2, D - 1
     est = pde_derivatives(model, x, "hutchinson", spatial_dim=sd, first_order=(D - 1,), transform=_time_transform,
-                          k=k, generator=torch.Generator().manual_seed(9))
+                          n_probes=k, generator=torch.Generator().manual_seed(9))
     v = hutchinson(x.shape[0], sd, k, torch.Generator().manual_seed(9)).vectors
     h = hessians(lambda z: z[:, -1] * model(z)[:, 0] + torch.sin(z[:, 0]), x)[:, :sd, :sd]
     torch.testing.assert_close(est.laplacian, torch.einsum("ndk,nde,nek->n", v, h, v) / k, atol=1e-10, rtol=1e-10)

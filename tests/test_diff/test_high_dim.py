@@ -86,10 +86,10 @@ def test_jet_estimators_unbiased_through_kan_with_ansatz_at_d1000(method, k, m):
         exact = problem.derivatives(model, x, "jet").laplacian
         g = torch.Generator().manual_seed(7)
         if method == "sdgd":  # one coordinate subset per call, shared by the points
-            draws = torch.stack([problem.derivatives(model, x, "sdgd", k=k, generator=g).laplacian
+            draws = torch.stack([problem.derivatives(model, x, "sdgd", n_probes=k, generator=g).laplacian
                                  for _ in range(m)])
         else:  # independent probes per row: all draws in one call
-            draws = problem.derivatives(model, x.repeat(m, 1), "hutchinson", k=k, generator=g).laplacian
+            draws = problem.derivatives(model, x.repeat(m, 1), "hutchinson", n_probes=k, generator=g).laplacian
             draws = draws.reshape(m, -1)
     sd = draws.std(0)
     assert bool((sd > 0).all())
@@ -124,7 +124,8 @@ def derivative_bytes_per_point(d, method, k=8, width=8, sizes=(8, 24)):
     def run(x, laplacian):
         with AllocatedBytes() as mode:
             if laplacian:
-                out = pde_derivatives(model, x, method, k=k, generator=torch.Generator().manual_seed(9)).laplacian
+                out = pde_derivatives(model, x, method, n_probes=k,
+                                      generator=torch.Generator().manual_seed(9)).laplacian
             else:
                 out = model(x)
             (out**2).mean().backward()

@@ -5,7 +5,7 @@ from torch import nn
 
 from pde_kan.diff import (Coordinates, Jet, autograd_laplacian, forward_jet, gradient, laplacian, pde_derivatives,
                           register_jet_rule)
-from pde_kan.diff.jet import JET_RULES
+from pde_kan.diff.jet import _JET_RULES
 from pde_kan.nn import available_backbones, get_backbone
 
 TOL = dict(atol=1e-10, rtol=1e-10)
@@ -71,8 +71,8 @@ def test_per_layer_grid_ranges_jets_equal_autograd(name):
     torch.testing.assert_close(laplacian(m, x, "jet"), laplacian(m, x, "autograd"), **TOL)
     # the SDGD path evaluates the first layer's derivatives on the chosen columns only
     g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
-    torch.testing.assert_close(laplacian(m, x, "sdgd", k=2, generator=g1),
-                               laplacian(m, x, "sdgd_autograd", k=2, generator=g2), **TOL)
+    torch.testing.assert_close(laplacian(m, x, "sdgd", n_probes=2, generator=g1),
+                               laplacian(m, x, "sdgd_autograd", n_probes=2, generator=g2), **TOL)
     same = make(name, [6, 7, 5, 1], grid_range=(-0.2, 0.3))
     assert not torch.allclose(m(x), same(x))  # the later layers' ranges are used
 
@@ -176,12 +176,12 @@ def test_sdgd_jet_equals_sdgd_autograd_for_the_same_seed(name):
     """Same generator seed -> same coordinate subset, so the two sdgd engines agree exactly, scale included."""
     m = make(name, [6, 5, 1])
     x = points(7, 6, seed=8)
-    jet = laplacian(m, x, "sdgd", k=2, generator=torch.Generator().manual_seed(11))
-    ref = laplacian(m, x, "sdgd_autograd", k=2, generator=torch.Generator().manual_seed(11))
+    jet = laplacian(m, x, "sdgd", n_probes=2, generator=torch.Generator().manual_seed(11))
+    ref = laplacian(m, x, "sdgd_autograd", n_probes=2, generator=torch.Generator().manual_seed(11))
     torch.testing.assert_close(jet, ref, **TOL)
-    d_jet = pde_derivatives(m, x, "sdgd", spatial_dim=5, first_order=(5,), k=3,
+    d_jet = pde_derivatives(m, x, "sdgd", spatial_dim=5, first_order=(5,), n_probes=3,
                             generator=torch.Generator().manual_seed(12))
-    d_ref = pde_derivatives(m, x, "sdgd_autograd", spatial_dim=5, first_order=(5,), k=3,
+    d_ref = pde_derivatives(m, x, "sdgd_autograd", spatial_dim=5, first_order=(5,), n_probes=3,
                             generator=torch.Generator().manual_seed(12))
     for a, b in zip(d_jet, d_ref):
         torch.testing.assert_close(a, b, **TOL)
@@ -217,7 +217,7 @@ def test_jet_rule_registry_for_a_custom_layer():
 
         torch.testing.assert_close(laplacian(net, x, "jet"), laplacian(net, x, "autograd"), **TOL)
     finally:
-        JET_RULES.pop(Scale, None)
+        _JET_RULES.pop(Scale, None)
 
 
 @pytest.mark.parametrize("widths,n", [([3, 1], 1), ([3, 4, 1], 4), ([2, 5, 1], 3)])

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from pde_kan.diff import gradient, laplacian, make_directions, pde_derivatives
+from pde_kan.diff import available_engines, get_engine, gradient, laplacian, make_directions, pde_derivatives
 from pde_kan.diff.directions import hutchinson
 from pde_kan.nn import (KAN, MLP, BSplineBasis, HyperCoefficients, HyperNet, KANLayer, MetaKAN, SlimKAN,
                         available_backbones, backbone_from_config, get_activation, get_backbone, hosvd)
@@ -41,8 +41,11 @@ def test_wrong_dtype_names_the_fix(name):
 def test_non_finite_input(kan, bad):
     x = X64.clone()
     x[1, 2] = bad
+    kan(x)  # forward passes do not check values by default (a host sync per call) ...
+    kan.check_finite = True  # ... unless asked to
     with pytest.raises(ValueError, match=r"KAN: x contains 1 non-finite value\(s\) \(NaN or inf\)"):
         kan(x)
+    kan.check_finite = False  # the public entry points check once either way
     with pytest.raises(ValueError, match=r"KAN: x contains 1 non-finite value"):
         laplacian(kan, x, "jet")
     with pytest.raises(ValueError, match=r"KAN: x contains 1 non-finite value"):
@@ -193,15 +196,15 @@ def test_unknown_dtype():
 
 
 @pytest.mark.parametrize("fn", [laplacian, pde_derivatives])
-def test_unknown_laplacian_method(kan, fn):
-    with pytest.raises(ValueError, match=r"unknown laplacian method 'exact'; valid names: 'jet', 'sdgd', "
+def test_unknown_engine(kan, fn):
+    with pytest.raises(ValueError, match=r"unknown engine 'exact'; valid names: 'jet', 'sdgd', "
                                          r"'hutchinson', 'autograd', 'sdgd_autograd'"):
         fn(kan, X64, "exact")
 
 
 def test_unknown_probe_distribution(kan):
     with pytest.raises(ValueError, match=r"unknown distribution 'uniform'; valid names: 'rademacher', 'gaussian'"):
-        laplacian(kan, X64, "hutchinson", k=2, generator=torch.Generator(), distribution="uniform")
+        laplacian(kan, X64, "hutchinson", n_probes=2, generator=torch.Generator(), distribution="uniform")
     with pytest.raises(ValueError, match=r"unknown distribution 'uniform'"):
         hutchinson(2, 3, 1, torch.Generator(), distribution="uniform")
 
@@ -209,30 +212,40 @@ def test_unknown_probe_distribution(kan):
 # --- stochastic methods -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("method", ["sdgd", "hutchinson", "sdgd_autograd"])
-def test_stochastic_method_needs_k_and_generator(kan, method):
-    probe = "sdgd" if method == "sdgd_autograd" else method
-    with pytest.raises(ValueError, match=rf"method '{probe}' needs k, the number of probe directions"):
-        laplacian(kan, X64, method, generator=torch.Generator())
-    with pytest.raises(ValueError, match=rf"method '{probe}' is stochastic and needs an explicit torch.Generator"):
-        laplacian(kan, X64, method, k=2)
-    with pytest.raises(ValueError, match=rf"{probe}: k must be an integer >= 1, got 0"):
-        laplacian(kan, X64, method, k=0, generator=torch.Generator())
-    with pytest.raises(ValueError, match=rf"method '{probe}' needs k"):
-        pde_derivatives(kan, X64, method, generator=torch.Generator())
+@pytest.mark.parametrize("engine", ["sdgd", "hutchinson", "sdgd_autograd"])
+def test_stochastic_engine_needs_n_probes_and_generator(kan, engine):
+    with pytest.raises(ValueError, match=rf"engine '{engine}' needs n_probes, the number of probe directions"):
+        laplacian(kan, X64, engine, generator=torch.Generator())
+    with pytest.raises(ValueError, match=rf"engine '{engine}' is stochastic and needs an explicit torch.Generator"):
+        laplacian(kan, X64, engine, n_probes=2)
+    with pytest.raises(ValueError, match=rf"{engine}: n_probes must be an integer >= 1, got 0"):
+        laplacian(kan, X64, engine, n_probes=0, generator=torch.Generator())
+    with pytest.raises(ValueError, match=rf"engine '{engine}' needs n_probes"):
+        pde_derivatives(kan, X64, engine, generator=torch.Generator())
 
 
-@pytest.mark.parametrize("method", ["sdgd", "sdgd_autograd"])
-def test_sdgd_k_above_dimension(kan, method):
-    with pytest.raises(ValueError, match=r"sdgd: k=4 exceeds the dimension d=3; use k <= d or method='jet'"):
-        laplacian(kan, X64, method, k=4, generator=torch.Generator())
-    with pytest.raises(ValueError, match=r"sdgd: k=3 exceeds the dimension d=2"):
-        pde_derivatives(kan, X64, method, spatial_dim=2, k=3, generator=torch.Generator())
+@pytest.mark.parametrize("engine", ["sdgd", "sdgd_autograd"])
+def test_sdgd_n_probes_above_dimension(kan, engine):
+    with pytest.raises(ValueError, match=rf"{engine}: n_probes=4 exceeds the dimension d=3; use n_probes <= d or "
+                                         r"engine='jet'"):
+        laplacian(kan, X64, engine, n_probes=4, generator=torch.Generator())
+    with pytest.raises(ValueError, match=rf"{engine}: n_probes=3 exceeds the dimension d=2"):
+        pde_derivatives(kan, X64, engine, spatial_dim=2, n_probes=3, generator=torch.Generator())
 
 
-def test_make_directions_rejects_autograd_methods():
-    with pytest.raises(ValueError, match=r"method 'autograd' is not a jet method"):
-        make_directions("autograd", 2, 3)
+def test_make_directions_serves_every_engine_of_the_registry():
+    """Every engine names its directions: all coordinates for the exact ones, the same SDGD draw for the jet
+    and the autograd SDGD engines (the registry replaced the "not a jet method" refusal)."""
+    exact = make_directions("autograd", 2, 3)
+    assert exact.index.tolist() == [0, 1, 2] and exact.scale == 1.0
+    a = make_directions("sdgd", 2, 5, n_probes=2, generator=torch.Generator().manual_seed(1))
+    b = make_directions("sdgd_autograd", 2, 5, n_probes=2, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(a.index, b.index) and a.scale == b.scale == 2.5
+    engines = {name: get_engine(name) for name in available_engines()}
+    assert {name: (e.jet, e.stochastic) for name, e in engines.items()} == {
+        "jet": (True, False), "sdgd": (True, True), "hutchinson": (True, True), "autograd": (False, False),
+        "sdgd_autograd": (False, True)}
+    assert all(e.needs_probes == e.stochastic for e in engines.values())
 
 
 def test_jet_needs_a_backbone_and_scalar_fields(kan):

@@ -115,7 +115,7 @@ def test_cli_and_toml_with_custom_problem(mod, tmp_path, capsys):
     assert rebuilt.params() == {"name": f"{mod}:make_heat", "k": 0.2}
     cfg = tmp_path / "run.toml"
     cfg.write_text(f'[problem]\nname = "{mod}:Cube3"\n[model]\nbackbone = "mlp"\nhidden = [4]\n'
-                   f'[train]\nsteps = 2\nn_eval = 50\n')
+                   f'[train]\nsteps = 2\n[sampling]\nn_eval = 50\n')
     assert cli.main(["solve", "--config", str(cfg), "--out", str(tmp_path / "o2"), "--no-progress",
                      "--no-plots"]) == 0
     with h5py.File(tmp_path / "o2" / "results.h5") as f:

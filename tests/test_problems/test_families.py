@@ -171,8 +171,8 @@ def test_transform_with_sdgd_matches_sdgd_autograd(name, d):
     p = make(name, d)
     x = interior(p, 16)
     net = net_for(p)
-    a = p.derivatives(net, x, "sdgd_autograd", k=2, generator=torch.Generator().manual_seed(9))
-    j = p.derivatives(net, x, "sdgd", k=2, generator=torch.Generator().manual_seed(9))
+    a = p.derivatives(net, x, "sdgd_autograd", n_probes=2, generator=torch.Generator().manual_seed(9))
+    j = p.derivatives(net, x, "sdgd", n_probes=2, generator=torch.Generator().manual_seed(9))
     torch.testing.assert_close(j.laplacian, a.laplacian, rtol=0, atol=1e-10)
     torch.testing.assert_close(j.first, a.first, rtol=0, atol=1e-12)
 
@@ -185,7 +185,7 @@ def test_transform_with_dense_probes_matches_autograd_hessian(name, d):
     x = interior(p, 12)
     net = net_for(p, seed=1)
     k = 3
-    j = p.derivatives(net, x, "hutchinson", k=k, generator=torch.Generator().manual_seed(11))
+    j = p.derivatives(net, x, "hutchinson", n_probes=k, generator=torch.Generator().manual_seed(11))
     v = hutchinson(x.shape[0], p.spatial_dim, k, torch.Generator().manual_seed(11), dtype=DT).vectors
     z = x.clone().requires_grad_(True)
     u = p.ansatz(z, net(z))

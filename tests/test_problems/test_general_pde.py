@@ -11,7 +11,7 @@ from conftest import gen
 from pde_kan import KAN
 from pde_kan.problems import (PDE, Ball, Box, Dirichlet, FunctionModel, Initial, InitialVelocity, Neumann,
                               Periodic, Poisson, Robin, SpaceTime, get_problem, load_reference)
-from pde_kan.solvers import PDETask, TrainConfig, solve
+from pde_kan.solvers import PDETask, SamplingConfig, TrainConfig, solve
 
 DT = torch.float64
 PI = math.pi
@@ -116,7 +116,7 @@ def test_laplacian_only_residual_takes_no_autograd_pass(monkeypatch, data):
     conds = [Dirichlet(0.0, hard=False), Initial(0.0, hard=False)] if data == 0.0 else [Dirichlet(0.0), Initial(0.0)]
     p = PDE(lambda x, u: u.dt - u.laplacian - x[:, 0], domain=dom, conditions=conds)
     assert p.routing("jet") == {"u.value": "jet", "u.d(2)": "jet", "u.laplacian": "jet"}
-    task = PDETask(p, TrainConfig(steps=1, n_interior=16, n_boundary=8, n_eval=10, device="cpu"))
+    task = PDETask(p, SamplingConfig(n_interior=16, n_boundary=8, n_eval=10))
     task.prepare(DT, torch.device("cpu"))
     batch = task.batch(0, gen(), DT, torch.device("cpu"))
     counter = CountGrad()
@@ -143,8 +143,8 @@ def test_stochastic_laplacian_is_the_builtin_estimate():
     model = kan(4)
     x = builtin.sample_interior(20, gen(7))
     for method in ("jet", "sdgd", "hutchinson", "autograd", "sdgd_autograd"):
-        a = builtin.residual(x, builtin.derivatives(model, x, method, k=2, generator=gen(8)))
-        b = p.residual(x, p.derivatives(model, x, method, k=2, generator=gen(8)))
+        a = builtin.residual(x, builtin.derivatives(model, x, method, n_probes=2, generator=gen(8)))
+        b = p.residual(x, p.derivatives(model, x, method, n_probes=2, generator=gen(8)))
         torch.testing.assert_close(a, b, rtol=0, atol=0)
     xb = builtin.sample_boundary(20, gen(9))
     torch.testing.assert_close(builtin.condition_residual("bc", model, xb), p.condition_residual("dirichlet", model, xb),
@@ -271,10 +271,10 @@ def test_bad_problem_definitions_are_clear_errors():
         PDE(lambda x, u: u.laplacian, domain=None)
     with pytest.raises(TypeError, match=r"Dirichlet\(on='boundary'\)\.g must be a function of the points"):
         Dirichlet("zero")
-    with pytest.raises(ValueError, match=r"TrainConfig: n_boundary=0 would drop the soft condition\(s\) "
+    with pytest.raises(ValueError, match=r"SamplingConfig: n_boundary=0 would drop the soft condition\(s\) "
                                          r"\['neumann'\]"):
         PDETask(PDE(lambda x, u: u.laplacian, domain=box, conditions=[Neumann(0.0)]),
-                TrainConfig(steps=1, n_boundary=0))
+                SamplingConfig(n_boundary=0))
     calls = []
 
     def branching(x, u):
@@ -293,7 +293,8 @@ def test_bad_problem_definitions_are_clear_errors():
 def test_without_exact_metrics_are_losses_only(tmp_path):
     p = PDE(lambda x, u: u.dt - 0.1 * u.laplacian, domain=SpaceTime(Box.cube(1), 0, 1),
             conditions=[Dirichlet(0.0, hard=False), Initial(lambda x: torch.sin(PI * x[:, 0]))])
-    sol = solve(p, KAN([2, 5, 1]), TrainConfig(steps=3, n_interior=16, n_boundary=8, n_eval=50, device="cpu"))
+    sol = solve(p, KAN([2, 5, 1]), TrainConfig(steps=3, device="cpu"),
+                SamplingConfig(n_interior=16, n_boundary=8, n_eval=50))
     assert "rel_l2" not in sol.metrics and "max_abs" not in sol.metrics
     assert {"residual_mse", "dirichlet_mse"} <= set(sol.metrics)
     assert all(math.isfinite(sol.metrics[k]) for k in ("residual_mse", "dirichlet_mse"))
@@ -315,7 +316,7 @@ def test_reference_data_arrays_npz_and_h5(tmp_path):
         xe, ue = p.evaluation_set(10, gen(), dtype=DT)
         torch.testing.assert_close(xe, x)
         torch.testing.assert_close(ue, u)
-    sol = solve(p, KAN([2, 5, 1]), TrainConfig(steps=2, n_interior=16, n_eval=50, device="cpu"))
+    sol = solve(p, KAN([2, 5, 1]), TrainConfig(steps=2, device="cpu"), SamplingConfig(n_interior=16, n_eval=50))
     assert {"rel_l2", "rel_l1", "max_abs"} <= set(sol.metrics)
     np.savez(tmp_path / "bad.npz", y=x.numpy())
     with pytest.raises(ValueError, match=r"reference file .*bad.npz' must contain arrays 'x' and 'u', found \['y'\]"):
@@ -333,7 +334,8 @@ def test_solve_heat_soft_initial_condition_is_trained():
     p = PDE(lambda x, u: u.dt - 0.1 * u.laplacian, domain=SpaceTime(Box.cube(1), 0, 1),
             conditions=[Dirichlet(0.0), Initial(lambda x: torch.sin(PI * x[:, 0]), hard=False, weight=3.0)])
     assert p.condition_weights() == {"initial": 3.0}
-    sol = solve(p, KAN([2, 5, 1]), TrainConfig(steps=2, n_interior=16, n_boundary=8, n_eval=50, device="cpu"))
+    sol = solve(p, KAN([2, 5, 1]), TrainConfig(steps=2, device="cpu"),
+                SamplingConfig(n_interior=16, n_boundary=8, n_eval=50))
     assert "loss_initial" in sol.history[-1] and sol.history[-1]["loss_initial"] > 0
 
 
@@ -345,7 +347,7 @@ def test_stochastic_laplacian_through_a_hard_ansatz_with_data(method):
     p = PDE(lambda x, u: u.laplacian + u.dt, domain=dom, conditions=[Dirichlet(g_data), Initial(u0_data)])
     model = kan(4)
     x = p.sample_interior(6, gen(21))
-    u = p.derivatives(model, x, method, k=2, generator=gen(22))
+    u = p.derivatives(model, x, method, n_probes=2, generator=gen(22))
     _, grad, h = reference_derivatives(lambda z: p.ansatz(z, model(z)), x)
     hs = h[:, :3, :3]
     g = gen(22)

@@ -24,8 +24,8 @@ from pde_kan import KAN, MLP, MetaKAN, SlimKAN, get_backbone
 from pde_kan.diff import laplacian
 from pde_kan.nn import BSplineBasis, backbone_from_config, hosvd
 from pde_kan.problems import AllenCahn, Ball, Box, Poisson, get_problem
-from pde_kan.solvers import (Checkpoint, EarlyStopping, SupervisedTask, TrainConfig, Trainer, fit, load_checkpoint,
-                             load_solution, save_checkpoint, solve)
+from pde_kan.solvers import (Checkpoint, EarlyStopping, SamplingConfig, SupervisedTask, TrainConfig, Trainer, fit,
+                             load_checkpoint, load_solution, save_checkpoint, solve)
 from pde_kan.transfer import LoTRAConfig, inject_lotra, load_adapter, transfer
 from pde_kan.validation.feynman import get_equation
 from pde_kan.validation.images import DataFileError, load_cifar10, load_dataset, load_idx_dataset
@@ -79,13 +79,20 @@ def bad(value, at=(0, 0), n=4, d=3):
     return t
 
 
-CPU = dict(device="cpu", n_eval=16)
+CPU = dict(device="cpu")
+EVAL16 = SamplingConfig(n_eval=16)
+
+
+def checked(model):
+    """``model`` with the per-forward finite check on (off by default: the entry points check once)."""
+    model.check_finite = True
+    return model
 
 
 def _ckpt(tmp: Path, model=None, **cfg) -> Path:
     """A real checkpoint of a 2-step sine-square run in ``tmp/ck/last.pt``."""
     config = TrainConfig(steps=2, eval_every=0, **CPU, **cfg)
-    solve(Poisson.sine_square(), model or KAN([2, 4, 1]), config, callbacks=[Checkpoint(tmp / "ck", every=1)])
+    solve(Poisson.sine_square(), model or KAN([2, 4, 1]), config, EVAL16, callbacks=[Checkpoint(tmp / "ck", every=1)])
     return tmp / "ck" / "last.pt"
 
 
@@ -97,7 +104,7 @@ def _truncated(tmp: Path, src: Path, name: str) -> Path:
 
 
 def _results(tmp: Path) -> Path:
-    sol = solve(Poisson.sine_square(), KAN([2, 3, 1]), TrainConfig(steps=2, eval_every=0, **CPU))
+    sol = solve(Poisson.sine_square(), KAN([2, 3, 1]), TrainConfig(steps=2, eval_every=0, **CPU), EVAL16)
     return sol.save(tmp / "run" / "results.h5")
 
 
@@ -132,9 +139,9 @@ CASES = [
     Case("nn-input-dtype", lambda t: lambda: MetaKAN([3, 4, 1])(x(4, 3, torch.float32)), TypeError,
          r"MetaKAN: x must have dtype torch.float64, got torch.float32; convert with x.to\(torch.float64\) or build "
          r"the model with dtype=torch.float32"),
-    Case("nn-input-nan", lambda t: lambda: SlimKAN([3, 4, 1])(bad(math.nan)), ValueError,
+    Case("nn-input-nan", lambda t: lambda: checked(SlimKAN([3, 4, 1]))(bad(math.nan)), ValueError,
          r"SlimKAN: x contains 1 non-finite value\(s\) \(NaN or inf\); clean the input first"),
-    Case("nn-input-inf", lambda t: lambda: MLP([3, 4, 1])(bad(-math.inf, at=(2, 1))), ValueError,
+    Case("nn-input-inf", lambda t: lambda: checked(MLP([3, 4, 1]))(bad(-math.inf, at=(2, 1))), ValueError,
          r"MLP: x contains 1 non-finite value\(s\)"),
     Case("nn-input-not-tensor", lambda t: lambda: KAN([3, 4, 1])(np.zeros((4, 3))), TypeError,
          r"KAN: x must be a torch.Tensor of shape \(N, 3\), got ndarray"),
@@ -168,14 +175,16 @@ CASES = [
     Case("nn-unknown-dtype", lambda t: lambda: KAN([2, 3, 1], dtype="half"), ValueError,
          r"unknown dtype 'half'; valid names: 'float64'"),
     # ---- derivative engines ------------------------------------------------------------------------------
-    Case("diff-unknown-method", lambda t: lambda: laplacian(KAN([3, 4, 1]), x(4, 3), "exact"), ValueError,
-         r"unknown laplacian method 'exact'; valid names: 'jet', 'sdgd'"),
-    Case("diff-sdgd-k-above-dim", lambda t: lambda: laplacian(
-        KAN([3, 4, 1]), x(4, 3), "sdgd", k=4, generator=torch.Generator()), ValueError,
-         r"sdgd: k=4 exceeds the dimension d=3; use k <= d or method='jet'"),
+    Case("diff-unknown-engine", lambda t: lambda: laplacian(KAN([3, 4, 1]), x(4, 3), "exact"), ValueError,
+         r"unknown engine 'exact'; valid names: 'jet', 'sdgd'"),
+    Case("diff-sdgd-n-probes-above-dim", lambda t: lambda: laplacian(
+        KAN([3, 4, 1]), x(4, 3), "sdgd", n_probes=4, generator=torch.Generator()), ValueError,
+         r"sdgd: n_probes=4 exceeds the dimension d=3; use n_probes <= d or engine='jet'"),
     Case("diff-stochastic-without-generator", lambda t: lambda: laplacian(KAN([3, 4, 1]), x(4, 3), "hutchinson",
-                                                                          k=2), ValueError,
-         r"method 'hutchinson' is stochastic and needs an explicit torch.Generator \(generator=...\)"),
+                                                                          n_probes=2), ValueError,
+         r"engine 'hutchinson' is stochastic and needs an explicit torch.Generator \(generator=...\)"),
+    Case("diff-points-nan", lambda t: lambda: laplacian(KAN([3, 4, 1]), bad(math.nan), "jet"), ValueError,
+         r"KAN: x contains 1 non-finite value\(s\) \(NaN or inf\); clean the input first"),
     Case("diff-points-1d", lambda t: lambda: laplacian(KAN([3, 4, 1]), torch.zeros(3, dtype=F64)), ValueError,
          r"x must have shape \(N, d\), got \(3,\); reshape a single point with x.reshape\(1, -1\)"),
     Case("diff-points-int", lambda t: lambda: laplacian(KAN([3, 4, 1]), torch.zeros(2, 3, dtype=torch.long)),
@@ -224,12 +233,15 @@ CASES = [
          r"TrainConfig: group_lr\['hypernet'\] must be a finite number > 0, got nan"),
     Case("train-unknown-optimizer", lambda t: lambda: TrainConfig(optimizer="sgd"), ValueError,
          r"TrainConfig: unknown optimizer 'sgd'; valid names: 'adam', 'lbfgs', 'adam\+lbfgs'"),
-    Case("train-stochastic-without-k", lambda t: lambda: TrainConfig(laplacian="sdgd"), ValueError,
-         r"laplacian='sdgd' is stochastic and needs k, the number of probe directions per point \(e.g. k=4\)"),
+    Case("sampling-stochastic-without-n-probes", lambda t: lambda: SamplingConfig(engine="sdgd"), ValueError,
+         r"engine='sdgd' is stochastic and needs n_probes, the number of probe directions per point "
+         r"\(e.g. n_probes=4\)"),
+    Case("train-sampling-field", lambda t: lambda: TrainConfig.from_dict({"n_interior": 10}), ValueError,
+         r"TrainConfig: field\(s\) \['n_interior'\] moved to SamplingConfig \(TOML \[sampling\]"),
     Case("train-lr-string", lambda t: lambda: TrainConfig.from_dict({"lr": "1e-3"}), TypeError,
          r"TrainConfig: lr must be a number, got the string '1e-3'; write it without quotes"),
-    Case("train-resample-string", lambda t: lambda: TrainConfig(resample="no"), TypeError,
-         r"TrainConfig: resample must be true or false, got 'no' \(str\)"),
+    Case("sampling-resample-string", lambda t: lambda: SamplingConfig(resample="no"), TypeError,
+         r"SamplingConfig: resample must be true or false, got 'no' \(str\)"),
     Case("train-unknown-field", lambda t: lambda: TrainConfig.from_dict({"stpes": 3}), ValueError,
          r"TrainConfig: unknown field\(s\) \['stpes'\]; valid fields:"),
     Case("train-unknown-device", lambda t: lambda: solve(Poisson.sine_square(), KAN([2, 3, 1]),
@@ -239,19 +251,29 @@ CASES = [
         "train-cuda-unavailable", lambda t: lambda: solve(Poisson.sine_square(), KAN([2, 3, 1]),
                                                           TrainConfig(steps=1, device="cuda")), ValueError,
         r"device 'cuda' requested but CUDA is not available here; use device='cpu' or device='auto'")]),
-    Case("solve-dim-mismatch", lambda t: lambda: solve(Poisson.two_body(10), KAN([3, 4, 1]), TrainConfig(**CPU)),
+    Case("solve-dim-mismatch", lambda t: lambda: solve(Poisson.two_body(10), KAN([3, 4, 1]), TrainConfig(**CPU),
+                                                       EVAL16),
          ValueError, r"PoissonTwoBody \(dim=10\): model.in_features must equal the problem dimension 10, got 3; "
                      r"build the model with widths starting at 10"),
-    Case("solve-two-outputs", lambda t: lambda: solve(Poisson.sine_square(), KAN([2, 4, 2]), TrainConfig(**CPU)),
+    Case("solve-two-outputs", lambda t: lambda: solve(Poisson.sine_square(), KAN([2, 4, 2]), TrainConfig(**CPU),
+                                                      EVAL16),
          ValueError, r"model.out_features must be 1 \(one scalar field u\), got 2; end the model widths with 1"),
     Case("solve-config-not-trainconfig", lambda t: lambda: solve(Poisson.sine_square(), KAN([2, 4, 1]),
                                                                  {"steps": 1}), TypeError,
          r"solve: config must be a TrainConfig, got dict; build one with TrainConfig\(steps=...\)"),
+    Case("solve-sampling-not-samplingconfig", lambda t: lambda: solve(Poisson.sine_square(), KAN([2, 4, 1]),
+                                                                      TrainConfig(**CPU), [Checkpoint(t / "ck")]),
+         TypeError, r"solve: sampling must be a SamplingConfig, got list; build one with SamplingConfig\("),
+    Case("solve-old-argument-order", lambda t: lambda: solve(KAN([2, 4, 1]), Poisson.sine_square()), TypeError,
+         r"solve: the first argument is the problem and the second the model, got a KAN model first and a "
+         r"PoissonSineSquare second; call solve\(problem, model, config\)"),
+    Case("fit-old-argument-order", lambda t: lambda: fit(KAN([2, 3, 1]), _task(), TrainConfig(**CPU)), TypeError,
+         r"fit: the first argument is the task and the second the model, got a KAN model first"),
     Case("train-unknown-group", lambda t: lambda: Trainer(MetaKAN([2, 3, 1]), _task(),
                                                           TrainConfig(group_lr={"core": 1e-3}, **CPU)), ValueError,
          r"TrainConfig.group_lr names unknown parameter group\(s\) \['core'\]; this model has groups "
          r"\['embeddings', 'hypernet'\]"),
-    Case("train-nan-data", lambda t: lambda: fit(KAN([2, 3, 1]), _task(nan=True), TrainConfig(steps=1, **CPU)),
+    Case("train-nan-data", lambda t: lambda: fit(_task(nan=True), KAN([2, 3, 1]), TrainConfig(steps=1, **CPU)),
          ValueError, r"KAN: x contains 2 non-finite value\(s\)"),
     Case("train-supervised-rows", lambda t: lambda: SupervisedTask(x(3, 2), x(4, 1), x(3, 2), x(3, 1)), ValueError,
          r"SupervisedTask: x_train has 3 rows but y_train has 4; they must match"),
@@ -276,12 +298,17 @@ CASES = [
         (t / "w.pt", torch.save({"weight": torch.ones(2)}, t / "w.pt"))[0]), ValueError,
          r"checkpoint '.*w.pt' is not a pde_kan checkpoint \(format_version None, expected 1\)"),
     Case("ckpt-other-architecture", lambda t: (lambda p: lambda: solve(
-        Poisson.sine_square(), KAN([2, 5, 1]), TrainConfig(steps=3, eval_every=0, **CPU), resume=p))(_ckpt(t)),
+        Poisson.sine_square(), KAN([2, 5, 1]), TrainConfig(steps=3, eval_every=0, **CPU), EVAL16, resume=p))(
+        _ckpt(t)),
          ValueError, r"checkpoint '.*last.pt' does not fit this model: Error\(s\) in loading state_dict for KAN"),
     Case("ckpt-changed-config", lambda t: (lambda p: lambda: solve(
-        Poisson.sine_square(), KAN([2, 4, 1]), TrainConfig(steps=3, eval_every=0, lr=0.5, **CPU), resume=p))(
-        _ckpt(t)), ValueError,
+        Poisson.sine_square(), KAN([2, 4, 1]), TrainConfig(steps=3, eval_every=0, lr=0.5, **CPU), EVAL16,
+        resume=p))(_ckpt(t)), ValueError,
          r"was written with a different config for \['train.lr'\]; resume with the same settings"),
+    Case("ckpt-changed-sampling", lambda t: (lambda p: lambda: solve(
+        Poisson.sine_square(), KAN([2, 4, 1]), TrainConfig(steps=3, eval_every=0, **CPU),
+        SamplingConfig(n_eval=16, n_interior=50), resume=p))(_ckpt(t)), ValueError,
+         r"was written with a different config for \['sampling.n_interior'\]; resume with the same settings"),
     Case("ckpt-parent-is-a-file", lambda t: (lambda f: lambda: save_checkpoint(f / "last.pt", {}))(_file(t)),
          OSError, r"cannot create directory '.*a_file' for '.*a_file/last.pt'.*; choose a writable path"),
     # ---- files: results (HDF5) ------------------------------------------------------------------------------
@@ -329,7 +356,8 @@ CASES = [
     Case("transfer-unknown-method", lambda t: (lambda s: lambda: transfer(Poisson.sine_square(), s, method="lora"))(
         _solution()), ValueError, r"unknown transfer method 'lora'; valid names: 'full', 'last_layer', 'lotra'"),
     Case("transfer-dim-mismatch", lambda t: (lambda s: lambda: transfer(
-        Poisson.two_body(3), s, method="full", config=TrainConfig(steps=1, **CPU)))(_solution()), ValueError,
+        Poisson.two_body(3), s, method="full", config=TrainConfig(steps=1, **CPU), sampling=EVAL16))(_solution()),
+         ValueError,
          r"PoissonTwoBody \(dim=3\): model.in_features must equal the problem dimension 3, got 2"),
     # ---- data sets (validation suites) ---------------------------------------------------------------------
     Case("dataset-idx-truncated", using(lambda t: _mnist(t, "truncate"), load_idx_dataset), DataFileError,
@@ -372,23 +400,28 @@ CASES = [
          r"exit 2: .*unknown backbone 'resnet'; valid names: 'kan', 'metakan'"),
     Case("cli-dim-mismatch", lambda t: cli(*SOLVE, "--problem", "poisson-sine-square", "--dim", 3, "--out", t / "o"),
          CLIFailed, r"exit 2: .*poisson-sine-square: dim must be 2 \(the problem lives on \[-1, 1\]\^2\), got 3"),
-    Case("cli-unknown-laplacian", lambda t: cli(*SOLVE, "--problem", "poisson-sine-square", "--laplacian", "fd",
-                                                "--out", t / "o"), CLIFailed,
-         r"exit 2: .*unknown laplacian 'fd'; valid names: 'jet'"),
-    Case("cli-stochastic-without-k", lambda t: cli(*SOLVE, "--problem", "poisson-two-body", "--dim", 3,
-                                                   "--laplacian", "hutchinson", "--out", t / "o"), CLIFailed,
-         r"exit 2: .*laplacian='hutchinson' is stochastic and needs k"),
+    Case("cli-unknown-engine", lambda t: cli(*SOLVE, "--problem", "poisson-sine-square", "--engine", "fd",
+                                             "--out", t / "o"), CLIFailed,
+         r"exit 2: .*unknown engine 'fd'; valid names: 'jet'"),
+    Case("cli-stochastic-without-n-probes", lambda t: cli(*SOLVE, "--problem", "poisson-two-body", "--dim", 3,
+                                                          "--engine", "hutchinson", "--out", t / "o"), CLIFailed,
+         r"exit 2: .*engine='hutchinson' is stochastic and needs n_probes"),
+    Case("cli-old-sampling-key", lambda t: cli(*SOLVE, "--problem", "poisson-sine-square", "--set",
+                                               "train.laplacian=sdgd", "--out", t / "o"), CLIFailed,
+         r"exit 2: .*TrainConfig: field\(s\) \['laplacian'\] moved to SamplingConfig \(TOML \[sampling\], --set "
+         r"sampling.F=V\) as \['engine'\]"),
     Case("cli-set-without-section", lambda t: cli(*SOLVE, "--problem", "poisson-sine-square", "--set", "lr=1",
                                                   "--out", t / "o"), CLIFailed,
-         r"exit 2: .*--set expects section.key=value \(sections: problem, model, train\), got 'lr=1'"),
+         r"exit 2: .*--set expects section.key=value \(sections: problem, model, train, sampling\), got 'lr=1'"),
     Case("cli-set-unknown-section", lambda t: cli(*SOLVE, "--problem", "poisson-sine-square", "--set", "optim.lr=1",
                                                   "--out", t / "o"), CLIFailed,
-         r"exit 2: .*unknown section 'optim'; valid sections: 'problem', 'model', 'train'"),
+         r"exit 2: .*unknown section 'optim'; valid sections: 'problem', 'model', 'train', 'sampling'"),
     Case("cli-set-unknown-train-field", lambda t: cli(*SOLVE, "--problem", "poisson-sine-square", "--set",
                                                       "train.stpes=3", "--out", t / "o"), CLIFailed,
          r"exit 2: .*unknown field\(s\) \['stpes'\]"),
     Case("cli-config-missing", lambda t: cli(*SOLVE, "--config", t / "run.toml", "--out", t / "o"), CLIFailed,
-         r"exit 2: .*--config '.*run.toml' does not exist; pass a TOML file with \[problem\], \[model\], \[train\]"),
+         r"exit 2: .*--config '.*run.toml' does not exist; pass a TOML file with \[problem\], \[model\], \[train\], "
+         r"\[sampling\]"),
     Case("cli-config-not-toml", lambda t: cli(*SOLVE, "--config", (t / "c.toml", (t / "c.toml").write_text(
         "[train\nsteps = 3"))[0], "--out", t / "o"), CLIFailed, r"exit 2: .*--config '.*c.toml' is not valid TOML"),
     Case("cli-out-under-a-file", lambda t: cli(*SOLVE, "--problem", "poisson-sine-square", "--steps", 1,
@@ -428,6 +461,9 @@ CASES = [
          r"checkpoint \[4, 3, 1\], now \[4, 5, 1\]\)"),
     Case("cli-resume-other-problem", lambda t: cli(*_run4(t), "--resume", "--problem-seed", 3), CLIFailed,
          r"exit 2: .*belongs to a different run \(problem.seed: checkpoint \(default\), now 3; problem.coeffs: "),
+    Case("cli-resume-other-sampling", lambda t: cli(*_run4(t), "--resume", "--n-interior", 7), CLIFailed,
+         r"exit 2: .*belongs to a different run \(sampling.n_interior: checkpoint 100, now 7\); resume with that "
+         r"run's settings"),
     Case("cli-resume-other-backbone", lambda t: cli(*_run4(t), "--resume", "--backbone", "slimkan"), CLIFailed,
          r"exit 2: .*belongs to a different run \(model.backbone: checkpoint 'kan', now 'slimkan'"),
     Case("cli-resume-beyond-steps", lambda t: cli(*_run4(t, steps=1), "--resume"), CLIFailed,
@@ -444,13 +480,19 @@ CASES = [
     Case("cli-device-gpu", lambda t: cli(*SOLVE, "--problem", "poisson-sine-square", "--device", "gpu",
                                          "--out", t / "o"), CLIFailed,
          r"exit 2: .*unknown device 'gpu'; use 'auto', 'cpu', 'cuda' or 'cuda:N'"),
-    Case("cli-sdgd-k-above-dim", lambda t: cli(*SOLVE, "--problem", "poisson-two-body", "--dim", 4, "--laplacian",
-                                               "sdgd", "--k", 99, "--out", t / "o"), CLIFailed,
-         r"exit 2: .*sdgd: k=99 exceeds the dimension d=4; use k <= d or method='jet'"),
+    Case("cli-sdgd-n-probes-above-dim", lambda t: cli(*SOLVE, "--problem", "poisson-two-body", "--dim", 4,
+                                                      "--engine", "sdgd", "--n-probes", 99, "--out", t / "o"),
+         CLIFailed, r"exit 2: .*sdgd: n_probes=99 exceeds the dimension d=4; use n_probes <= d or engine='jet'"),
+    Case("cli-transfer-lotra-field", lambda t: cli("transfer", "--from", _solved_dir(t), "--set", "lotra.alpha=0",
+                                                   "--out", t / "o", "--no-progress"), CLIFailed,
+         r"exit 2: .*--set lotra.\*: LoTRAConfig: alpha must be a finite number > 0, got 0"),
+    Case("cli-transfer-lotra-unknown-field", lambda t: cli("transfer", "--from", _solved_dir(t), "--set",
+                                                           "lotra.rnak=2", "--out", t / "o", "--no-progress"),
+         CLIFailed, r"exit 2: .*LoTRAConfig: unknown field\(s\) \['rnak'\]"),
     Case("cli-transfer-unknown-method", lambda t: cli("transfer", "--from", _solved_dir(t), "--method", "bogus",
                                                       "--out", t / "o", "--no-progress"), CLIFailed,
          r"exit 2: .*--method: unknown transfer method 'bogus'; valid names: 'full', 'last_layer', 'lotra'"),
-    Case("cli-transfer-other-dim", lambda t: cli("transfer", "--from", _run4(t, run=True), "--problem-set", "dim=6",
+    Case("cli-transfer-other-dim", lambda t: cli("transfer", "--from", _run4(t, run=True), "--set", "problem.dim=6",
                                                  "--out", t / "o", "--no-progress"), CLIFailed,
          r"exit 2: .*PoissonTwoBody \(dim=6\): model.in_features must equal the problem dimension 6, got 4"),
     Case("cli-transfer-out-not-empty", lambda t: cli("transfer", "--from", _run4(t, run=True), "--out", t / "r",
@@ -601,7 +643,7 @@ def _edited(path: Path) -> Path:
 
 
 def _solution():
-    return solve(Poisson.sine_square(), KAN([2, 3, 1]), TrainConfig(steps=1, eval_every=0, **CPU))
+    return solve(Poisson.sine_square(), KAN([2, 3, 1]), TrainConfig(steps=1, eval_every=0, **CPU), EVAL16)
 
 
 def _snapshot(root: Path) -> dict[str, str]:
@@ -636,12 +678,12 @@ def test_bad_input_gives_clear_error_and_leaves_no_file(case, tmp_path, monkeypa
 # every item alone makes `pde-kan solve` a user error; combined at random they must still be refused in one line
 BAD_ARGS = [
     ["--problem", "x"], ["--dim", "1"], ["--dim", "-2"], ["--dim", "2.0"], ["--backbone", ""], ["--hidden", "0"],
-    ["--lr", "nan"], ["--lr", "inf"], ["--lr", "0"], ["--lr", "1e400"], ["--laplacian", "hutchinson", "--k", "0"],
-    ["--laplacian", "sdgd", "--k", "9"], ["--optimizer", "Adam"], ["--n-interior", "0"], ["--n-eval", "0"],
+    ["--lr", "nan"], ["--lr", "inf"], ["--lr", "0"], ["--lr", "1e400"], ["--engine", "hutchinson", "--n-probes", "0"],
+    ["--engine", "sdgd", "--n-probes", "9"], ["--optimizer", "Adam"], ["--n-interior", "0"], ["--n-eval", "0"],
     ["--eval-every", "-1"], ["--seed", "-1"], ["--device", "meta"], ["--device", ""], ["--device", "gpu"],
     ["--set", "train.dtype=float16"], ["--set", "train.schedule=cos"], ["--set", "train.grad_clip=0"],
-    ["--set", "train.boundary_weight=-1"], ["--set", "problem.sampler=sobol2"], ["--set", "model.grid_range=[1,-1]"],
-    ["--set", "model.ranks=[0,2,2]"], ["--set", "train.n_boundary=-3"], ["--set", "train.resample=0"],
+    ["--set", "sampling.boundary_weight=-1"], ["--set", "problem.sampler=sobol2"], ["--set", "model.grid_range=[1,-1]"],
+    ["--set", "model.ranks=[0,2,2]"], ["--set", "sampling.n_boundary=-3"], ["--set", "sampling.resample=0"],
     ["--set", "model.dtype='half'"], ["--set", "train.group_lr={a=1}"], ["--set", "problem.coeffs=[1]"],
     ["--set", "train.max_retries=-1"], ["--set", "model.hidden=[0]"], ["--set", "problem.name=3"],
     ["--set", "model.backbone=3"], ["--set", 'train.lr="1e-3"'], ["--set", "model.spline_order=1"],

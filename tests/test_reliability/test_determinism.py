@@ -8,24 +8,26 @@ import torch
 from conftest import params
 from pde_kan import get_backbone
 from pde_kan.problems import Poisson
-from pde_kan.solvers import TrainConfig, solve
+from pde_kan.solvers import SamplingConfig, TrainConfig, solve
 from pde_kan.transfer import LoTRAConfig, transfer
 
 CASES = {
-    # backbone, backbone kwargs, problem, TrainConfig extras
-    "kan-jet": ("kan", {}, Poisson.two_body(3, seed=1), {}),
-    "metakan-hutchinson": ("metakan", {}, Poisson.two_body(3, seed=1), dict(laplacian="hutchinson", k=2)),
-    "slimkan-sdgd": ("slimkan", dict(ranks=(2, 2, 3)), Poisson.two_body(3, seed=1), dict(laplacian="sdgd", k=2)),
-    "mlp-autograd": ("mlp", {}, Poisson.two_body(3, seed=1), dict(laplacian="autograd")),
-    "kan-sobol-soft-bc": ("kan", {}, Poisson.sine_cube(3, sampler="sobol"), dict(n_boundary=16)),
-    "kan-lbfgs": ("kan", {}, Poisson.sine_square(sampler="halton"), dict(optimizer="adam+lbfgs", lbfgs_steps=1)),
+    # backbone, backbone kwargs, problem, TrainConfig extras, SamplingConfig extras
+    "kan-jet": ("kan", {}, Poisson.two_body(3, seed=1), {}, {}),
+    "metakan-hutchinson": ("metakan", {}, Poisson.two_body(3, seed=1), {}, dict(engine="hutchinson", n_probes=2)),
+    "slimkan-sdgd": ("slimkan", dict(ranks=(2, 2, 3)), Poisson.two_body(3, seed=1), {},
+                     dict(engine="sdgd", n_probes=2)),
+    "mlp-autograd": ("mlp", {}, Poisson.two_body(3, seed=1), {}, dict(engine="autograd")),
+    "kan-sobol-soft-bc": ("kan", {}, Poisson.sine_cube(3, sampler="sobol"), {}, dict(n_boundary=16)),
+    "kan-lbfgs": ("kan", {}, Poisson.sine_square(sampler="halton"), dict(optimizer="adam+lbfgs", lbfgs_steps=1), {}),
 }
 
 
 def _run(case, seed=0, model_seed=0):
-    name, kw, problem, extra = CASES[case]
-    cfg = TrainConfig(steps=6, lr=1e-2, eval_every=3, n_interior=32, n_eval=64, seed=seed, device="cpu", **extra)
-    return solve(problem, get_backbone(name, [problem.dim, 4, 1], seed=model_seed, **kw), cfg)
+    name, kw, problem, extra, sampling = CASES[case]
+    cfg = TrainConfig(steps=6, lr=1e-2, eval_every=3, seed=seed, device="cpu", **extra)
+    smp = SamplingConfig(n_interior=32, n_eval=64, **sampling)
+    return solve(problem, get_backbone(name, [problem.dim, 4, 1], seed=model_seed, **kw), cfg, smp)
 
 
 @pytest.mark.parametrize("case", list(CASES))
@@ -69,8 +71,9 @@ def test_result_does_not_depend_on_the_global_seed():
 def test_lotra_transfer_is_deterministic():
     base = _run("kan-jet")
     target = Poisson.two_body(3, seed=2)
-    cfg = TrainConfig(steps=4, lr=1e-2, eval_every=0, n_interior=32, n_eval=64, device="cpu")
-    runs = [transfer(target, base, method="lotra", config=cfg, lotra=LoTRAConfig(ranks=(2, 2, 2))) for _ in range(2)]
+    cfg, smp = TrainConfig(steps=4, lr=1e-2, eval_every=0, device="cpu"), SamplingConfig(n_interior=32, n_eval=64)
+    runs = [transfer(target, base, method="lotra", config=cfg, lotra=LoTRAConfig(ranks=(2, 2, 2)), sampling=smp)
+            for _ in range(2)]
     assert torch.equal(params(runs[0].model), params(runs[1].model))
     assert runs[0].history == runs[1].history
     assert torch.equal(params(base.model), params(_run("kan-jet").model))  # the source model is left untouched

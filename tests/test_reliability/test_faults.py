@@ -13,19 +13,21 @@ import torch
 from conftest import params
 from pde_kan import KAN, MetaKAN
 from pde_kan.problems import Poisson
-from pde_kan.solvers import (Checkpoint, DivergenceError, HistoryCSV, TrainConfig, load_checkpoint, load_solution,
-                             solve)
-from pde_kan.solvers import checkpoint as checkpoint_module
+from pde_kan.solvers import (Checkpoint, DivergenceError, HistoryCSV, SamplingConfig, TrainConfig, load_checkpoint,
+                             load_solution, solve)
+from pde_kan import _io as io_module
 from pde_kan.solvers.tasks import PDETask
 
-CONFIG = TrainConfig(steps=30, lr=1e-2, laplacian="hutchinson", k=2, eval_every=10, n_eval=64, device="cpu",
-                     guard_every=4)
+CONFIG = TrainConfig(steps=30, lr=1e-2, eval_every=10, device="cpu", guard_every=4)
+SAMPLING = SamplingConfig(engine="hutchinson", n_probes=2, n_eval=64)
+SHORT = SamplingConfig(n_eval=64)
 
 
 def run(ck_dir=None, resume=None):
     """The run under test: stochastic Laplacian probes, fresh points every step, periodic evaluation."""
     callbacks = [Checkpoint(ck_dir, every=5)] if ck_dir else []
-    return solve(Poisson.two_body(3, seed=1), MetaKAN([3, 4, 1], seed=0), CONFIG, callbacks=callbacks, resume=resume)
+    return solve(Poisson.two_body(3, seed=1), MetaKAN([3, 4, 1], seed=0), CONFIG, SAMPLING, callbacks=callbacks,
+                 resume=resume)
 
 
 def kill_in_loss(at_call):
@@ -109,11 +111,11 @@ def test_sigkill_mid_run_and_mid_write_then_resume_is_bit_identical(tmp_path, on
 
 
 def _short(steps, **kw):
-    return TrainConfig(steps=steps, lr=1e-2, eval_every=0, n_eval=64, device="cpu", **kw)
+    return TrainConfig(steps=steps, lr=1e-2, eval_every=0, device="cpu", **kw)
 
 
 def _checkpointed_run(tmp_path) -> Path:
-    solve(Poisson.sine_square(), KAN([2, 4, 1]), _short(5), callbacks=[Checkpoint(tmp_path, every=5)])
+    solve(Poisson.sine_square(), KAN([2, 4, 1]), _short(5), SHORT, callbacks=[Checkpoint(tmp_path, every=5)])
     return tmp_path / "last.pt"
 
 
@@ -140,15 +142,16 @@ def test_crash_during_checkpoint_write_keeps_previous_file(where, tmp_path, monk
     else:
         def fail(*a, **kw):
             raise crash
-        monkeypatch.setattr(checkpoint_module.os, where.split(".")[1], fail)
+        monkeypatch.setattr(io_module.os, where.split(".")[1], fail)
     with pytest.raises(OSError, match="No space left on device"):
-        solve(Poisson.sine_square(), KAN([2, 4, 1]), _short(10), callbacks=[Checkpoint(tmp_path, every=5)],
+        solve(Poisson.sine_square(), KAN([2, 4, 1]), _short(10), SHORT,
+              callbacks=[Checkpoint(tmp_path, every=5)],
               resume=last)
     monkeypatch.undo()
     assert last.read_bytes() == before
     assert temp_files(tmp_path) == []
     assert load_checkpoint(last)["step"] == 5
-    resumed = solve(Poisson.sine_square(), KAN([2, 4, 1]), _short(10), resume=last)
+    resumed = solve(Poisson.sine_square(), KAN([2, 4, 1]), _short(10), SHORT, resume=last)
     assert resumed.metrics["steps"] == 10
 
 
@@ -157,14 +160,14 @@ def test_atomic_writes_get_the_mode_of_a_plain_open(umask, mode, tmp_path):
     # the temporary file behind an atomic write is created 0600; the final file must not stay that private
     old = os.umask(umask)
     try:
-        path = checkpoint_module.atomic_write(tmp_path / "run.json", lambda tmp: Path(tmp).write_text("{}"))
+        path = io_module.atomic_write(tmp_path / "run.json", lambda tmp: Path(tmp).write_text("{}"))
     finally:
         os.umask(old)
     assert path.stat().st_mode & 0o777 == mode
 
 
 def test_crash_during_results_write_keeps_previous_file(tmp_path, monkeypatch):
-    sol = solve(Poisson.sine_square(), KAN([2, 4, 1]), _short(3))
+    sol = solve(Poisson.sine_square(), KAN([2, 4, 1]), _short(3), SHORT)
     path = sol.save(tmp_path / "results.h5")
     before = path.read_bytes()
     real, calls = h5py.Group.create_dataset, [0]
@@ -189,7 +192,7 @@ def test_crash_during_results_write_keeps_previous_file(tmp_path, monkeypatch):
 
 def test_crash_during_history_csv_write_keeps_previous_file(tmp_path, monkeypatch):
     csv = tmp_path / "history.csv"
-    solve(Poisson.sine_square(), KAN([2, 4, 1]), _short(4), callbacks=[HistoryCSV(csv)])
+    solve(Poisson.sine_square(), KAN([2, 4, 1]), _short(4), SHORT, callbacks=[HistoryCSV(csv)])
     before = csv.read_text()
     assert before.count("\n") == 5  # header + 4 steps
     real = Path.write_text
@@ -200,7 +203,7 @@ def test_crash_during_history_csv_write_keeps_previous_file(tmp_path, monkeypatc
 
     monkeypatch.setattr(Path, "write_text", write_text)
     with pytest.raises(KeyboardInterrupt):
-        solve(Poisson.sine_square(), KAN([2, 4, 1]), _short(6), callbacks=[HistoryCSV(csv)])
+        solve(Poisson.sine_square(), KAN([2, 4, 1]), _short(6), SHORT, callbacks=[HistoryCSV(csv)])
     monkeypatch.undo()
     assert csv.read_text() == before
     assert temp_files(tmp_path) == []
@@ -223,9 +226,9 @@ class NaNLoss:
 
 def test_nan_loss_recovers_with_history_intact(tmp_path, monkeypatch):
     cfg = _short(20, guard_every=5)
-    clean = solve(Poisson.sine_square(), KAN([2, 4, 1]), cfg)
+    clean = solve(Poisson.sine_square(), KAN([2, 4, 1]), cfg, SHORT)
     NaNLoss(monkeypatch, at=[13])  # during step 13: restore step 10's snapshot
-    sol = solve(Poisson.sine_square(), KAN([2, 4, 1]), cfg, callbacks=[Checkpoint(tmp_path, every=4)])
+    sol = solve(Poisson.sine_square(), KAN([2, 4, 1]), cfg, SHORT, callbacks=[Checkpoint(tmp_path, every=4)])
     assert sol.metrics["recoveries"] == 1 and sol.metrics["steps"] == 20
     assert [r["step"] for r in sol.history] == list(range(1, 21))
     assert all(math.isfinite(r["loss"]) for r in sol.history)
@@ -245,16 +248,16 @@ def test_nan_gradient_with_finite_loss_recovers(monkeypatch):
         return grad * math.nan if calls[0] == 7 else grad
 
     model.layers[0].source.spline_weight.register_hook(poison)
-    sol = solve(Poisson.sine_square(), model, _short(12, guard_every=3))
+    sol = solve(Poisson.sine_square(), model, _short(12, guard_every=3), SHORT)
     assert sol.metrics["recoveries"] == 1 and sol.metrics["steps"] == 12
     assert all(math.isfinite(r["loss"]) for r in sol.history)
 
 
 def test_nan_during_lbfgs_phase_recovers(monkeypatch):
     cfg = TrainConfig(steps=6, optimizer="adam+lbfgs", lbfgs_steps=3, lr=1e-2, guard_every=2, eval_every=0,
-                      n_eval=64, device="cpu")
+                      device="cpu")
     nan = NaNLoss(monkeypatch, at=[7])  # 6 Adam evaluations, then the first L-BFGS evaluation
-    sol = solve(Poisson.sine_square(), KAN([2, 4, 1]), cfg)
+    sol = solve(Poisson.sine_square(), KAN([2, 4, 1]), cfg, SHORT)
     assert nan.calls > 9 and sol.metrics["recoveries"] == 1 and sol.metrics["steps"] == 9
     assert [r["step"] for r in sol.history] == list(range(1, 10))
     assert all(torch.isfinite(p).all() for p in sol.model.parameters())
@@ -266,7 +269,7 @@ def test_persistent_nan_ends_with_clear_divergence_error(tmp_path, monkeypatch):
     with pytest.raises(DivergenceError, match=r"training diverged: non-finite loss or gradient at step 5, still after "
                                               r"3 recoveries \(learning rate scaled down to 0.125x\). Lower lr, set "
                                               r"grad_clip, or check the problem's data"):
-        solve(Poisson.sine_square(), KAN([2, 4, 1]), cfg, callbacks=[Checkpoint(tmp_path, every=4)])
+        solve(Poisson.sine_square(), KAN([2, 4, 1]), cfg, SHORT, callbacks=[Checkpoint(tmp_path, every=4)])
     # the last checkpoint written before the failure is intact and usable
     state = load_checkpoint(tmp_path / "last.pt")
     assert all(math.isfinite(r["loss"]) for r in state["history"])

@@ -18,12 +18,12 @@ import torch
 from pde_kan import KAN, MLP
 from pde_kan.diff import laplacian
 from pde_kan.problems import Poisson
-from pde_kan.solvers import Checkpoint, PDETask, TrainConfig, solve
+from pde_kan.solvers import Checkpoint, PDETask, SamplingConfig, TrainConfig, solve
 from pde_kan.solvers.distributed import DistributedContext, seed_for_rank, shard_size
 
 DIM = 4
-CONFIG = TrainConfig(steps=3, lr=1e-2, n_interior=16, laplacian="jet", eval_every=0, n_eval=64, seed=3,
-                     device="cpu")
+CONFIG = TrainConfig(steps=3, lr=1e-2, eval_every=0, seed=3, device="cpu")
+SAMPLING = SamplingConfig(n_interior=16, engine="jet", n_eval=64)
 
 
 def problem():
@@ -47,7 +47,7 @@ def worker(out: Path) -> None:
     print(f"rank {ctx.rank}: joined in {time.perf_counter() - t0:.2f} s", flush=True)
     assert ctx is not None and ctx.world_size == 2
     res = {}
-    task = ctx.shard_task(PDETask(problem(), CONFIG))
+    task = ctx.shard_task(PDETask(problem(), SAMPLING, seed=CONFIG.seed))
     task.prepare(torch.float64, torch.device("cpu"))
     batch = task.batch(0, torch.Generator().manual_seed(ctx.rank_seed(CONFIG.seed)), torch.float64, "cpu")
     model = KAN([DIM, 5, 1], seed=0)
@@ -60,7 +60,7 @@ def worker(out: Path) -> None:
     (laplacian(mlp, batch[0], "jet") ** 2).mean().backward()
     ctx.all_reduce_gradients(list(mlp.parameters()), torch.zeros((), dtype=torch.float64))
     res["mlp_grads"] = grads(mlp)
-    sol = solve(problem(), KAN([DIM, 5, 1], seed=0), CONFIG, callbacks=[Checkpoint(out / f"ckpt{ctx.rank}")],
+    sol = solve(problem(), KAN([DIM, 5, 1], seed=0), CONFIG, SAMPLING, callbacks=[Checkpoint(out / f"ckpt{ctx.rank}")],
                 distributed=ctx)
     res["params"] = [p.detach().clone() for p in sol.model.parameters()]
     res["rel_l2"] = sol.metrics["rel_l2"]
@@ -113,7 +113,7 @@ def rank_batches(step_count: int):
     out = []
     for rank in range(2):
         ctx = DistributedContext(rank=rank, world_size=2)
-        task = ctx.shard_task(PDETask(problem(), CONFIG))
+        task = ctx.shard_task(PDETask(problem(), SAMPLING, seed=CONFIG.seed))
         task.prepare(torch.float64, torch.device("cpu"))
         gen = torch.Generator().manual_seed(ctx.rank_seed(CONFIG.seed))
         out.append([task.batch(s, gen, torch.float64, "cpu") for s in range(step_count)])
@@ -122,14 +122,14 @@ def rank_batches(step_count: int):
 
 def union_loss(model, b0, b1):
     x = torch.cat([b0[0], b1[0]])
-    return PDETask(problem(), CONFIG).loss(model, (x, None, 0))[0]
+    return PDETask(problem(), SAMPLING, seed=CONFIG.seed).loss(model, (x, None, 0))[0]
 
 
 def test_gradients_equal_one_process_on_union_of_points(ranks):
     _, res = ranks
     (b0,), (b1,) = rank_batches(1)
     assert torch.equal(res[0]["x"], b0[0]) and torch.equal(res[1]["x"], b1[0])
-    assert res[0]["x"].shape == (CONFIG.n_interior // 2, DIM)
+    assert res[0]["x"].shape == (SAMPLING.n_interior // 2, DIM)
     assert not torch.allclose(res[0]["x"], res[1]["x"])  # each rank draws its own points
     model = KAN([DIM, 5, 1], seed=0)
     loss = union_loss(model, b0, b1)
@@ -170,7 +170,7 @@ def test_training_matches_one_process_and_only_rank0_writes(ranks):
     for r in range(2):
         for p_ref, p in zip(model.parameters(), res[r]["params"]):
             assert max_diff(p, p_ref) <= 1e-12
-    task = PDETask(problem(), CONFIG)
+    task = PDETask(problem(), SAMPLING, seed=CONFIG.seed)
     task.prepare(torch.float64, torch.device("cpu"))
     rel = task.evaluate(model)["rel_l2"]
     assert abs(res[0]["rel_l2"] - rel) <= 1e-12 and res[1]["rel_l2"] == res[0]["rel_l2"]  # gathered evaluation
@@ -231,10 +231,10 @@ def test_supervised_full_batch_shards_rows_and_weights_gradients_by_share():
 
 def test_pde_task_shard_draws_rounded_up_share_and_distinct_rank_points():
     batches = []
-    config = CONFIG.replace(n_interior=15)
+    sampling = SAMPLING.replace(n_interior=15)
     for rank in range(2):
         ctx = DistributedContext(rank=rank, world_size=2)
-        task = ctx.shard_task(PDETask(problem(), config))
+        task = ctx.shard_task(PDETask(problem(), sampling, seed=CONFIG.seed))
         task.prepare(torch.float64, torch.device("cpu"))
         batches.append(task.batch(0, torch.Generator().manual_seed(5), torch.float64, "cpu"))
     assert batches[0][0].shape == batches[1][0].shape == (8, DIM)

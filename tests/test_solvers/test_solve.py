@@ -6,15 +6,15 @@ import torch
 
 from pde_kan import KAN, MLP, MetaKAN, SlimKAN
 from pde_kan.problems import get_problem
-from pde_kan.solvers import Checkpoint, TrainConfig, load_solution, plot_history, plot_slice, solve
+from pde_kan.solvers import Checkpoint, SamplingConfig, TrainConfig, load_solution, plot_history, plot_slice, solve
 
 
 @pytest.mark.slow
 def test_sine_square_kan_reaches_stated_error():
     """A short float64 solve of -Δu = 2π² sin(πx) sin(πy) with a hard BC: rel L2 below 2%."""
     problem = get_problem("poisson-sine-square")
-    sol = solve(problem, KAN([2, 8, 1]), TrainConfig(steps=250, lr=1e-2, eval_every=250, n_eval=2000,
-                                                     device="cpu"))
+    sol = solve(problem, KAN([2, 8, 1]), TrainConfig(steps=250, lr=1e-2, eval_every=250, device="cpu"),
+                SamplingConfig(n_eval=2000))
     assert sol.metrics["rel_l2"] < 2e-2
     assert sol.history[0]["loss"] > 100 * sol.history[-1]["loss"]
 
@@ -24,35 +24,37 @@ def test_sine_square_kan_reaches_stated_error():
                                       (lambda: SlimKAN([2, 8, 1]), 1e-2), (lambda: MLP([2, 16, 1]), 1e-2)])
 def test_every_backbone_learns_sine_square(make, lr):
     problem = get_problem("poisson-sine-square")
-    sol = solve(problem, make(), TrainConfig(steps=150, lr=lr, eval_every=0, n_eval=1000, device="cpu"))
+    sol = solve(problem, make(), TrainConfig(steps=150, lr=lr, eval_every=0, device="cpu"), SamplingConfig(n_eval=1000))
     assert sol.metrics["rel_l2"] < 0.3
 
 
 def test_two_body_stochastic_laplacian_trains():
     problem = get_problem("poisson-two-body", dim=6, seed=0)
-    cfg = TrainConfig(steps=120, lr=1e-2, laplacian="sdgd", k=2, eval_every=0, n_eval=2000, device="cpu")
-    sol = solve(problem, KAN([6, 8, 1]), cfg)
-    first = solve(problem, KAN([6, 8, 1]), cfg.replace(steps=1))
+    cfg = TrainConfig(steps=120, lr=1e-2, eval_every=0, device="cpu")
+    smp = SamplingConfig(engine="sdgd", n_probes=2, n_eval=2000)
+    sol = solve(problem, KAN([6, 8, 1]), cfg, smp)
+    first = solve(problem, KAN([6, 8, 1]), cfg.replace(steps=1), smp)
     assert sol.metrics["rel_l2"] < 0.5 * first.metrics["rel_l2"]
 
 
 def test_soft_boundary_problem_reports_boundary_loss():
     problem = get_problem("poisson-sine-cube", dim=3)
-    sol = solve(problem, KAN([3, 6, 1]), TrainConfig(steps=60, lr=1e-2, n_boundary=60, eval_every=0,
-                                                     n_eval=1000, device="cpu"))
+    sol = solve(problem, KAN([3, 6, 1]), TrainConfig(steps=60, lr=1e-2, eval_every=0, device="cpu"),
+                SamplingConfig(n_boundary=60, n_eval=1000))
     assert "loss_bc" in sol.history[-1]
     assert sol.metrics["rel_l2"] < 0.5
 
 
 def test_time_dependent_allen_cahn_runs():
     problem = get_problem("allen-cahn-time", spatial_dim=2, c=0.5)
-    sol = solve(problem, KAN([3, 6, 1]), TrainConfig(steps=30, lr=1e-2, eval_every=0, n_eval=500, device="cpu"))
+    sol = solve(problem, KAN([3, 6, 1]), TrainConfig(steps=30, lr=1e-2, eval_every=0, device="cpu"),
+                SamplingConfig(n_eval=500))
     assert np.isfinite(sol.metrics["rel_l2"]) and sol.metrics["steps"] == 30
 
 
 def test_results_h5_round_trip_and_plots(tmp_path):
     problem = get_problem("poisson-two-body", dim=3, seed=2)
-    sol = solve(problem, KAN([3, 4, 1]), TrainConfig(steps=10, eval_every=5, n_eval=300, device="cpu"))
+    sol = solve(problem, KAN([3, 4, 1]), TrainConfig(steps=10, eval_every=5, device="cpu"), SamplingConfig(n_eval=300))
     path = sol.save(tmp_path / "results.h5")
     with h5py.File(path) as f:
         assert f["evaluation/x"].shape == (300, 3)
@@ -77,7 +79,7 @@ def test_model_problem_dimension_mismatch_is_clear():
 
 def test_predict_applies_the_ansatz_and_evaluate_scores_other_problems(tmp_path):
     problem = get_problem("poisson-two-body", dim=3, seed=2)
-    sol = solve(problem, KAN([3, 4, 1]), TrainConfig(steps=5, n_eval=300, device="cpu"))
+    sol = solve(problem, KAN([3, 4, 1]), TrainConfig(steps=5, device="cpu"), SamplingConfig(n_eval=300))
     back = load_solution(sol.save(tmp_path / "r.h5"))
     assert back.problem.params() == problem.params()
     x = problem.sample_interior(9, torch.Generator().manual_seed(3))
@@ -105,7 +107,7 @@ def test_plots_from_a_loaded_space_time_solution_cover_the_time_interval(tmp_pat
     import matplotlib.figure
 
     problem = get_problem("allen-cahn-time", dim=3)
-    sol = solve(problem, KAN([3, 4, 1]), TrainConfig(steps=3, n_eval=200, device="cpu"))
+    sol = solve(problem, KAN([3, 4, 1]), TrainConfig(steps=3, device="cpu"), SamplingConfig(n_eval=200))
     back = load_solution(sol.save(tmp_path / "r.h5"))
     figures = []
     real = matplotlib.figure.Figure.savefig
@@ -130,7 +132,7 @@ def test_history_plot_shows_the_boundary_loss_of_soft_bc_problems(tmp_path, monk
     import matplotlib.figure
 
     problem = get_problem("poisson-sine-cube", dim=3, boundary_weight=10.0)
-    sol = solve(problem, KAN([3, 4, 1]), TrainConfig(steps=4, eval_every=2, n_eval=100, device="cpu"))
+    sol = solve(problem, KAN([3, 4, 1]), TrainConfig(steps=4, eval_every=2, device="cpu"), SamplingConfig(n_eval=100))
     figures = []
     real = matplotlib.figure.Figure.savefig
     monkeypatch.setattr(matplotlib.figure.Figure, "savefig",
@@ -141,11 +143,51 @@ def test_history_plot_shows_the_boundary_loss_of_soft_bc_problems(tmp_path, monk
 
 
 def test_resume_refuses_a_checkpoint_of_another_problem(tmp_path):
-    cfg = TrainConfig(steps=2, n_eval=50, device="cpu")
-    solve(get_problem("poisson-two-body", dim=3, seed=0), KAN([3, 4, 1]), cfg, callbacks=[Checkpoint(tmp_path)])
+    cfg, smp = TrainConfig(steps=2, device="cpu"), SamplingConfig(n_eval=50)
+    solve(get_problem("poisson-two-body", dim=3, seed=0), KAN([3, 4, 1]), cfg, smp, callbacks=[Checkpoint(tmp_path)])
     with pytest.raises(ValueError, match=r"different config for \['problem.coeffs'\]"):
-        solve(get_problem("poisson-two-body", dim=3, seed=3), KAN([3, 4, 1]), cfg.replace(steps=4),
+        solve(get_problem("poisson-two-body", dim=3, seed=3), KAN([3, 4, 1]), cfg.replace(steps=4), smp,
               resume=tmp_path / "last.pt")
-    resumed = solve(get_problem("poisson-two-body", dim=3, seed=0), KAN([3, 4, 1]), cfg.replace(steps=4),
+    with pytest.raises(ValueError, match=r"different config for \['sampling.n_interior'\]"):
+        solve(get_problem("poisson-two-body", dim=3, seed=0), KAN([3, 4, 1]), cfg.replace(steps=4),
+              smp.replace(n_interior=7), resume=tmp_path / "last.pt")
+    resumed = solve(get_problem("poisson-two-body", dim=3, seed=0), KAN([3, 4, 1]), cfg.replace(steps=4), smp,
                     resume=tmp_path / "last.pt")
     assert [row["step"] for row in resumed.history] == [1, 2, 3, 4]
+
+
+def test_files_written_before_sampling_config_load_and_resume(tmp_path):
+    """Results files and checkpoints of earlier versions hold the sampling fields in the train config, with
+    ``laplacian`` / ``k`` for ``engine`` / ``n_probes``: they still load, and a resume still compares them."""
+    import json
+
+    from pde_kan.solvers import load_checkpoint, save_checkpoint
+
+    problem = get_problem("poisson-two-body", dim=3, seed=0)
+    cfg, smp = TrainConfig(steps=2, device="cpu"), SamplingConfig(engine="sdgd", n_probes=2, n_eval=50)
+    sol = solve(problem, KAN([3, 4, 1]), cfg, smp, callbacks=[Checkpoint(tmp_path / "ck")])
+    assert sol.sampling == smp
+    path = sol.save(tmp_path / "r.h5")
+    legacy = {**cfg.to_dict(), "laplacian": "sdgd", "k": 2, "n_interior": 100, "n_boundary": 100,
+              "boundary_weight": None, "resample": True, "n_eval": 50}
+    with h5py.File(path, "r+") as f:
+        del f.attrs["sampling"]
+        f.attrs["config"] = json.dumps(legacy)
+    back = load_solution(path)
+    assert back.config == cfg and back.sampling == smp
+    state = load_checkpoint(tmp_path / "ck" / "last.pt")
+    del state["sampling"], state["format_version"]
+    state["config"] = legacy
+    save_checkpoint(tmp_path / "old.pt", state)
+    with pytest.raises(ValueError, match=r"different config for \['sampling.n_probes'\]"):
+        solve(problem, KAN([3, 4, 1]), cfg.replace(steps=3), smp.replace(n_probes=3), resume=tmp_path / "old.pt")
+    resumed = solve(problem, KAN([3, 4, 1]), cfg.replace(steps=3), smp, resume=tmp_path / "old.pt")
+    assert resumed.metrics["steps"] == 3
+
+
+def test_solve_refuses_the_old_argument_order_and_positional_callbacks():
+    problem = get_problem("poisson-sine-square")
+    with pytest.raises(TypeError, match=r"solve: the first argument is the problem and the second the model"):
+        solve(KAN([2, 3, 1]), problem)
+    with pytest.raises(TypeError, match=r"solve: sampling must be a SamplingConfig, got list"):
+        solve(problem, KAN([2, 3, 1]), TrainConfig(steps=1, device="cpu"), [])

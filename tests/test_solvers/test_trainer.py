@@ -8,9 +8,9 @@ import torch
 
 from conftest import params
 from pde_kan import KAN, MLP, MetaKAN, SlimKAN
-from pde_kan.solvers import (Callback, Checkpoint, DivergenceError, EarlyStopping, HistoryCSV, SupervisedTask,
-                             TrainConfig, Trainer, fit, load_checkpoint, load_solution)
-from pde_kan.solvers.trainer import INTERRUPTED
+from pde_kan.solvers import (Callback, Checkpoint, DivergenceError, EarlyStopping, HistoryCSV, SamplingConfig,
+                             SupervisedTask, TrainConfig, Trainer, fit, load_checkpoint, load_solution)
+from pde_kan.solvers import INTERRUPTED
 
 
 def regression_task(n=128, seed=0):
@@ -21,7 +21,7 @@ def regression_task(n=128, seed=0):
 
 
 def test_adam_fit_reduces_error_below_stated_level():
-    sol = fit(KAN([2, 6, 1]), regression_task(), TrainConfig(steps=300, lr=1e-2, eval_every=100, device="cpu"))
+    sol = fit(regression_task(), KAN([2, 6, 1]), TrainConfig(steps=300, lr=1e-2, eval_every=100, device="cpu"))
     assert sol.metrics["test_rmse"] < 0.05
     assert sol.metrics["steps"] == 300 and len(sol.history) == 300
     assert sol.history[-1]["test_rmse"] == sol.metrics["test_rmse"]
@@ -30,10 +30,10 @@ def test_adam_fit_reduces_error_below_stated_level():
 
 def test_lbfgs_and_adam_plus_lbfgs_run_and_improve():
     task = regression_task()
-    base = fit(KAN([2, 6, 1]), task, TrainConfig(steps=1, lr=1e-2, device="cpu")).metrics["test_rmse"]
+    base = fit(task, KAN([2, 6, 1]), TrainConfig(steps=1, lr=1e-2, device="cpu")).metrics["test_rmse"]
     for cfg in (TrainConfig(steps=10, optimizer="lbfgs", device="cpu"),
                 TrainConfig(steps=20, optimizer="adam+lbfgs", lbfgs_steps=5, lr=1e-2, device="cpu")):
-        sol = fit(KAN([2, 6, 1]), regression_task(), cfg)
+        sol = fit(regression_task(), KAN([2, 6, 1]), cfg)
         assert sol.metrics["test_rmse"] < 0.5 * base
         assert sol.metrics["steps"] == cfg.total_steps
 
@@ -103,12 +103,12 @@ def test_divergence_guard_gives_up_with_clear_error():
 
 def test_checkpoint_resume_is_bit_identical(tmp_path):
     cfg = TrainConfig(steps=30, lr=1e-2, eval_every=10, device="cpu")
-    full = fit(MetaKAN([2, 4, 1]), regression_task(), cfg)
-    part = fit(MetaKAN([2, 4, 1]), regression_task(), cfg.replace(steps=12),
+    full = fit(regression_task(), MetaKAN([2, 4, 1]), cfg)
+    part = fit(regression_task(), MetaKAN([2, 4, 1]), cfg.replace(steps=12),
                callbacks=[Checkpoint(tmp_path / "ck", every=5)])
     state = load_checkpoint(tmp_path / "ck" / "last.pt")
     assert state["step"] == 12
-    resumed = fit(MetaKAN([2, 4, 1]), regression_task(), cfg, resume=tmp_path / "ck" / "last.pt")
+    resumed = fit(regression_task(), MetaKAN([2, 4, 1]), cfg, resume=tmp_path / "ck" / "last.pt")
     assert torch.equal(params(resumed.model), params(full.model))
     assert [r["loss"] for r in resumed.history] == [r["loss"] for r in full.history]
     assert part.metrics["steps"] == 12
@@ -116,29 +116,29 @@ def test_checkpoint_resume_is_bit_identical(tmp_path):
 
 def test_resume_refuses_changed_config(tmp_path):
     cfg = TrainConfig(steps=3, device="cpu")
-    fit(KAN([2, 3, 1]), regression_task(), cfg, callbacks=[Checkpoint(tmp_path, every=1)])
+    fit(regression_task(), KAN([2, 3, 1]), cfg, callbacks=[Checkpoint(tmp_path, every=1)])
     with pytest.raises(ValueError, match=r"different config for \['train.lr'\]"):
-        fit(KAN([2, 3, 1]), regression_task(), cfg.replace(lr=0.5), resume=tmp_path / "last.pt")
+        fit(regression_task(), KAN([2, 3, 1]), cfg.replace(lr=0.5), resume=tmp_path / "last.pt")
 
 
 def test_same_seed_bit_identical_and_different_seed_differs():
     cfg = TrainConfig(steps=20, lr=1e-2, device="cpu")
-    a = fit(KAN([2, 4, 1]), regression_task(), cfg)
-    b = fit(KAN([2, 4, 1]), regression_task(), cfg)
-    c = fit(KAN([2, 4, 1]), regression_task(), cfg.replace(seed=1))
+    a = fit(regression_task(), KAN([2, 4, 1]), cfg)
+    b = fit(regression_task(), KAN([2, 4, 1]), cfg)
+    c = fit(regression_task(), KAN([2, 4, 1]), cfg.replace(seed=1))
     assert torch.equal(params(a.model), params(b.model))
     assert not torch.equal(params(a.model), params(c.model))
 
 
 def test_early_stopping_and_history_csv(tmp_path):
-    sol = fit(KAN([2, 6, 1]), regression_task(), TrainConfig(steps=500, lr=1e-2, eval_every=10, device="cpu"),
+    sol = fit(regression_task(), KAN([2, 6, 1]), TrainConfig(steps=500, lr=1e-2, eval_every=10, device="cpu"),
               callbacks=[EarlyStopping(0.2, metric="test_rmse"), HistoryCSV(tmp_path / "h.csv")])
     assert sol.stop_reason and "test_rmse" in sol.stop_reason
     assert sol.metrics["steps"] < 500 and sol.metrics["test_rmse"] <= 0.2
     lines = (tmp_path / "h.csv").read_text().splitlines()
     assert lines[0].startswith("step,loss") and len(lines) == sol.metrics["steps"] + 1
     with pytest.raises(ValueError, match="metric 'rel_l2' is not reported"):
-        fit(KAN([2, 3, 1]), regression_task(), TrainConfig(steps=2, eval_every=1, device="cpu"),
+        fit(regression_task(), KAN([2, 3, 1]), TrainConfig(steps=2, eval_every=1, device="cpu"),
             callbacks=[EarlyStopping(0.1)])
 
 
@@ -157,18 +157,18 @@ class SendInterrupts(Callback):
 def test_ctrl_c_stops_after_the_step_keeps_results_and_restores_the_handler():
     before = signal.getsignal(signal.SIGINT)
     config = TrainConfig(steps=50, lr=1e-2, eval_every=0, device="cpu")
-    sol = fit(KAN([2, 4, 1]), regression_task(), config, callbacks=[SendInterrupts(3)])
+    sol = fit(regression_task(), KAN([2, 4, 1]), config, callbacks=[SendInterrupts(3)])
     assert sol.stop_reason == INTERRUPTED
     assert sol.metrics["steps"] == 3 and len(sol.history) == 3 and "test_rmse" in sol.history[-1]
     assert signal.getsignal(signal.SIGINT) is before
     # a second Ctrl-C aborts at once, and the handler is still restored
     with pytest.raises(KeyboardInterrupt):
-        fit(KAN([2, 4, 1]), regression_task(), config, callbacks=[SendInterrupts(3, times=2)])
+        fit(regression_task(), KAN([2, 4, 1]), config, callbacks=[SendInterrupts(3, times=2)])
     assert signal.getsignal(signal.SIGINT) is before
 
 
 def test_solution_hdf5_round_trip_for_supervised(tmp_path):
-    sol = fit(KAN([2, 4, 1]), regression_task(), TrainConfig(steps=5, device="cpu"))
+    sol = fit(regression_task(), KAN([2, 4, 1]), TrainConfig(steps=5, device="cpu"))
     path = sol.save(tmp_path / "r.h5")
     back = load_solution(path)
     assert back.metrics == sol.metrics
@@ -184,9 +184,6 @@ def test_solution_hdf5_round_trip_for_supervised(tmp_path):
     (dict(lr=0.0), "lr must be a finite number > 0, got 0.0"),
     (dict(optimizer="sgd"), "unknown optimizer 'sgd'; valid names: 'adam', 'lbfgs', 'adam\\+lbfgs'"),
     (dict(schedule="step"), "unknown schedule 'step'"),
-    (dict(laplacian="fd"), "unknown laplacian 'fd'"),
-    (dict(laplacian="sdgd"), "needs k, the number of probe directions"),
-    (dict(n_interior=0), "n_interior must be an integer >= 1, got 0"),
     (dict(optimizer="adam+lbfgs"), "needs lbfgs_steps >= 1"),
     (dict(dtype="float16"), "unknown dtype 'float16'"),
     (dict(group_lr={"hypernet": -1.0}), r"group_lr\['hypernet'\] must be a finite number > 0"),
@@ -194,6 +191,34 @@ def test_solution_hdf5_round_trip_for_supervised(tmp_path):
 def test_train_config_rejects_bad_values(kwargs, match):
     with pytest.raises((ValueError, TypeError), match=match):
         TrainConfig(**kwargs)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(engine="fd"), "SamplingConfig: unknown engine 'fd'"),
+    (dict(engine="sdgd"), "needs n_probes, the number of probe directions"),
+    (dict(n_interior=0), "n_interior must be an integer >= 1, got 0"),
+    (dict(n_probes=0), "n_probes must be an integer >= 1, got 0"),
+    (dict(n_eval=0), "n_eval must be an integer >= 1, got 0"),
+])
+def test_sampling_config_rejects_bad_values(kwargs, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        SamplingConfig(**kwargs)
+
+
+def test_sampling_fields_are_not_train_fields():
+    with pytest.raises(ValueError, match=r"TrainConfig: field\(s\) \['k', 'laplacian'\] moved to SamplingConfig "
+                                         r"\(TOML \[sampling\], --set sampling.F=V\) as \['n_probes', 'engine'\]"):
+        TrainConfig.from_dict({"laplacian": "sdgd", "k": 2})
+    assert SamplingConfig.from_dict(SamplingConfig(engine="sdgd", n_probes=2).to_dict()) == \
+        SamplingConfig(engine="sdgd", n_probes=2)
+
+
+def test_fit_refuses_the_old_argument_order():
+    with pytest.raises(TypeError, match=r"fit: the first argument is the task and the second the model, got a KAN "
+                                        r"model first and a SupervisedTask second; call fit\(task, model, config\)"):
+        fit(KAN([2, 3, 1]), regression_task(), TrainConfig(steps=1, device="cpu"))
+    with pytest.raises(TypeError, match=r"fit: model must be a torch.nn.Module \(a pde_kan backbone\), got str"):
+        fit(regression_task(), "kan")
 
 
 def test_train_config_from_dict_rejects_unknown_fields():
@@ -219,7 +244,7 @@ def test_lbfgs_runs_on_factored_and_generated_coefficients(make):
     """L-BFGS flattens gradients with view(); every parameter (QR factors included) must be contiguous."""
     model = make()
     assert all(p.is_contiguous() for p in model.parameters())
-    sol = fit(model, regression_task(), TrainConfig(steps=2, optimizer="lbfgs", device="cpu"))
+    sol = fit(regression_task(), model, TrainConfig(steps=2, optimizer="lbfgs", device="cpu"))
     assert sol.metrics["steps"] == 2
 
 
@@ -234,5 +259,5 @@ def test_lr_none_takes_the_backbones_recommended_rate_and_an_explicit_lr_wins():
         tr = Trainer(model, regression_task(), TrainConfig(steps=2, device="cpu"))
         assert {g["lr"] for g in tr.optimizer.param_groups} == {lr}
         assert Trainer(model, regression_task(), TrainConfig(steps=2, lr=0.25, device="cpu")).lr == 0.25
-    sol = fit(MLP([2, 4, 1]), regression_task(), TrainConfig(steps=2, device="cpu"))
+    sol = fit(regression_task(), MLP([2, 4, 1]), TrainConfig(steps=2, device="cpu"))
     assert sol.metrics["lr"] == MLP.recommended_lr  # the rate used is recorded with the results

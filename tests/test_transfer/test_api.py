@@ -11,15 +11,16 @@ import pde_kan
 from conftest import two_body_source
 from pde_kan import MetaKAN
 from pde_kan.problems import AllenCahn, Poisson
-from pde_kan.solvers import Solution, TrainConfig, load_solution, solve
+from pde_kan.solvers import SamplingConfig, Solution, TrainConfig, load_solution, solve
 from pde_kan.transfer import LoTRAConfig, LoTRAModel, default_lr, transfer
 
-CFG = TrainConfig(steps=4, lr=1e-2, n_interior=16, n_eval=64, eval_every=2, device="cpu")
+CFG = TrainConfig(steps=4, lr=1e-2, eval_every=2, device="cpu")
+SMP = SamplingConfig(n_interior=16, n_eval=64)
 
 
 @pytest.fixture(scope="module")
 def source():
-    return two_body_source(CFG)
+    return two_body_source(CFG, SMP)
 
 
 def state(model):
@@ -50,8 +51,10 @@ def test_every_method_runs_through_solve_and_keeps_the_source(source, method):
 def test_lotra_transfer_learns_and_its_results_file_round_trips(source, tmp_path):
     problem, base = source
     target = problem.with_params(coeffs=[-c for c in problem.coeffs])
-    cfg = CFG.replace(steps=12, eval_every=0, resample=False, group_lr={"lotra_core.2": 5e-2})
-    sol = transfer(target, base, method="lotra", config=cfg, lotra=LoTRAConfig(ranks=(2, 2, 2)))
+    cfg = CFG.replace(steps=12, eval_every=0, group_lr={"lotra_core.2": 5e-2})
+    sol = transfer(target, base, method="lotra", config=cfg, lotra=LoTRAConfig(ranks=(2, 2, 2)),
+                   sampling=SMP.replace(resample=False))
+    assert sol.sampling == SMP.replace(resample=False) and base.sampling == SMP
     losses = [row["loss"] for row in sol.history]
     assert losses[-1] < 0.5 * losses[0]
     assert sol.config.group_lr["lotra_core.2"] == 5e-2  # explicit entries win over the rule
@@ -64,7 +67,7 @@ def test_lotra_transfer_learns_and_its_results_file_round_trips(source, tmp_path
 
 def test_transfer_from_a_results_file_and_on_metakan_time_dependent_allen_cahn(tmp_path):
     problem = AllenCahn.time(2, c=0.0)
-    base = solve(problem, MetaKAN([3, 4, 1], hyper_hidden=4), CFG.replace(steps=2))
+    base = solve(problem, MetaKAN([3, 4, 1], hyper_hidden=4), CFG.replace(steps=2), SMP)
     base.save(tmp_path / "base.h5")
     for mode in ("embeddings", "hypernet"):
         sol = transfer(problem.with_params(c=2.0), tmp_path / "base.h5", config=CFG.replace(steps=2),
@@ -121,14 +124,15 @@ def test_each_method_has_its_own_default_rate_and_the_user_overrides_it(source):
 
 def test_transfer_chains_through_a_saved_metakan_lotra_run(tmp_path):
     problem = Poisson.two_body(dim=3, seed=0)
-    base = solve(problem, MetaKAN([3, 4, 1], hyper_hidden=4), CFG.replace(steps=2))
+    base = solve(problem, MetaKAN([3, 4, 1], hyper_hidden=4), CFG.replace(steps=2), SMP)
     first = transfer(problem.with_params(coeffs=[2 * c for c in problem.coeffs]), base, config=CFG.replace(steps=2))
     first.save(tmp_path / "first.h5")
     loaded = load_solution(tmp_path / "first.h5")
     x = first.task.x_eval[:16]
     plain = loaded.model.merge_and_unload()  # the delta goes into the stored embeddings
     assert type(plain) is MetaKAN and torch.equal(plain(x), first.model(x))
-    second = transfer(problem.with_params(coeffs=[3 * c for c in problem.coeffs]), plain, config=CFG.replace(steps=2))
+    second = transfer(problem.with_params(coeffs=[3 * c for c in problem.coeffs]), plain, config=CFG.replace(steps=2),
+                      sampling=SMP)
     assert isinstance(second.model, LoTRAModel) and second.metrics["steps"] == 2
 
 

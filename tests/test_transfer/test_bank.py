@@ -5,15 +5,16 @@ import torch
 from conftest import two_body_source
 from pde_kan import KAN, MetaKAN
 from pde_kan.problems import Poisson
-from pde_kan.solvers import TrainConfig, solve
+from pde_kan.solvers import SamplingConfig, TrainConfig, solve
 from pde_kan.transfer import AdapterBank, LoTRAModel, coefficient_vector, read_family, train_family
 
-CFG = TrainConfig(steps=4, lr=1e-2, n_interior=16, n_eval=64, eval_every=0, device="cpu")
+CFG = TrainConfig(steps=4, lr=1e-2, eval_every=0, device="cpu")
+SMP = SamplingConfig(n_interior=16, n_eval=64)
 
 
 @pytest.fixture(scope="module")
 def source():
-    return two_body_source(CFG)
+    return two_body_source(CFG, SMP)
 
 
 def scaled(problem, s):
@@ -132,7 +133,7 @@ def _touch(path):
 
 def test_train_family_from_a_file_on_metakan(tmp_path):
     problem = Poisson.two_body(dim=3, seed=0)
-    base = solve(problem, MetaKAN([3, 4, 1], hyper_hidden=4), CFG.replace(steps=2))
+    base = solve(problem, MetaKAN([3, 4, 1], hyper_hidden=4), CFG.replace(steps=2), SMP)
     (tmp_path / "sets.toml").write_text('[[set]]\ncoeffs = [1.0, 2.0]\n\n[[set]]\nid = "b"\ncoeffs = [1.1, 2.0]\n')
     bank, sols = train_family(base, tmp_path / "sets.toml", path=tmp_path / "bank.h5",
                               config=CFG.replace(steps=2))

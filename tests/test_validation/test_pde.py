@@ -1,7 +1,7 @@
 """PDE suite: cases come from the problem registry, training goes through solve, errors are reported."""
 import pytest
 
-from pde_kan.validation.pde import DEFAULT_PROBLEMS, PDESuite, make_problem, pde_config, run_pde
+from pde_kan.validation.pde import DEFAULT_PROBLEMS, PDESuite, make_problem, pde_config, pde_sampling, run_pde
 
 
 def test_default_cases_are_built_at_the_chosen_dimension():
@@ -25,3 +25,4 @@ def test_a_short_two_body_solve_reports_its_errors():
     assert row["rel_l2"] < 0.2, row  # 0.084 measured; the untrained hard-BC ansatz is near 1
     assert 0 < row["max_abs"] and 0 < row["rel_l1"] < 0.3
     assert report.metadata["config"] == pde_config(steps=60, device="cpu").to_dict()
+    assert report.metadata["sampling"] == pde_sampling().to_dict()

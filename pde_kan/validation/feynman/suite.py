@@ -126,7 +126,7 @@ class FunctionFittingSuite(Suite):
                 row = {"task": eq.name, "n_vars": eq.n_vars, "backbone": name, "params": params}
                 try:
                     cbs = run_callbacks(callbacks, eq.name, name)
-                    sol = fit(model, task, config, callbacks=cbs)
+                    sol = fit(task, model, config, callbacks=cbs)
                 except DivergenceError as e:
                     log.warning("feynman %s / %s diverged: %s", eq.name, name, e)
                     row.update(rmse=math.nan, nrmse=math.nan, train_nrmse=math.nan, status="diverged")

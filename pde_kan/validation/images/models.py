@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from ..._checks import choice, positive_float, positive_int, resolve_dtype
-from ...nn import Backbone
+from ...nn import Backbone, BackboneWrapper
 from ...nn.conv import CONV_PRESETS, ConvKANNet
 from ...nn.hyper import BASE_WEIGHTS
 from ..suite import build_backbone
@@ -105,12 +105,13 @@ REFERENCE_RESULTS = {
 }
 
 
-class ImageClassifier(nn.Module):
+class ImageClassifier(BackboneWrapper, nn.Module):
     """Flatten ``(N, C, H, W)`` (or take ``(N, D)``), map pixel values from ``input_range`` onto the grid range,
     then a fully connected backbone -> logits ``(N, n_classes)``.
 
-    The backbone's parameter groups (MetaKAN's ``"hypernet"`` / ``"embeddings"``) are exposed unchanged so a
-    :class:`~pde_kan.solvers.TrainConfig` can give them their own learning rates.
+    The backbone interface (parameter groups such as MetaKAN's ``"hypernet"`` / ``"embeddings"``, so a
+    :class:`~pde_kan.solvers.TrainConfig` can give them their own learning rates; the parameter count; ...) is
+    forwarded to the backbone by :class:`~pde_kan.nn.BackboneWrapper`.
     """
 
     def __init__(self, backbone: Backbone, input_range=(0.0, 1.0), grid_range=(-1.0, 1.0)):
@@ -132,12 +133,6 @@ class ImageClassifier(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x.reshape(x.shape[0], -1)
         return self.backbone(x * self.scale + self.shift)
-
-    def param_groups(self) -> dict[str, list[nn.Parameter]]:
-        return self.backbone.param_groups()
-
-    def n_parameters(self, trainable_only: bool = True) -> int:
-        return self.backbone.n_parameters(trainable_only)
 
 
 FC_BACKBONES = ("kan", "metakan", "slimkan", "mlp")

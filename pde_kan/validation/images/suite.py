@@ -81,7 +81,7 @@ class ImageSuite(Suite):
                                   loss="cross_entropy", batch_size=preset.batch_size)
             start = time.perf_counter()
             cbs = run_callbacks(callbacks, dataset, name)
-            sol = fit(model, task, run_config, callbacks=cbs)
+            sol = fit(task, model, run_config, callbacks=cbs)
             seconds = time.perf_counter() - start
             report.add({"task": dataset, "dataset": dataset, "backbone": name,
                         "test_accuracy": sol.metrics["test_accuracy"], "train_accuracy": sol.metrics["train_accuracy"],
