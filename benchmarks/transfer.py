@@ -104,7 +104,7 @@ def run_target(args, source, target, base_cfg, seed) -> dict:
             cfg = base_cfg.replace(steps=steps, eval_every=args.eval_every, seed=seed)
             lotra = LoTRAConfig(seed=seed)
             t = time.perf_counter()
-            sol = transfer(source, target, method=method, config=cfg, lr="default", lotra=lotra)
+            sol = transfer(target, source, method=method, config=cfg, lr="default", lotra=lotra)
             row = {"rel_l2": sol.metrics["rel_l2"], "lr": sol.config.lr, "seconds": time.perf_counter() - t,
                    "trainable_parameters": sol.metrics["trainable_parameters"],
                    "final_loss": [r["loss"] for r in sol.history][-1]}
@@ -169,7 +169,7 @@ def bank_check(args, source_sol, base_cfg) -> dict:
         t = time.perf_counter()
         errs, disk = [], 0
         for i, p in enumerate(members):
-            sol = transfer(source_sol, p, method="scratch", config=base_cfg.replace(steps=args.bank_scratch_steps,
+            sol = transfer(p, source_sol, method="scratch", config=base_cfg.replace(steps=args.bank_scratch_steps,
                                                                                    eval_every=0), lr=lr)
             errs.append(sol.metrics["rel_l2"])
             torch.save(sol.model.state_dict(), Path(tmp) / f"s{i}.pt")

@@ -38,6 +38,8 @@ __all__ = [
 def __getattr__(name: str):
     if name == "transfer":  # the (callable) subpackage: importing it binds it here
         return importlib.import_module(".transfer", __name__)
+    if name == "load_solution":  # importing transfer registers how load_solution rebuilds LoTRA runs
+        importlib.import_module(".transfer", __name__)
     if name in _LAZY:
         value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
         globals()[name] = value

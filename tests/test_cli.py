@@ -200,12 +200,13 @@ def test_round_trip_predict_equals_stored_prediction_bit_for_bit(tmp_path, backb
 
 
 def test_round_trip_for_a_lotra_transfer_run(tmp_path):
-    from pde_kan.transfer import LoTRAModel, load_transfer_solution
+    from pde_kan.solvers import load_solution
+    from pde_kan.transfer import LoTRAModel
 
     src = _solve(tmp_path / "src")
     assert run("transfer", "--from", src, "--set", "problem.seed=1", "--ranks", 2, 2, 2, "--steps", 2,
                "--out", tmp_path / "t", "--no-progress", "--no-plots") == 0
-    sol = load_transfer_solution(tmp_path / "t" / "results.h5")
+    sol = load_solution(tmp_path / "t" / "results.h5")
     assert isinstance(sol.model, LoTRAModel) and sol.problem is not None
     assert np.array_equal(sol.predict(sol.arrays["x"]), sol.arrays["prediction"])
 

@@ -160,11 +160,11 @@ def run_dir(source: str) -> tuple[Path, Path]:
 
 
 def load_run(source: str, problem=None):
-    from ..transfer import load_transfer_solution
+    from .. import load_solution  # the root's: it imports pde_kan.transfer first, which registers LoTRA runs
 
     results, _ = run_dir(source)
     try:
-        sol = load_transfer_solution(results)
+        sol = load_solution(results)
     except (ValueError, TypeError, RuntimeError, FileNotFoundError) as e:
         raise CLIError(f"--from {source!r}: {e}") from None
     if problem is not None:

@@ -96,7 +96,7 @@ def cmd_transfer(args) -> int:
     lr = None if any(item.split("=", 1)[0].strip() == "train.lr" for item in args.set or []) else "default"
     if family is not None:
         return _transfer_family(base, family, out, lotra, train, sampling, lr, args)
-    solution = transfer(base, target, method=args.method, config=train, lotra=lotra, lr=lr,
+    solution = transfer(target, base, method=args.method, config=train, lotra=lotra, lr=lr,
                         callbacks=callbacks(out, args, None), sampling=sampling)
     files = write_outputs(solution, out, plots=not args.no_plots)
     if isinstance(solution.model, LoTRAModel):  # the adapter alone, loadable onto the source run's model

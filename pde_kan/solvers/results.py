@@ -5,7 +5,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import h5py
 import numpy as np
@@ -187,14 +187,13 @@ def open_hdf5(path, fmt: str, *, what: str, written_by: str, kind: str, not_hdf5
 def load_solution(path, device=None, problem=None) -> Solution:
     """Read a file written by :meth:`Solution.save`: the model is rebuilt when its config names a backbone, the
     problem when it is a registered one (or taken from ``problem=``, e.g. for a problem of your own), so
-    ``load_solution(p).predict(x)`` gives ``u`` at new points. LoTRA-adapted runs:
-    :func:`pde_kan.transfer.load_transfer_solution` (same arguments).
+    ``load_solution(p).predict(x)`` gives ``u`` at new points. A model whose config names an ``"adapter"``
+    (LoTRA runs) is rebuilt by the loader registered for it with :func:`register_model_loader`
+    (``pde_kan.transfer`` registers ``"lotra"`` when imported; unregistered: ``model`` is None).
 
     Raises:
         FileNotFoundError / ValueError naming the path for missing, truncated or foreign files.
     """
-    from ..nn import backbone_from_config
-
     path = Path(path)
     with open_hdf5(path, FORMAT, what=f"results file {str(path)!r}", written_by="a results.h5 written by Solution.save",
                    kind="a pde_kan solution", not_hdf5="is corrupt or not HDF5 ({e}); rerun or restore it") as f:
@@ -211,9 +210,8 @@ def load_solution(path, device=None, problem=None) -> Solution:
                              f"rerun or restore it.") from None
     n = len(next(iter(history_cols.values()))) if history_cols else 0
     history = [{k: float(v[i]) for k, v in history_cols.items() if not math.isnan(v[i])} for i in range(n)]
-    model = None
-    if isinstance(model_config, dict) and "backbone" in model_config:
-        model = backbone_from_config(model_config, device=device)
+    model = _build_model(model_config, device)
+    if model is not None:
         try:
             model.load_state_dict(state)
         except RuntimeError as e:
@@ -238,6 +236,29 @@ def load_solution(path, device=None, problem=None) -> Solution:
     return Solution(model=model, config=config, history=history, metrics=json.loads(attrs["metrics"]),
                     arrays=arrays, stop_reason=attrs["stop_reason"] or None, attrs=attrs, problem=problem,
                     sampling=sampling)
+
+
+#: ``model_config["adapter"]`` -> ``build(model_config, device)``: the (untrained) module of a wrapped model that
+#: :func:`load_solution` then loads the file's weights into; registered by the layer that owns the wrapper.
+_MODEL_LOADERS: dict[str, Callable[[dict, Any], torch.nn.Module]] = {}
+
+
+def register_model_loader(adapter: str, build: Callable[[dict, Any], torch.nn.Module]) -> None:
+    """Let :func:`load_solution` rebuild models whose config has ``"adapter": adapter`` (a higher layer, such as
+    ``pde_kan.transfer`` for ``"lotra"``, registers its wrapper here; solvers never imports it)."""
+    _MODEL_LOADERS[adapter] = build
+
+
+def _build_model(model_config, device) -> Optional[torch.nn.Module]:
+    """The module a file's ``model_config`` describes: a backbone, a registered adapter kind, or None."""
+    from ..nn import backbone_from_config
+
+    if not isinstance(model_config, dict):
+        return None
+    if "backbone" in model_config:
+        return backbone_from_config(model_config, device=device)
+    build = _MODEL_LOADERS.get(model_config.get("adapter"))
+    return build(model_config, device) if build is not None else None
 
 
 def _rebuild_problem(params):

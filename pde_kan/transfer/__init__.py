@@ -1,21 +1,29 @@
 """Transfer across PDE coefficients: LoTRA adapters (Tucker deltas on KAN coefficient tensors), per-component
 learning rates, :func:`transfer` — one verb for LoTRA, full, last-layer and from-scratch fine-tuning — and
-:class:`AdapterBank` for families of coefficient sets."""
+:class:`AdapterBank` for families of coefficient sets.
+
+Modules: ``layers`` (the wrappers: delta / merge / unmerge per kind), ``model`` (:class:`LoTRAModel`,
+:func:`inject_lotra`, which wrapper for which source), ``targets`` (which layers, which ranks), ``io`` (adapter
+files; registers the LoTRA loader of :func:`pde_kan.solvers.load_solution`), ``rates``, ``config``, ``api``
+(:func:`transfer`), ``bank``, ``family``.
+"""
 import inspect as _inspect
 import sys as _sys
 import types as _types
 
-from .adapter import (LoTRACoefficients, LoTRAEmbeddingCoefficients, LoTRAModel, TuckerDelta, get_delta, inject_lotra,
-                      load_adapter, lotra_parameter_count)
-from .api import default_lr, load_transfer_solution, transfer
-from .bank import AdapterBank, coefficient_vector, read_family, train_family
+from .api import default_lr, transfer
+from .bank import AdapterBank, coefficient_vector, train_family
 from .config import LoTRAConfig
+from .family import read_family
+from .io import load_adapter
+from .layers import DenseLoTRA, EmbeddingLoTRA, HypernetTuning, LoTRALayer, TuckerLoTRA, lotra_parameter_count
+from .model import LoTRAModel, get_delta, inject_lotra
 from .rates import component_rates, rank_factors
 
 __all__ = [  # public names only; internals stay importable from their modules
-    "AdapterBank", "LoTRACoefficients", "LoTRAConfig", "LoTRAEmbeddingCoefficients", "LoTRAModel", "TuckerDelta",
-    "coefficient_vector", "component_rates", "default_lr", "get_delta", "inject_lotra", "load_adapter",
-    "load_transfer_solution", "lotra_parameter_count", "rank_factors", "read_family", "train_family", "transfer",
+    "AdapterBank", "DenseLoTRA", "EmbeddingLoTRA", "HypernetTuning", "LoTRAConfig", "LoTRALayer", "LoTRAModel",
+    "TuckerLoTRA", "coefficient_vector", "component_rates", "default_lr", "get_delta", "inject_lotra",
+    "load_adapter", "lotra_parameter_count", "rank_factors", "read_family", "train_family", "transfer",
 ]
 
 

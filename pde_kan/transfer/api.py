@@ -21,22 +21,17 @@ from __future__ import annotations
 import copy
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable, Iterable, Optional, Union
 
-import h5py
-import numpy as np
-import torch
 from torch import nn
 
 from .._checks import lookup, positive_float
 from ..nn import backbone_from_config, n_parameters
 from ..solvers import Solution, TrainConfig, load_solution, solve
 from ..solvers.trainer import resolve_lr
-from .adapter import LoTRAModel, inject_lotra, read_adapter
 from .config import LoTRAConfig
-
-Prepared = tuple[nn.Module, dict[str, float]]
+from .io import read_adapter
+from .model import LoTRAModel, inject_lotra
 
 
 def _base_of(model: nn.Module) -> nn.Module:
@@ -46,30 +41,29 @@ def _base_of(model: nn.Module) -> nn.Module:
     return model
 
 
-def _prepare_lotra(model, config: TrainConfig, lotra: Optional[LoTRAConfig]) -> Prepared:
-    adapted = inject_lotra(copy.deepcopy(_base_of(model)), lotra)
-    return adapted, adapted.group_lr(config.lr)  # transfer() has resolved config.lr
+def _prepare_lotra(model, lotra: Optional[LoTRAConfig]) -> nn.Module:
+    return inject_lotra(copy.deepcopy(_base_of(model)), lotra)
 
 
-def _prepare_full(model, config, lotra) -> Prepared:  # lotra is ignored by every method but "lotra"
+def _prepare_full(model, lotra) -> nn.Module:  # lotra is ignored by every method but "lotra"
     tuned = copy.deepcopy(_base_of(model))
     tuned.requires_grad_(True)
-    return tuned, {}
+    return tuned
 
 
-def _prepare_last_layer(model, config, lotra) -> Prepared:
+def _prepare_last_layer(model, lotra) -> nn.Module:
     tuned = copy.deepcopy(_base_of(model))
     tuned.requires_grad_(False)
     tuned.layers[-1].requires_grad_(True)
-    return tuned, {}
+    return tuned
 
 
-def _prepare_scratch(model, config, lotra) -> Prepared:
+def _prepare_scratch(model, lotra) -> nn.Module:
     cfg = getattr(_base_of(model), "config", None)
     if not isinstance(cfg, dict) or "backbone" not in cfg:
         raise TypeError(f"transfer(method='scratch'): the source model must be a pde_kan backbone with a config, got "
                         f"{type(model).__name__}.")
-    return backbone_from_config(cfg), {}
+    return backbone_from_config(cfg)
 
 
 @dataclass(frozen=True)
@@ -107,7 +101,8 @@ def default_lr(method: str, source_lr: Optional[float] = None) -> float:
     return rate.resolve(src)
 
 
-TRANSFER_METHODS: dict[str, Callable[[nn.Module, TrainConfig, Optional[LoTRAConfig]], Prepared]] = {
+#: method name -> ``prepare(source model, lotra) -> the model to train`` (a copy or a fresh model, never the source)
+TRANSFER_METHODS: dict[str, Callable[[nn.Module, Optional[LoTRAConfig]], nn.Module]] = {
     "lotra": _prepare_lotra,
     "full": _prepare_full,
     "last_layer": _prepare_last_layer,
@@ -115,33 +110,44 @@ TRANSFER_METHODS: dict[str, Callable[[nn.Module, TrainConfig, Optional[LoTRAConf
 }
 
 
-def _source_model(solution) -> tuple[nn.Module, Optional[TrainConfig]]:
-    if isinstance(solution, (str, os.PathLike)):
-        solution = load_transfer_solution(solution)
-    if isinstance(solution, Solution):
-        if solution.model is None:
+_SOURCE_KINDS = "a Solution, a results-file path or a backbone"
+
+
+def _source_model(source) -> tuple[nn.Module, Optional[TrainConfig]]:
+    if isinstance(source, (str, os.PathLike)):
+        source = load_solution(source)
+    if isinstance(source, Solution):
+        if source.model is None:
             raise ValueError("transfer: the source solution has no model (its file did not name a backbone); pass a "
                              "Solution whose model is a pde_kan backbone.")
-        return solution.model, solution.config if isinstance(solution.config, TrainConfig) else None
-    if isinstance(solution, nn.Module):
-        return solution, None
-    raise TypeError(f"transfer: solution must be a Solution, a results-file path or a backbone, got "
-                    f"{type(solution).__name__}.")
+        return source.model, source.config if isinstance(source.config, TrainConfig) else None
+    if isinstance(source, nn.Module):
+        return source, None
+    raise TypeError(f"transfer: source must be {_SOURCE_KINDS}, got {type(source).__name__}.")
 
 
-def transfer(solution, target_problem, method: str = "lotra", config: Optional[TrainConfig] = None,
+def _check_order(problem, source) -> None:
+    """Refuse the old order ``transfer(solution, target_problem, ...)`` with a TypeError that names the new one."""
+    if isinstance(problem, (Solution, nn.Module, str, os.PathLike)):
+        raise TypeError(f"transfer: the first argument is the problem to solve and the second the trained source "
+                        f"({_SOURCE_KINDS}), got a {type(problem).__name__} first and a {type(source).__name__} "
+                        f"second; call transfer(problem, source, method=...) (the order changed from "
+                        f"transfer(solution, target, ...)).")
+
+
+def transfer(problem, source, *, method: str = "lotra", config: Optional[TrainConfig] = None,
              lotra: Optional[LoTRAConfig] = None, callbacks: Iterable = (), resume: Optional[str] = None,
              lr: Union[float, str, None] = None, warm_start=None, sampling=None) -> Solution:
-    """Fine-tune a solved model on ``target_problem`` (same family, new coefficients).
+    """Fine-tune a solved model on ``problem`` (same family, new coefficients).
 
     Args:
-        solution: the source :class:`~pde_kan.solvers.Solution`, the path of its ``results.h5``, or a backbone.
+        problem: the problem to solve, e.g. ``source.problem.with_params(coeffs=[2 * c for c in ...])``.
+        source: the trained :class:`~pde_kan.solvers.Solution`, the path of its ``results.h5``, or a backbone.
             Its model is never modified (every method works on a copy or a fresh model).
-        target_problem: the problem to solve, e.g. ``source.with_params(coeffs=[2 * c for c in source.coeffs])``.
         method: ``"lotra"``, ``"full"``, ``"last_layer"`` or ``"scratch"`` (see the module table).
         config: the :class:`~pde_kan.solvers.TrainConfig` (default: the source run's config, else
             ``TrainConfig()``). For ``"lotra"`` its ``group_lr`` is filled with the per-component rates of
-            ``lotra.lr_rule`` at the base rate; entries given explicitly win.
+            ``lotra.lr_rule`` at the base rate (:meth:`LoTRAModel.group_lr`); entries given explicitly win.
         lotra: :class:`LoTRAConfig` for ``method="lotra"`` (default ``LoTRAConfig()``: ranks chosen from the
             layer shapes within 15 % of full fine-tuning's parameters, base weights adapted); the other
             methods ignore it, so one call site can switch methods.
@@ -160,16 +166,20 @@ def transfer(solution, target_problem, method: str = "lotra", config: Optional[T
         The :class:`~pde_kan.solvers.Solution` of the fine-tuning run; ``solution.model`` is the tuned model
         (a :class:`LoTRAModel` for ``"lotra"``), ``solution.attrs["transfer"]`` records the method, counts
         and the learning rate with where it came from (``"argument"``, ``"config"`` or ``"default"``).
+
+    Raises:
+        TypeError: arguments in the old order ``transfer(solution, target)``, or of the wrong type.
     """
+    _check_order(problem, source)
     prepare = lookup(TRANSFER_METHODS, "transfer method", method)
     if lotra is not None and not isinstance(lotra, LoTRAConfig):
         raise TypeError(f"transfer: lotra must be a LoTRAConfig, got {type(lotra).__name__}.")
     if warm_start is not None and method != "lotra":
         raise ValueError(f"transfer: warm_start applies to method='lotra' only, got method={method!r}; drop "
                          f"warm_start or use method='lotra'.")
-    if isinstance(solution, (str, os.PathLike)):  # read once: the model, and the source run's sampling
-        solution = load_transfer_solution(solution)
-    model, source_config = _source_model(solution)
+    if isinstance(source, (str, os.PathLike)):  # read once: the model, and the source run's sampling
+        source = load_solution(source)
+    model, source_config = _source_model(source)
     if config is not None and not isinstance(config, TrainConfig):
         raise TypeError(f"transfer: config must be a TrainConfig, got {type(config).__name__}.")
     if isinstance(lr, str) and lr != "default":
@@ -182,13 +192,14 @@ def transfer(solution, target_problem, method: str = "lotra", config: Optional[T
         lr, lr_from = default_lr(method, resolve_lr(model, source_config or TrainConfig())), "default"
     config = config if config is not None else (source_config or TrainConfig())
     config = config.replace(lr=lr)
-    tuned, rates = prepare(model, config, lotra)
+    tuned = prepare(model, lotra)
     if warm_start is not None:
         _load_warm_start(tuned, warm_start)
-    config = config.replace(group_lr={**rates, **config.group_lr})
-    if sampling is None and isinstance(solution, Solution):
-        sampling = solution.sampling
-    result = solve(target_problem, tuned, config, sampling, callbacks=callbacks, resume=resume)
+    if isinstance(tuned, LoTRAModel):
+        config = config.replace(group_lr={**tuned.group_lr(lr), **config.group_lr})
+    if sampling is None and isinstance(source, Solution):
+        sampling = source.sampling
+    result = solve(problem, tuned, config, sampling, callbacks=callbacks, resume=resume)
     result.attrs["transfer"] = {
         "method": method, "trainable_parameters": n_parameters(tuned),
         "lotra": tuned.lotra_config.to_dict() if isinstance(tuned, LoTRAModel) else None,
@@ -209,24 +220,3 @@ def _load_warm_start(model: LoTRAModel, warm_start) -> None:
         raise TypeError(f"transfer: warm_start must be an adapter directory or a {{name: tensor}} mapping, got "
                         f"{type(warm_start).__name__}.")
     model.load_adapter_state(state)
-
-
-def load_transfer_solution(path, device=None) -> Solution:
-    """Read a results file written by ``Solution.save`` for any model, LoTRA-adapted ones included.
-
-    Plain backbones go through :func:`pde_kan.solvers.load_solution`. For a :class:`LoTRAModel` (whose config
-    has ``"adapter": "lotra"``) the base backbone is rebuilt from the stored config, the adapter injected with
-    the stored :class:`LoTRAConfig`, and the file's weights loaded into it.
-    """
-    sol = load_solution(path, device=device)
-    cfg = sol.attrs.get("model_config")
-    if sol.model is not None or not isinstance(cfg, dict) or cfg.get("adapter") != "lotra":
-        return sol
-    model = inject_lotra(backbone_from_config(cfg["base"], device=device), LoTRAConfig.from_dict(cfg["lotra"]))
-    with h5py.File(Path(path), "r") as f:
-        state = {}
-        f["model"].visititems(lambda k, v: state.__setitem__(k, torch.from_numpy(np.array(v[()])))
-                              if isinstance(v, h5py.Dataset) else None)
-    model.load_state_dict(state)
-    sol.model = model
-    return sol

@@ -22,7 +22,6 @@ listing tensor names and shapes), so the file holds little beyond the numbers th
 from __future__ import annotations
 
 import copy
-import csv
 import json
 import math
 import os
@@ -37,12 +36,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..solvers import Solution, TrainConfig
+from ..solvers import Solution, TrainConfig, load_solution
 from .._io import atomic_write
 from ..solvers.results import open_hdf5
-from .adapter import LoTRAModel, inject_lotra, weights_hash
-from .api import _source_model, default_lr, load_transfer_solution, transfer
+from .api import _source_model, default_lr, transfer
 from .config import LoTRAConfig
+from .family import read_family
+from .io import weights_hash
+from .model import LoTRAModel, inject_lotra
 
 BANK_FORMAT = "pde_kan.adapter_bank"
 BANK_VERSION = 1
@@ -116,7 +117,7 @@ class AdapterBank:
         if base_problem is None and isinstance(base, Solution):
             base_problem = base.problem
         if isinstance(base, (str, os.PathLike)):  # read once: its train config and sampling are the defaults
-            base = load_transfer_solution(base)
+            base = load_solution(base)
         if sampling is None and isinstance(base, Solution):
             sampling = base.sampling
         self.sampling = sampling
@@ -222,7 +223,7 @@ class AdapterBank:
             hit = None
         start = self.adapter_state(hit[0]) if hit is not None else None
         t0 = time.perf_counter()
-        sol = transfer(self.base_model, problem, method="lotra", config=config or self.config, lotra=self.lotra,
+        sol = transfer(problem, self.base_model, method="lotra", config=config or self.config, lotra=self.lotra,
                        lr=lr if lr is not None else self.lr, warm_start=start, callbacks=callbacks,
                        sampling=self.sampling)
         seconds = time.perf_counter() - t0
@@ -333,89 +334,6 @@ class AdapterBank:
 
     def __repr__(self) -> str:
         return f"AdapterBank({len(self)} adapters, dtype={self.dtype}, path={str(self.path) if self.path else None})"
-
-
-# --- coefficient sets from a file (the CLI's `transfer --many`) -----------------------------------------------
-_INDEXED = re.compile(r"^(?P<name>[A-Za-z_][A-Za-z0-9_]*)\[(?P<i>\d+)\]$")
-
-
-def read_family(path, template) -> list[tuple[Optional[str], Any]]:
-    """Read a list of coefficient sets and return ``[(key or None, template.with_params(...)), ...]``.
-
-    Two formats (by suffix):
-
-    * ``.toml``: an array of tables ``[[set]]``, each with parameter values (``coeffs = [0.1, ...]``,
-      ``c = 0.5``) and an optional ``id``.
-    * ``.csv``: a header row of parameter names; a list parameter is spread over indexed columns ``coeffs[0]``,
-      ``coeffs[1]``, ...; an optional ``id`` column. Values are numbers.
-
-    Unknown parameter names, missing list entries and non-numbers raise ``ValueError`` naming the file, the
-    row and the field.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"read_family: {str(path)!r} does not exist; pass a .toml or .csv file of "
-                                f"coefficient sets.")
-    suffix = path.suffix.lower()
-    if suffix == ".toml":
-        import tomllib
-
-        try:
-            data = tomllib.loads(path.read_text())
-        except tomllib.TOMLDecodeError as e:
-            raise ValueError(f"read_family: {str(path)!r} is not valid TOML ({e}).") from None
-        rows = data.get("set")
-        if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
-            raise ValueError(f"read_family: {str(path)!r} must hold an array of tables [[set]] (one per coefficient "
-                             f"set), found keys {sorted(data)}.")
-        raw = [dict(r) for r in rows]
-    elif suffix == ".csv":
-        with path.open(newline="") as fh:
-            reader = csv.DictReader(fh)
-            raw = [_csv_row(path, i + 2, row) for i, row in enumerate(reader)]
-        if not raw:
-            raise ValueError(f"read_family: {str(path)!r} has no coefficient sets (a header row and one row per set).")
-    else:
-        raise ValueError(f"read_family: {str(path)!r} must end in .toml or .csv, got {suffix or 'no suffix'!r}.")
-    out = []
-    for i, params in enumerate(raw):
-        key = params.pop("id", None)
-        key = None if key is None else str(key)
-        try:
-            out.append((key, template.with_params(**params)))
-        except (TypeError, ValueError) as e:
-            raise ValueError(f"read_family: {str(path)!r}, set {i + 1}: {e}") from None
-    return out
-
-
-def _csv_row(path: Path, line: int, row: dict) -> dict:
-    params: dict[str, Any] = {}
-    lists: dict[str, dict[int, float]] = {}
-    for name, text in row.items():
-        if name is None or text is None:
-            raise ValueError(f"read_family: {str(path)!r}, line {line}: the row has a different number of fields "
-                             f"than the header.")
-        name, text = name.strip(), text.strip()
-        if name == "id":
-            params["id"] = text
-            continue
-        try:
-            value = float(text)
-        except ValueError:
-            raise ValueError(f"read_family: {str(path)!r}, line {line}: {name} must be a number, got {text!r}.") from None
-        m = _INDEXED.match(name)
-        if m:
-            lists.setdefault(m["name"], {})[int(m["i"])] = value
-        else:
-            params[name] = int(value) if value.is_integer() and "." not in text and "e" not in text.lower() else value
-    for name, entries in lists.items():
-        n = max(entries) + 1
-        missing = [i for i in range(n) if i not in entries]
-        if missing:
-            raise ValueError(f"read_family: {str(path)!r}: column {name}[{missing[0]}] is missing (indexed columns "
-                             f"must run from {name}[0] to {name}[{n - 1}]).")
-        params[name] = [entries[i] for i in range(n)]
-    return params
 
 
 def train_family(base, sets: Union[str, os.PathLike, Sequence], template=None, *, path=None,

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Union
 
 from .._checks import check_fields, choice, positive_float, positive_int
+from ..nn.tucker import rank_spec
 from .rates import COMPONENTS, RATE_RULES, REFERENCE_RANKS
 
 METAKAN_MODES = ("embeddings", "hypernet")
@@ -17,6 +17,8 @@ RANKS_HELP = ("'auto' (chosen from each layer's shape and rank_budget), one inte
 
 
 def _check_ranks(ranks: Any) -> Ranks:
+    """``"auto"``, or what :func:`pde_kan.nn.tucker.rank_spec` accepts (a fraction or a triple; an integer r is
+    ``(r, r, r)``)."""
     own = "LoTRAConfig"
     if isinstance(ranks, str):
         if ranks != "auto":
@@ -24,19 +26,10 @@ def _check_ranks(ranks: Any) -> Ranks:
         return ranks
     if isinstance(ranks, bool):
         raise TypeError(f"{own}: ranks must be {RANKS_HELP}; got {ranks!r}.")
-    if isinstance(ranks, int):  # an integer is a rank, never a fraction: ranks=1 is rank 1, not full rank
-        r = positive_int("ranks", ranks, owner=own)
-        return (r, r, r)
-    if isinstance(ranks, float):
-        f = float(ranks)
-        if not (math.isfinite(f) and 0 < f <= 1):
-            raise ValueError(f"{own}: ranks as a fraction must lie in (0, 1], got {ranks!r}; or pass an integer rank "
-                             f"or a triple (r_out, r_in, r_basis) such as (8, 8, 5), or 'auto'.")
-        return f
-    if isinstance(ranks, bytes) or not hasattr(ranks, "__len__") or len(ranks) != 3:
+    if isinstance(ranks, bytes) or not isinstance(ranks, (int, float)) and (not hasattr(ranks, "__len__")
+                                                                             or len(ranks) != 3):
         raise ValueError(f"{own}: ranks must be {RANKS_HELP}; got {ranks!r}.")
-    names = ("r_out", "r_in", "r_basis")
-    return tuple(positive_int(f"ranks {n}", r, owner=own) for n, r in zip(names, ranks))
+    return rank_spec(ranks, owner=own)
 
 
 def _check_targets(targets: Any) -> tuple:
@@ -63,7 +56,7 @@ class LoTRAConfig:
         ranks: ``"auto"`` (default): per layer ``(ceil(rho n_o), ceil(rho n_i), ceil(rho^{1/2} m))`` with one
             ``rho`` for the whole model, the largest whose adapters hold at most ``rank_budget`` times the
             parameters of the adapted layers (full fine-tuning's count there; see
-            :func:`pde_kan.transfer.adapter.auto_ranks`). Or one integer ``r`` (rank ``r`` in every mode), a
+            :func:`pde_kan.transfer.targets.auto_ranks`). Or one integer ``r`` (rank ``r`` in every mode), a
             triple ``(r_out, r_in, r_basis)``, or a float fraction in (0, 1] of each dimension (``1.0`` = full
             rank; the integer ``1`` is rank 1). For MetaKAN (``metakan_mode="embeddings"``) the third mode is
             the embedding dimension instead of the basis.
@@ -76,7 +69,8 @@ class LoTRAConfig:
         adapt_base_weight: also adapt the base-branch weights ``w (out, in)`` (default True: full fine-tuning
             depends on changing them): the delta then runs over ``(out, in, n_basis + 1)`` with ``w``'s change
             as the last slice of the third mode (costs ``r_basis`` extra parameters per layer). MetaKAN ignores
-            it (the hypernet emits ``w`` too).
+            it: with its default ``base_weight="generated"`` the hypernet emits ``w`` too, so the embedding delta
+            changes it; with ``"free"`` / ``"lowrank"`` base weights ``w`` is not adapted (known limitation).
         lr_rule: ``"lotra"`` (per-component rates scale-free in width and in rank, see
             :mod:`pde_kan.transfer.rates`), ``"lotra_width"`` (width law only, the rule before the rank law) or
             ``"uniform"`` (one rate for core and factors).

@@ -195,18 +195,6 @@ def test_tucker_zero_core_and_hosvd_inits():
         Tucker((5, 6, 8), (2, 2, 2), init="orthogonal")
 
 
-def test_tucker_delta_is_a_zero_core_tucker():
-    """The LoTRA delta's init is Tucker(init="zero_core", init_dtype=float64): same factors, bit for bit."""
-    from pde_kan.nn import Tucker
-    from pde_kan.transfer import TuckerDelta
-    for dtype in (torch.float64, torch.float32):
-        d = TuckerDelta((6, 4, 9), (2, 3, 3), 1.0, torch.Generator().manual_seed(4), dtype, None)
-        t = Tucker((6, 4, 9), (2, 3, 3), init="zero_core", generator=torch.Generator().manual_seed(4), dtype=dtype,
-                   init_dtype=torch.float64)
-        for name in ("core", "u_out", "u_in", "u_basis"):
-            assert torch.equal(getattr(d, name), getattr(t, name)), name
-
-
 @pytest.mark.parametrize("skip", [0, 1, 2])
 def test_tucker_factored_contraction_equals_materialised(skip):
     from pde_kan.nn import Tucker

@@ -353,10 +353,10 @@ CASES = [
         MetaKAN([2, 4, 1]), LoTRAConfig(metakan_mode="hypernet")).merge(), RuntimeError,
          r"LoTRAModel.merge: MetaKAN hypernet mode trains the hypernets in place; there is no separate delta to "
          r"merge or unmerge"),
-    Case("transfer-unknown-method", lambda t: (lambda s: lambda: transfer(s, Poisson.sine_square(), method="lora"))(
+    Case("transfer-unknown-method", lambda t: (lambda s: lambda: transfer(Poisson.sine_square(), s, method="lora"))(
         _solution()), ValueError, r"unknown transfer method 'lora'; valid names: 'full', 'last_layer', 'lotra'"),
     Case("transfer-dim-mismatch", lambda t: (lambda s: lambda: transfer(
-        s, Poisson.two_body(3), method="full", config=TrainConfig(steps=1, **CPU), sampling=EVAL16))(_solution()),
+        Poisson.two_body(3), s, method="full", config=TrainConfig(steps=1, **CPU), sampling=EVAL16))(_solution()),
          ValueError,
          r"PoissonTwoBody \(dim=3\): model.in_features must equal the problem dimension 3, got 2"),
     # ---- data sets (validation suites) ---------------------------------------------------------------------

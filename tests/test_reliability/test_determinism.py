@@ -72,7 +72,7 @@ def test_lotra_transfer_is_deterministic():
     base = _run("kan-jet")
     target = Poisson.two_body(3, seed=2)
     cfg, smp = TrainConfig(steps=4, lr=1e-2, eval_every=0, device="cpu"), SamplingConfig(n_interior=32, n_eval=64)
-    runs = [transfer(base, target, method="lotra", config=cfg, lotra=LoTRAConfig(ranks=(2, 2, 2)), sampling=smp)
+    runs = [transfer(target, base, method="lotra", config=cfg, lotra=LoTRAConfig(ranks=(2, 2, 2)), sampling=smp)
             for _ in range(2)]
     assert torch.equal(params(runs[0].model), params(runs[1].model))
     assert runs[0].history == runs[1].history

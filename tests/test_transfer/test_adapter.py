@@ -7,10 +7,11 @@ import torch
 
 from pde_kan import KAN, MetaKAN, SlimKAN
 from pde_kan.diff import laplacian
-from pde_kan.nn import hosvd, optimizer_groups
-from pde_kan.transfer import (LoTRAConfig, LoTRAModel, TuckerDelta, get_delta, inject_lotra, load_adapter,
-                              lotra_parameter_count)
-from pde_kan.transfer.adapter import weights_hash
+from pde_kan.nn import DenseCoefficients, Tucker, hosvd, optimizer_groups
+from pde_kan.transfer import (DenseLoTRA, HypernetTuning, LoTRAConfig, LoTRALayer, LoTRAModel, get_delta,
+                              inject_lotra, load_adapter, lotra_parameter_count)
+from pde_kan.transfer.io import weights_hash
+from pde_kan.transfer.layers import zero_delta
 
 BACKBONES = {
     "kan": lambda: KAN([3, 7, 5, 1], seed=1),
@@ -43,12 +44,12 @@ def test_injection_is_bit_for_bit_identity_and_only_the_core_gets_a_gradient(nam
     assert torch.equal(y0, y1) and torch.equal(lap0, lap1)
     (y1.square().sum() + lap1.square().sum()).backward()
     for layer, a in model.adapters().items():
-        comps = a.delta.components()
+        comps = {c: ps[0] for c, ps in a.components().items()}
         assert comps["core"].grad.abs().max() > 0, layer
         for c in ("out", "in", "basis"):
             assert torch.count_nonzero(comps[c].grad) == 0, (layer, c)
-    assert all(p.grad is None for n, p in model.named_parameters() if ".delta." not in n)
-    assert all(not p.requires_grad for n, p in model.named_parameters() if ".delta." not in n)
+    assert all(p.grad is None for n, p in model.named_parameters() if ".tucker." not in n)
+    assert all(not p.requires_grad for n, p in model.named_parameters() if ".tucker." not in n)
 
 
 @pytest.mark.parametrize("adapt_base_weight", [False, True])
@@ -68,9 +69,9 @@ def test_outputs_equal_across_merge_states(name, adapt_base_weight):
     model.unmerge()
     torch.testing.assert_close(model(x), y, rtol=0, atol=1e-12)
     unmerged_state = {k.replace("source.base.", "source."): v for k, v in model.base_model.state_dict().items()
-                      if ".delta." not in k}
-    for k, v in original.items():  # the base weights are restored
-        torch.testing.assert_close(unmerged_state[k], v, rtol=0, atol=1e-14)
+                      if ".tucker." not in k}
+    for k, v in original.items():  # the base weights are restored bit for bit
+        assert torch.equal(unmerged_state[k], v), k
     plain = model.merge_and_unload()
     assert type(plain) is type(base) and not isinstance(plain, LoTRAModel)
     torch.testing.assert_close(plain(x), y, rtol=0, atol=1e-12)
@@ -97,31 +98,39 @@ def test_slimkan_merge_adds_ranks_clipped_to_the_dimensions():
     delta = [model.layer_ranks[f"layers.{i}"] for i in range(3)]
     assert after == [tuple(min(a + b, d) for a, b, d in zip(r0, r1, dd)) for r0, r1, dd in zip(before, delta, dims)]
     assert plain.config["ranks"] == [6, 5, 7]
+    factored = inject_lotra(SlimKAN([3, 7, 5, 1], ranks=(4, 3, 4), contraction="factored"), LoTRAConfig(ranks=2))
+    assert {layer.source.contraction for layer in factored.merge_and_unload().layers} == {"factored"}  # kept
 
 
 def test_full_ranks_represent_any_target_tensor():
     g = torch.Generator().manual_seed(3)
     shape = (5, 4, 8)
     target = torch.randn(shape, generator=g, dtype=torch.float64)
-    delta = TuckerDelta(shape, shape, alpha=2.0, generator=g, dtype=torch.float64, device=None)
+    layer = DenseLoTRA(DenseCoefficients(4, 5, 7, generator=g), shape, alpha=2.0, adapt_base_weight=True, generator=g)
+    delta = layer.tucker
+    assert delta.shape == shape and torch.count_nonzero(layer.delta()) == 0  # zero core at the start
     core, factors = hosvd(target, shape)
     with torch.no_grad():
-        delta.core.copy_(core / delta.alpha)
+        delta.core.copy_(core / layer.alpha)
         for p, u in zip((delta.u_out, delta.u_in, delta.u_basis), factors):
             p.copy_(u)
-    torch.testing.assert_close(delta.tensor(), target, rtol=0, atol=1e-12)
+    torch.testing.assert_close(layer.delta(), target, rtol=0, atol=1e-12)
     feats = torch.randn(7, 4, 8, generator=g, dtype=torch.float64)  # the factored contraction agrees
-    torch.testing.assert_close(delta.contract(feats), torch.einsum("oim,nim->no", target, feats), rtol=0, atol=1e-12)
+    c0, w0 = layer.base.coefficients()
+    expected = torch.einsum("oim,nim->no", torch.cat([c0, w0.unsqueeze(-1)], -1) + target,
+                            torch.cat([feats[..., 1:], feats[..., :1]], -1))
+    torch.testing.assert_close(layer.contract(feats), expected, rtol=0, atol=1e-12)
     # and a multilinear-rank-(2, 2, 3) target is exact at ranks (2, 2, 3)
     low = torch.einsum("abc,ia,jb,kc->ijk", torch.randn(2, 2, 3, generator=g, dtype=torch.float64),
                        *(torch.randn(d, r, generator=g, dtype=torch.float64) for d, r in zip(shape, (2, 2, 3))))
     core, factors = hosvd(low, (2, 2, 3))
-    small = TuckerDelta(shape, (2, 2, 3), alpha=1.0, generator=g, dtype=torch.float64, device=None)
+    small = DenseLoTRA(DenseCoefficients(4, 5, 7, generator=g), (2, 2, 3), alpha=1.0, adapt_base_weight=True,
+                       generator=g)
     with torch.no_grad():
-        small.core.copy_(core)
-        for p, u in zip((small.u_out, small.u_in, small.u_basis), factors):
+        small.tucker.core.copy_(core)
+        for p, u in zip(small.tucker.factors(), factors):
             p.copy_(u)
-    torch.testing.assert_close(small.tensor(), low, rtol=0, atol=1e-12)
+    torch.testing.assert_close(small.delta(), low, rtol=0, atol=1e-12)
 
 
 def test_parameter_count_formula():
@@ -154,7 +163,7 @@ def test_auto_ranks_fill_the_budget_from_the_layer_shapes(budget):
     model = inject_lotra(base, LoTRAConfig(rank_budget=budget))
     full = sum(p.numel() for p in KAN([10, 32, 32, 1]).parameters())  # what full fine-tuning trains
     assert model.n_parameters() <= budget * full
-    shapes = {n: a.delta.shape for n, a in model.adapters().items()}
+    shapes = {n: a.tucker.shape for n, a in model.adapters().items()}
     ranks = model.layer_ranks
     # one fraction for every layer: the wide modes of the hidden layer get the same rank as the first layer's
     # output mode, and the next fraction up would break the budget
@@ -171,7 +180,8 @@ def test_metakan_hypernet_only_mode_trains_the_hypernets():
     hyper = sum(p.numel() for layer in base.layers[1:] for p in layer.source.hypernet.parameters())
     model = inject_lotra(base, LoTRAConfig(metakan_mode="hypernet", targets="layers.[12]"))
     assert model.n_parameters() == hyper and set(model.param_groups()) == {"hypernet"}
-    assert model.adapters() == {} and model.group_lr(1e-3) == {"hypernet": 1e-3}
+    assert [a.kind for a in model.adapters().values()] == ["hypernet", "hypernet"]
+    assert model.group_lr(1e-3) == {"hypernet": 1e-3}
     with pytest.raises(RuntimeError, match="hypernet mode trains the hypernets in place"):
         model.merge()
     perturb(model)
@@ -242,9 +252,10 @@ def test_adapter_refuses_a_different_base_and_altered_files(tmp_path):
 
 
 def test_clear_errors():
-    with pytest.raises(ValueError, match=r"ranks r_out=9 exceeds the dimension 7 of layer 'layers.0'.*strict_ranks"):
+    with pytest.raises(ValueError, match=r"LoTRAConfig: ranks r_out=9 must be between 1 and the tensor's dimension 7 "
+                                         r"of layer 'layers.0' \(tensor shape \(7, 3, 9\)\); .*strict_ranks=False"):
         inject_lotra(KAN([3, 7, 1]), LoTRAConfig(ranks=(9, 2, 2), strict_ranks=True, targets=[0]))
-    with pytest.raises(ValueError, match=r"ranks r_basis=9 exceeds the dimension 8"):
+    with pytest.raises(ValueError, match=r"ranks r_basis=9 must be between 1 and the tensor's dimension 8"):
         inject_lotra(KAN([3, 7, 1]), LoTRAConfig(ranks=(2, 2, 9), strict_ranks=True, adapt_base_weight=False))
     with pytest.raises(ValueError, match=r"unknown target 'layers.7'.*valid layer names: 'layers.0', 'layers.1'"):
         inject_lotra(KAN([3, 7, 1]), LoTRAConfig(targets=("layers.7",)))
@@ -284,8 +295,9 @@ def test_get_delta_and_config_round_trip():
     assert torch.count_nonzero(model.get_delta(-1)) == 0 and model.get_delta("layers.1").shape == (1, 7, 8)
     perturb(model)
     a = model.adapters()["layers.1"]
-    torch.testing.assert_close(model.get_delta(1), 0.5 * torch.einsum("abc,ia,jb,kc->ijk", a.delta.core,
-                                                                      a.delta.u_out, a.delta.u_in, a.delta.u_basis))
+    t = a.tucker
+    torch.testing.assert_close(model.get_delta(1), 0.5 * torch.einsum("abc,ia,jb,kc->ijk", t.core, t.u_out, t.u_in,
+                                                                      t.u_basis))
     cfg = model.lotra_config
     assert LoTRAConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
     assert model.config["adapter"] == "lotra" and model.config["base"]["backbone"] == "kan"
@@ -316,3 +328,65 @@ def test_adapter_files_are_one_packed_tensor_and_version_1_directories_still_loa
     y = model(x)
     assert torch.equal(load_adapter(BACKBONES["kan"](), old)(x), y)
     assert torch.equal(load_adapter(BACKBONES["kan"](), path)(x), y)
+
+
+@pytest.mark.parametrize("mode", ["kan", "slimkan", "metakan", "metakan-hypernet"])
+@pytest.mark.parametrize("merged_first", [False, True])
+def test_unload_removes_the_adapters_and_returns_the_base_unchanged(mode, merged_first):
+    name, _, hyper = mode.partition("-")
+    base = BACKBONES[name]()
+    base.layers[0].requires_grad_(False)  # flags the base had before injection come back too
+    original = {k: v.clone() for k, v in base.state_dict().items()}
+    flags = {n: p.requires_grad for n, p in base.named_parameters()}
+    x = points()
+    config = LoTRAConfig(metakan_mode="hypernet") if hyper else LoTRAConfig(ranks=(3, 2, 2))
+    model = inject_lotra(base, config)
+    perturb(model)
+    assert (model(x) - BACKBONES[name]()(x)).abs().max() > 1e-3  # the adapter (or tuned hypernet) acts
+    if merged_first and not hyper:
+        model.merge()
+    plain = model.unload()
+    assert plain is base and not any(isinstance(layer.source, LoTRALayer) for layer in plain.layers)
+    assert plain.state_dict().keys() == original.keys()
+    assert all(torch.equal(plain.state_dict()[k], v) for k, v in original.items())  # bit for bit
+    assert {n: p.requires_grad for n, p in plain.named_parameters()} == flags
+    with pytest.raises(RuntimeError, match=r"removed by merge_and_unload\(\) or unload\(\)"):
+        model(x)
+
+
+def test_each_wrapper_owns_its_delta_merge_and_unmerge():
+    model = inject_lotra(KAN([3, 7, 1], seed=1), LoTRAConfig(ranks=(2, 2, 2), adapt_base_weight=False))
+    perturb(model)
+    layer = model.layers[0]
+    wrapper, x = layer.source, points()
+    assert isinstance(wrapper, DenseLoTRA) and wrapper.kind == "dense"
+    c0 = wrapper.base.spline_weight.clone()
+    y = layer(x)
+    wrapper.merge()  # one layer on its own
+    assert torch.equal(wrapper.base.spline_weight, c0 + wrapper.delta())
+    torch.testing.assert_close(layer(x), y, rtol=0, atol=1e-12)
+    with pytest.raises(RuntimeError, match=r"DenseLoTRA.merge: the adapter is already merged; call unmerge\(\) first"):
+        wrapper.merge()
+    wrapper.unmerge()
+    assert torch.equal(wrapper.base.spline_weight, c0) and torch.equal(layer(x), y)
+    with pytest.raises(RuntimeError, match=r"DenseLoTRA.unmerge: the adapter is not merged; call merge\(\) first"):
+        wrapper.unmerge()
+    hyper = inject_lotra(MetaKAN([3, 7, 1]), LoTRAConfig(metakan_mode="hypernet"))
+    assert isinstance(hyper.layers[0].source, HypernetTuning)
+    with pytest.raises(RuntimeError, match="hypernet mode trains the hypernets in place and has no delta tensor"):
+        hyper.get_delta(0)
+    with pytest.raises(RuntimeError, match="HypernetTuning.merge: MetaKAN hypernet mode trains the hypernets"):
+        hyper.layers[0].source.merge()
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_the_delta_is_a_zero_core_tucker_with_the_factors_lotra_always_drew(dtype):
+    """The delta is nn.Tucker(init="zero_core") drawn in float64: QR of a float64 Gaussian per mode (out, in,
+    basis), signs fixed so that R's diagonal is positive, cast to the model's dtype, bit for bit."""
+    t = zero_delta((6, 4, 9), (2, 3, 3), torch.Generator().manual_seed(4), dtype, None)
+    assert isinstance(t, Tucker) and t.core.dtype == dtype and torch.count_nonzero(t.core) == 0
+    g = torch.Generator().manual_seed(4)
+    for u, (d, r) in zip(t.factors(), [(6, 2), (4, 3), (9, 3)]):
+        q, rr = torch.linalg.qr(torch.randn(d, r, generator=g, dtype=torch.float64))
+        s = torch.sign(torch.diagonal(rr))
+        assert torch.equal(u, (q * torch.where(s == 0, torch.ones_like(s), s)).to(dtype))

@@ -25,7 +25,7 @@ def first_step_changes(base, x, target, rule, seed, lr=1e-3, config=None):
     config = config or LoTRAConfig(ranks=(4, 4, 3), lr_rule=rule)
     model = inject_lotra(copy.deepcopy(base), config.replace(seed=seed))
     opt = torch.optim.Adam(optimizer_groups(model.param_groups(), lr, model.group_lr(lr)))
-    comps = model.adapters()["layers.0"].delta.components()
+    comps = {c: ps[0] for c, ps in model.adapters()["layers.0"].components().items()}
 
     def step():
         opt.zero_grad()
