@@ -5,6 +5,7 @@ import copy
 import json
 from pathlib import Path
 
+from ..nn._legacy import upgrade_state_dict
 from ._common import (METRIC_COLUMNS, add_run_flags, callbacks, check_flags, check_out, distributed, finish,
                       format_table, integer, real, start_out, write_outputs)
 from ._config import (DEFAULT_HIDDEN, CLIError, apply_override, build, build_problem, check_device, load_config,
@@ -115,7 +116,7 @@ def check_resume(path: Path, problem, model, train, sampling, cfg: dict) -> None
         raise CLIError(f"--resume {str(path)!r} is at step {step}, beyond this run's {train.total_steps} steps; "
                        f"pass --steps {step} or more.")
     try:
-        copy.deepcopy(model).load_state_dict(state["model"])
+        copy.deepcopy(model).load_state_dict(upgrade_state_dict(state["model"], model.state_dict().keys()))
     except (RuntimeError, KeyError) as e:
         raise CLIError(f"--resume {str(path)!r} does not fit this model: {str(e).splitlines()[0]}") from None
 

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from .._io import atomic_write
+from ..nn._legacy import upgrade_state_dict
 from .tasks import EVAL_CHUNK, error_metrics, eval_chunks
 
 FORMAT = "pde_kan.solution"
@@ -213,7 +214,7 @@ def load_solution(path, device=None, problem=None) -> Solution:
     model = _build_model(model_config, device)
     if model is not None:
         try:
-            model.load_state_dict(state)
+            model.load_state_dict(upgrade_state_dict(state, model.state_dict().keys()))
         except RuntimeError as e:
             detail = " ".join(line.strip() for line in str(e).splitlines()[:2])
             raise ValueError(f"results file {str(path)!r}: the stored model state does not fit its model_config "

@@ -11,6 +11,7 @@ import torch
 
 from .._checks import resolve_device, resolve_dtype
 from ..nn import n_parameters, optimizer_groups
+from ..nn._legacy import upgrade_state_dict
 from ._runtime import peak_memory_mb, reset_peak_memory, stop_on_interrupt
 from .callbacks import Callback
 from .checkpoint import load_checkpoint, save_checkpoint
@@ -185,7 +186,7 @@ class Trainer:
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.model.load_state_dict(state["model"])
+        self.model.load_state_dict(upgrade_state_dict(state["model"], self.model.state_dict().keys()))
         self.phase = state["phase"]
         self.optimizer = self._make_optimizer(self.phase)
         self.optimizer.load_state_dict(state["optimizer"])
