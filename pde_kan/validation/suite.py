@@ -75,12 +75,17 @@ def backbone_kwargs(name: str, settings: Mapping[str, Any]) -> dict[str, Any]:
     ``settings`` is one flat mapping for all backbones (e.g. ``{"grid_size": 5, "ranks": (3, 3, 4),
     "activation": "tanh", "seed": 0}``): KAN takes the spline keywords, Slim KAN also ``ranks``, the MLP
     ``activation``, and so on. Keywords a constructor does not take are left out; those not given keep the
-    constructor's defaults.
+    constructor's defaults. A keyword that no backbone takes (a typo) is an error, not silently dropped.
     """
     cls = BACKBONES.get(name)
     if cls is None:
         raise ValueError(f"backbone_kwargs: unknown backbone {name!r}; valid names: "
                          f"{', '.join(map(repr, BACKBONES))}.")
+    known = {k for c in BACKBONES.values() for k in inspect.signature(c).parameters} - {"widths"}
+    unknown = sorted(set(settings) - known)
+    if unknown:
+        raise ValueError(f"backbone_kwargs: settings {unknown} are keywords of no backbone constructor; valid "
+                         f"keywords: {', '.join(sorted(known))}.")
     params = inspect.signature(cls).parameters
     return {k: v for k, v in settings.items() if k in params and k != "widths"}
 

@@ -42,6 +42,9 @@ def test_backbone_kwargs_hands_each_constructor_its_own_keywords():
     assert backbone_kwargs("metakan", settings) == {"grid_size": 7, "hyper_hidden": 8, "seed": 3}
     with pytest.raises(ValueError, match="backbone_kwargs: unknown backbone 'resnet'; valid names"):
         backbone_kwargs("resnet", settings)
+    # a typo is taken by no constructor: an error naming it, never silently dropped
+    with pytest.raises(ValueError, match=r"settings \['hyper_hiden'\] are keywords of no backbone constructor"):
+        backbone_kwargs("kan", {"grid_size": 7, "hyper_hiden": 8})
 
 
 def _same(a, b):
