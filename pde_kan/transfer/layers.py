@@ -31,6 +31,7 @@ from torch import nn
 from torch.func import functional_call
 
 from ..nn import CoefficientSource, HyperCoefficients, Tucker, TuckerCoefficients
+from ..nn.tucker import _orthonormal
 from .rates import DENSE_EXPONENTS, EMBEDDING_EXPONENTS, component_rates
 
 
@@ -91,6 +92,11 @@ class LoTRALayer(CoefficientSource):
     def delta_shape(cls, base, adapt_base_weight: bool) -> Optional[tuple[int, int, int]]:
         """Shape of the delta this kind puts on ``base`` (None: no delta, no ranks to choose)."""
         return None
+
+    @classmethod
+    def extra_parameter_count(cls, base, ranks, adapt_base_weight: bool) -> int:
+        """Parameters this kind trains besides the Tucker delta at ``ranks`` (counted by the rank budget)."""
+        return 0
 
     @classmethod
     def wrap(cls, base: CoefficientSource, config, ranks, generator: torch.Generator) -> "LoTRALayer":
@@ -245,8 +251,11 @@ class EmbeddingLoTRA(LoTRALayer):
 
     The hypernet and the embeddings ``E0`` are frozen. The delta acts on the stored embeddings, so merging is
     exact: ``E0 += ΔE`` in place (the coefficients are then ``H(E0 + ΔE)`` computed from the stored sum, the same
-    floating-point operation as before the merge). ``adapt_base_weight`` is ignored: a generated ``w`` changes
-    with the embeddings, a ``"free"`` / ``"lowrank"`` one is not adapted.
+    floating-point operation as before the merge). With ``adapt_base_weight`` a ``"free"`` base weight gets a
+    rank-``r`` delta ``ΔW = alpha * B_out B_in^T`` (``r = min(r_out, r_in)``; ``B_out`` zero at injection,
+    ``B_in`` orthonormal; components ``"base_out"`` / ``"base_in"`` at the ``"core"`` / ``"in"`` rates), merged
+    as ``W += ΔW``. A generated ``w`` changes with the embeddings already; a ``"lowrank"`` one is not adapted (its
+    merge would change the base's rank).
     """
 
     kind = "hyper"
@@ -259,6 +268,14 @@ class EmbeddingLoTRA(LoTRALayer):
                                  base.embeddings.device)
         self.alpha = float(alpha)
         self._saved: list[torch.Tensor] = []
+        self.base_out: Optional[nn.Parameter] = None
+        self.base_in: Optional[nn.Parameter] = None
+        if adapt_base_weight and base.base_mode == "free":
+            r = min(self.tucker.ranks[0], self.tucker.ranks[1])
+            like = base.base_weight
+            self.base_out = nn.Parameter(torch.zeros(base.out_features, r, dtype=like.dtype, device=like.device))
+            q, _ = _orthonormal(base.in_features, r, generator, torch.float64)
+            self.base_in = nn.Parameter(q.to(dtype=like.dtype, device=like.device))
 
     @classmethod
     def delta_shape(cls, base, adapt_base_weight: bool) -> tuple[int, int, int]:
@@ -270,23 +287,61 @@ class EmbeddingLoTRA(LoTRALayer):
         emb = self.base.embeddings + self.delta()
         return functional_call(_SourceCall(self.base, method), {"src.embeddings": emb}, args)
 
+    @classmethod
+    def extra_parameter_count(cls, base, ranks, adapt_base_weight: bool) -> int:
+        if adapt_base_weight and base.base_mode == "free":
+            return (base.out_features + base.in_features) * min(ranks[0], ranks[1])
+        return 0
+
+    def base_delta(self) -> Optional[torch.Tensor]:
+        """``ΔW (out, in)`` of a free base weight, or None when it is not adapted."""
+        return None if self.base_out is None else self.alpha * (self.base_out @ self.base_in.T)
+
+    def components(self) -> dict[str, list[nn.Parameter]]:
+        comps = super().components()
+        if self.base_out is not None:
+            comps.update(base_out=[self.base_out], base_in=[self.base_in])
+        return comps
+
+    def rates(self, lr: float, config) -> dict[str, float]:
+        rates = super().rates(lr, config)
+        if self.base_out is not None:  # the zero-started factor like the core, the orthonormal one like U_in
+            rates.update(base_out=rates["core"], base_in=rates["in"])
+        return rates
+
+    def adapter_tensors(self) -> dict[str, torch.Tensor]:
+        tensors = super().adapter_tensors()
+        if self.base_out is not None:
+            tensors.update(base_out=self.base_out, base_in=self.base_in)
+        return tensors
+
     def coefficients(self):
         if self.merged:
             return self.base.coefficients()
-        return self._call_base("coefficients")
+        c, w = self._call_base("coefficients")
+        return (c, w) if self.base_out is None else (c, w + self.base_delta())
 
     def contract(self, features):
         if self.merged:
             return self.base.contract(features)
-        return self._call_base("contract", features)
+        y = self._call_base("contract", features)
+        if self.base_out is None:
+            return y
+        # + silu(x) ΔW^T, through the rank-r factors (exactly y while B_out is zero)
+        return y + self.alpha * ((features[..., 0] @ self.base_in) @ self.base_out.T)
 
     def _merge(self) -> None:
         with torch.no_grad():
             self._saved = [self.base.embeddings.clone()]
             self.base.embeddings.add_(self.delta())
+            if self.base_out is not None:
+                self._saved.append(self.base.base_weight.clone())
+                self.base.base_weight.add_(self.base_delta())
 
     def _unmerge(self) -> None:
         with torch.no_grad():
+            if self.base_out is not None:
+                self.base.base_weight.copy_(self._saved.pop())
             self.base.embeddings.copy_(self._saved.pop())
 
 

@@ -9,6 +9,7 @@ wrapper's (:mod:`pde_kan.transfer.layers`).
 """
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from pathlib import Path
@@ -22,8 +23,7 @@ from ..nn import BackboneWrapper, DenseCoefficients, HyperCoefficients, KANLayer
 from ..solvers.trainer import FALLBACK_LR
 from .config import LoTRAConfig
 from .io import save_adapter, weights_hash
-from .layers import (DenseLoTRA, EmbeddingLoTRA, HypernetTuning, LoTRALayer, TuckerLoTRA,
-                     lotra_parameter_count)
+from .layers import DenseLoTRA, EmbeddingLoTRA, HypernetTuning, LoTRALayer, TuckerLoTRA
 from .targets import choose_ranks, resolve_targets
 
 log = logging.getLogger("pde_kan")
@@ -96,7 +96,9 @@ class LoTRAModel(BackboneWrapper, nn.Module):
         self._layers = layers  # a plain dict: the layers are registered once, under base_model
         shapes = {n: kinds[n].delta_shape(layer.source, config.adapt_base_weight) for n, layer in layers.items()}
         shapes = {n: s for n, s in shapes.items() if s is not None}
-        self.layer_ranks: dict[str, tuple[int, int, int]] = choose_ranks(config, shapes, layers)
+        extra = {n: functools.partial(kinds[n].extra_parameter_count, layers[n].source,
+                                      adapt_base_weight=config.adapt_base_weight) for n in shapes}
+        self.layer_ranks: dict[str, tuple[int, int, int]] = choose_ranks(config, shapes, layers, extra)
         g = torch.Generator().manual_seed(config.seed)
         for name, layer in layers.items():
             ranks = self.layer_ranks.get(name)
@@ -251,10 +253,11 @@ class LoTRAModel(BackboneWrapper, nn.Module):
         added: set[int] = set()
         for name, a in self.adapters().items():
             row = {"layer": name, "kind": a.kind}
-            if a.tucker is not None:
-                added.update(id(p) for p in a.tucker.parameters())
+            if a.tucker is not None:  # the delta (and a free base weight's low-rank delta): all added
+                own = [p for ps in a.components().values() for p in ps]
+                added.update(id(p) for p in own)
                 row.update(delta_shape=list(a.tucker.shape), ranks=list(a.tucker.ranks),
-                           parameters=lotra_parameter_count(a.tucker.shape, a.tucker.ranks))
+                           parameters=sum(p.numel() for p in own))
             else:
                 row["parameters"] = sum(p.numel() for ps in a.components().values() for p in ps)
             if name in rates:

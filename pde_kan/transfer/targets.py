@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import fnmatch
 import math
-from typing import Optional
+from typing import Callable, Optional, Sequence
 
 from torch import nn
 
@@ -59,7 +59,8 @@ def ranks_at(rho: float, shape) -> tuple[int, int, int]:
     return resolve_ranks(tuple(max(1, math.ceil(f * d - 1e-9)) for f, d in zip(fracs, shape)), shape, clip=True)
 
 
-def auto_ranks(shapes, budget: float, full: Optional[int] = None) -> list[tuple[int, int, int]]:
+def auto_ranks(shapes, budget: float, full: Optional[int] = None,
+               extra: Optional[Sequence[Callable[[tuple[int, int, int]], int]]] = None) -> list[tuple[int, int, int]]:
     """Ranks for ``LoTRAConfig(ranks="auto")``: one fraction ``rho`` for every layer, the largest for which the
     deltas' parameters (:func:`lotra_parameter_count`) stay within ``budget`` times ``full``, the parameters full
     fine-tuning trains in the adapted layers. Rank 1 everywhere when even that exceeds it.
@@ -69,12 +70,16 @@ def auto_ranks(shapes, budget: float, full: Optional[int] = None) -> list[tuple[
         budget: fraction in (0, 1].
         full: full fine-tuning's parameter count of those layers (default: the entries of the delta shapes,
             which is that count for KAN; Slim KAN and MetaKAN layers hold fewer parameters than entries).
+        extra: per layer, the parameters its adapter trains besides the delta at given ranks (a MetaKAN free
+            base weight's low-rank delta); none by default.
     """
     shapes = [tuple(s) for s in shapes]
     full = sum(a * b * c for a, b, c in shapes) if full is None else full
+    extra = [lambda ranks: 0] * len(shapes) if extra is None else list(extra)
 
     def cost(rho):
-        return sum(lotra_parameter_count(s, ranks_at(rho, s)) for s in shapes)
+        return sum(lotra_parameter_count(s, ranks_at(rho, s)) + more(ranks_at(rho, s))
+                   for s, more in zip(shapes, extra))
 
     grid = [k / 1024 for k in range(1, 1025)]
     lo, hi = 0, len(grid) - 1  # cost is nondecreasing in rho: binary search the last grid point within budget
@@ -98,9 +103,11 @@ def layer_ranks(config: LoTRAConfig, shape, layer: str) -> tuple[int, int, int]:
 
 
 def choose_ranks(config: LoTRAConfig, shapes: dict[str, tuple[int, int, int]],
-                 layers: dict[str, nn.Module]) -> dict[str, tuple[int, int, int]]:
+                 layers: dict[str, nn.Module], extra: Optional[dict[str, Callable]] = None
+                 ) -> dict[str, tuple[int, int, int]]:
     """``{layer name: ranks}`` for the deltas of ``shapes`` under ``config.ranks``; ``"auto"`` measures its budget
-    against the parameters of ``layers`` (each shared parameter counted once)."""
+    against the parameters of ``layers`` (each shared parameter counted once), counting ``extra[name](ranks)``
+    more parameters for a layer whose adapter trains more than its delta."""
     if config.ranks != "auto":
         return {name: layer_ranks(config, shape, name) for name, shape in shapes.items()}
     seen: set[int] = set()
@@ -110,4 +117,5 @@ def choose_ranks(config: LoTRAConfig, shapes: dict[str, tuple[int, int, int]],
             if id(p) not in seen:
                 seen.add(id(p))
                 full += p.numel()
-    return dict(zip(shapes, auto_ranks(list(shapes.values()), config.rank_budget, full)))
+    more = None if extra is None else [extra[name] for name in shapes]
+    return dict(zip(shapes, auto_ranks(list(shapes.values()), config.rank_budget, full, more)))
