@@ -16,7 +16,8 @@ from .bank import AdapterBank, coefficient_vector, train_family
 from .config import LoTRAConfig
 from .family import read_family
 from .io import load_adapter
-from .layers import DenseLoTRA, EmbeddingLoTRA, HypernetTuning, LoTRALayer, TuckerLoTRA, lotra_parameter_count
+from .layers import DenseLoTRA, LoTRALayer, TuckerLoTRA, lotra_parameter_count
+from .metakan_layers import EmbeddingLoTRA, HypernetTuning
 from .model import LoTRAModel, get_delta, inject_lotra
 from .rates import component_rates, rank_factors
 

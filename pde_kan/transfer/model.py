@@ -23,7 +23,8 @@ from ..nn import BackboneWrapper, DenseCoefficients, HyperCoefficients, KANLayer
 from ..solvers.trainer import FALLBACK_LR
 from .config import LoTRAConfig
 from .io import save_adapter, weights_hash
-from .layers import DenseLoTRA, EmbeddingLoTRA, HypernetTuning, LoTRALayer, TuckerLoTRA
+from .layers import DenseLoTRA, LoTRALayer, TuckerLoTRA
+from .metakan_layers import EmbeddingLoTRA, HypernetTuning
 from .targets import choose_ranks, resolve_targets
 
 log = logging.getLogger("pde_kan")
