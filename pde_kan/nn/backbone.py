@@ -199,6 +199,11 @@ class Backbone(nn.Module):
         return n_parameters(self, trainable_only)
 
 
+def _forwarded(attr: str) -> property:
+    """A read-only property that returns ``self.backbone.<attr>``."""
+    return property(lambda self: getattr(self.backbone, attr), doc=f"The wrapped backbone's ``{attr}``.")
+
+
 class BackboneWrapper:
     """Mixin for a model that wraps a :class:`Backbone` in ``self.backbone`` and forwards the backbone interface
     to it: ``name``, ``recommended_lr``, ``in_features``, ``out_features``, ``dtype``, ``check``,
@@ -209,25 +214,11 @@ class BackboneWrapper:
 
     backbone: Backbone
 
-    @property
-    def name(self) -> str:
-        return self.backbone.name
-
-    @property
-    def recommended_lr(self) -> float:
-        return self.backbone.recommended_lr
-
-    @property
-    def in_features(self) -> int:
-        return self.backbone.in_features
-
-    @property
-    def out_features(self) -> int:
-        return self.backbone.out_features
-
-    @property
-    def dtype(self) -> torch.dtype:
-        return self.backbone.dtype
+    name = _forwarded("name")
+    recommended_lr = _forwarded("recommended_lr")
+    in_features = _forwarded("in_features")
+    out_features = _forwarded("out_features")
+    dtype = _forwarded("dtype")
 
     def check(self, x: torch.Tensor) -> torch.Tensor:
         return self.backbone.check(x)
