@@ -8,7 +8,7 @@ the equation's units), NRMSE (RMSE / std of the test targets), trainable paramet
 per backbone, the median NRMSE and the median ratio of its NRMSE and parameter count to KAN's on the same
 equations.
 
-    python benchmarks/feynman.py --out benchmarks/results/feynman.json                  # all 120 equations
+    python benchmarks/feynman.py --out benchmarks/results/feynman_suite.json            # all 120 equations
     python benchmarks/feynman.py --equations I.6.20b I.12.11 --steps 50 --out /tmp/f.json
 """
 from __future__ import annotations
