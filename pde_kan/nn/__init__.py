@@ -3,6 +3,7 @@ KAN layers."""
 from .activations import Activation, get_activation
 from .backbone import Backbone, BackboneWrapper, group_parameters, n_parameters, optimizer_groups
 from .conv import CONV4, CONV8, ConvKANNet, ConvPreset, KANConv2d, conv_parameter_count, kan_conv2d, metakan_conv2d
+from .heads import MixedHeads
 from .hyper import HyperCoefficients, HyperNet
 from .kan import KAN
 from .layer import CoefficientSource, DenseCoefficients, KANLayer
@@ -16,7 +17,7 @@ from .tucker import Tucker, hosvd, rank_spec, resolve_ranks, tucker_to_tensor
 __all__ = [  # public names only; internals stay importable from their modules
     "Activation", "BSplineBasis", "Backbone", "BackboneWrapper", "BasisValues", "CONV4",
     "CONV8", "CoefficientSource", "ConvKANNet", "ConvPreset", "DenseCoefficients", "HyperCoefficients", "HyperNet",
-    "KAN", "KANConv2d", "KANLayer", "MLP", "MetaKAN", "SlimKAN", "Tucker", "TuckerCoefficients",
+    "KAN", "KANConv2d", "KANLayer", "MLP", "MetaKAN", "MixedHeads", "SlimKAN", "Tucker", "TuckerCoefficients",
     "available_backbones", "backbone_from_config", "conv_parameter_count", "get_activation",
     "get_backbone", "group_parameters", "hosvd", "kan_conv2d", "metakan_conv2d", "n_parameters", "optimizer_groups",
     "rank_spec", "resolve_ranks", "tucker_to_tensor",

@@ -5,7 +5,8 @@ learning rates, :func:`transfer` — one verb for LoTRA, full, last-layer and fr
 Modules: ``layers`` (the wrappers: delta / merge / unmerge per kind), ``model`` (:class:`LoTRAModel`,
 :func:`inject_lotra`, which wrapper for which source), ``targets`` (which layers, which ranks), ``io`` (adapter
 files; registers the LoTRA loader of :func:`pde_kan.solvers.load_solution`), ``rates``, ``config``, ``api``
-(:func:`transfer`), ``bank``, ``family``.
+(:func:`transfer`), ``bank``, ``family`` (coefficient-set files), ``multitask`` (a base pretrained on several
+sets at once: :func:`pretrain_family`, :func:`mix_heads`).
 """
 import inspect as _inspect
 import sys as _sys
@@ -19,12 +20,14 @@ from .io import load_adapter
 from .layers import DenseLoTRA, LoTRALayer, TuckerLoTRA, lotra_parameter_count
 from .metakan_layers import EmbeddingLoTRA, HypernetTuning
 from .model import LoTRAModel, get_delta, inject_lotra
+from .multitask import FamilyTask, mix_heads, pretrain_family
 from .rates import component_rates, rank_factors
 
 __all__ = [  # public names only; internals stay importable from their modules
-    "AdapterBank", "DenseLoTRA", "EmbeddingLoTRA", "HypernetTuning", "LoTRAConfig", "LoTRALayer", "LoTRAModel",
+    "AdapterBank", "DenseLoTRA", "EmbeddingLoTRA", "FamilyTask", "HypernetTuning", "LoTRAConfig", "LoTRALayer", "LoTRAModel",
     "TuckerLoTRA", "coefficient_vector", "component_rates", "default_lr", "get_delta", "inject_lotra",
-    "load_adapter", "lotra_parameter_count", "rank_factors", "read_family", "train_family", "transfer",
+    "load_adapter", "lotra_parameter_count", "mix_heads", "pretrain_family", "rank_factors", "read_family",
+    "train_family", "transfer",
 ]
 
 

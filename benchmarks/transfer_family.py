@@ -1,0 +1,152 @@
+"""Does a base trained for the family help transfer? A multi-head base (one output per coefficient set, trained on
+H sets at once: ``pde_kan.transfer.pretrain_family``) against the single-set base of benchmarks/transfer.py, on the
+adapter-bank family of that benchmark.
+
+Family: Poisson two-body, d = 10, source coefficients ``c`` (seed 0). Targets: the 20 bank sets ``c + 0.3 δ_k``
+(δ_k from seeds 100..119). The family base trains on ``c`` and ``H - 1`` other sets ``c + 0.3 δ_j`` (seeds 200..;
+no target is among them).
+
+* ``single``: KAN [10, 32, 32, 1] pretrained on ``c`` (3000 steps, Adam 1e-2, exponential decay to 0.1x), then
+  ``transfer(method="lotra")`` with its defaults.
+* ``family``: KAN [10, 32, 32, H] pretrained on the H sets (same steps and rate; each step costs H jets), then
+  ``mix_heads`` (20 L-BFGS steps on the H mixing weights, heads frozen; the mixed model's error is reported as
+  ``mix``), then ``transfer(method="lotra")`` with its defaults on the mixed model.
+
+Every fine-tuning run: each budget (``--budgets``) is its own run (Adam, exponential decay to 0.1x over its
+steps), errors at the end of the budget against the exact solution on the same 2000 evaluation points; nothing
+stops or selects on that error. Reported per target and in sum: errors, how many reach rel L2 <= 5e-3, seconds
+(mix fit included; pretraining reported separately).
+
+    python benchmarks/transfer_family.py --out benchmarks/results/transfer_family.json
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import time
+
+import torch
+
+from pde_kan import KAN
+from pde_kan.problems import Poisson
+from pde_kan.problems.poisson import draw_coeffs
+from pde_kan.solvers import SamplingConfig, TrainConfig
+from pde_kan.transfer import mix_heads, pretrain_family, transfer
+from pde_kan.solvers import solve
+
+from _common import command_line, write_json  # noqa: E402 (this folder is on sys.path when run as a script)
+
+LEVEL = 5e-3
+
+
+def shifted(source, seed: int, eps: float = 0.3):
+    return source.with_params(coeffs=[a + eps * b for a, b in zip(source.coeffs, draw_coeffs(source.dim, seed))])
+
+
+def pretrain(args, problems, sampling):
+    cfg = TrainConfig(steps=args.pretrain_steps, lr=args.pretrain_lr, schedule="exponential", lr_final_factor=0.1,
+                      eval_every=args.pretrain_steps, device="cpu", seed=0)
+    model = KAN([problems[0].dim, *args.hidden, len(problems)], seed=0)
+    t = time.perf_counter()
+    sol = solve(problems[0], model, cfg, sampling) if len(problems) == 1 else \
+        pretrain_family(problems, model, cfg, sampling)
+    return sol, time.perf_counter() - t
+
+
+def adapt(args, target, start, sampling) -> dict:
+    out = {}
+    for steps in args.budgets:
+        cfg = TrainConfig(steps=steps, schedule="exponential", lr_final_factor=0.1, eval_every=0, device="cpu", seed=0)
+        t = time.perf_counter()
+        sol = transfer(target, start, method="lotra", config=cfg, lr="default", sampling=sampling)
+        out[str(steps)] = {"rel_l2": sol.metrics["rel_l2"], "seconds": time.perf_counter() - t,
+                           "trainable_parameters": sol.metrics["trainable_parameters"]}
+    return out
+
+
+def summarise(rows: list[dict], budgets) -> dict:
+    out = {}
+    for b in map(str, budgets):
+        errs = [r[b]["rel_l2"] for r in rows]
+        out[b] = {"median_rel_l2": statistics.median(errs), "max_rel_l2": max(errs),
+                  "reached": sum(e <= LEVEL for e in errs), "seconds": sum(r[b]["seconds"] for r in rows)}
+    return out
+
+
+def run(args) -> dict:
+    torch.set_num_threads(args.threads)
+    record = {"command": command_line(), "platform": platform.platform(), "torch": torch.__version__,
+              "settings": vars(args), "load_average_start": os.getloadavg(), "bases": {}, "targets": {}}
+    sampling = SamplingConfig(n_interior=args.n_interior, n_eval=args.n_eval)
+    source = Poisson.two_body(dim=10, seed=0)
+    targets = [shifted(source, 100 + k) for k in range(args.targets)]
+    # the evaluation points of every fine-tuning run (PDETask draws them from TrainConfig.seed + 1 = 1)
+    x_eval = source.evaluation_set(args.n_eval, torch.Generator().manual_seed(1))[0]
+    starts = {}
+    for heads in [1, *args.heads]:
+        problems = [source] + [shifted(source, 200 + j) for j in range(heads - 1)]
+        sol, secs = pretrain(args, problems, sampling)
+        name = "single" if heads == 1 else f"family H={heads}"
+        record["bases"][name] = {"heads": heads, "seconds": secs, "rel_l2": sol.metrics["rel_l2"],
+                                 "rel_l2_max": sol.metrics.get("rel_l2_max", sol.metrics["rel_l2"]),
+                                 "parameters": sol.metrics["trainable_parameters"]}
+        print(f"[{name}] pretrained in {secs:.0f} s, rel L2 {sol.metrics['rel_l2']:.2e}", flush=True)
+        starts[name] = sol
+    for name, base in starts.items():
+        rows = []
+        for k, target in enumerate(targets):
+            row = {}
+            t = time.perf_counter()
+            if base.model.out_features > 1:
+                start = mix_heads(target, base)
+                mix_seconds = time.perf_counter() - t
+                with torch.no_grad():
+                    pred, exact = target.ansatz(x_eval, start(x_eval)), target.exact(x_eval)
+                row["mix"] = {"rel_l2": float((pred - exact).norm() / exact.norm()), "seconds": mix_seconds}
+            else:
+                start, mix_seconds = base, 0.0
+            row.update(adapt(args, target, start, sampling))
+            for b in map(str, args.budgets):
+                row[b]["seconds"] += mix_seconds
+            rows.append(row)
+            print(f"  {name} target {k}: " + ("" if "mix" not in row else f"mix {row['mix']['rel_l2']:.2e}  ") +
+                  "  ".join(f"{b}: {row[str(b)]['rel_l2']:.2e}" for b in args.budgets), flush=True)
+        record["targets"][name] = {"rows": rows, "summary": summarise(rows, args.budgets)}
+        if "mix" in rows[0]:
+            mixes = [r["mix"]["rel_l2"] for r in rows]
+            record["targets"][name]["summary"]["mix"] = {"median_rel_l2": statistics.median(mixes),
+                                                         "max_rel_l2": max(mixes),
+                                                         "reached": sum(e <= LEVEL for e in mixes)}
+    record["load_average_end"] = os.getloadavg()
+    return record
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--out", required=True, help="JSON record")
+    ap.add_argument("--heads", type=int, nargs="+", default=[10], help="family bases to compare (H >= 2)")
+    ap.add_argument("--targets", type=int, default=20)
+    ap.add_argument("--hidden", type=int, nargs="+", default=[32, 32])
+    ap.add_argument("--pretrain-steps", type=int, default=3000)
+    ap.add_argument("--pretrain-lr", type=float, default=1e-2)
+    ap.add_argument("--budgets", type=int, nargs="+", default=[50, 150, 500])
+    ap.add_argument("--n-eval", type=int, default=2000)
+    ap.add_argument("--n-interior", type=int, default=100)
+    ap.add_argument("--threads", type=int, default=1)
+    args = ap.parse_args(argv)
+    if any(h < 2 for h in args.heads):
+        print(f"transfer_family.py: --heads must be >= 2 (1 is the single base, always run), got {args.heads}",
+              file=sys.stderr)
+        return 2
+    t = time.perf_counter()
+    record = run(args)
+    record["total_seconds"] = time.perf_counter() - t
+    write_json(args.out, record)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
