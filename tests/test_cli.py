@@ -168,13 +168,28 @@ def test_transfer_many_trains_one_adapter_per_set_into_one_bank(tmp_path, capsys
     text = capsys.readouterr().out
     assert "a" in text and "b" in text and "2 adapters" in text
     assert AdapterBank.load(out / "bank.h5", str(src / "results.h5")).keys() == ["a", "b"]
-    # refused before anything is written: --many with another method, a set file naming an unknown field
+    # every set keeps its own history (none overwrites another's) and the table of the runs is on disk
+    for key in ("a", "b"):
+        assert len((out / "sets" / key / "history.csv").read_text().splitlines()) == 3  # header + 2 steps
+    table = (out / "sets.csv").read_text().splitlines()
+    assert table[0].startswith("set,warm start,rel_l2") and [r.split(",")[0] for r in table[1:]] == ["a", "b"]
+    # --overwrite removes what the family run wrote, then writes it again
+    assert run("transfer", "--from", src, "--many", sets, "--ranks", 1, "--steps", 2, "--out", out,
+               "--no-progress", "--no-plots", "--overwrite") == 0
+    # refused before anything is written: --many with another method, a set file naming an unknown field, ids that
+    # repeat or cannot name a folder
     bad = tmp_path / "bad.csv"
     bad.write_text("id,kappa\na,1.0\n")
-    for extra in (["--many", sets, "--method", "full"], ["--many", bad]):
-        target = tmp_path / f"refused{len(extra)}"
+    twice = tmp_path / "twice.csv"
+    twice.write_text("id,coeffs[0],coeffs[1]\na,0.5,-0.2\na,0.6,-0.1\n")
+    slash = tmp_path / "slash.csv"
+    slash.write_text("id,coeffs[0],coeffs[1]\na/b,0.5,-0.2\n")
+    for extra in (["--many", sets, "--method", "full"], ["--many", bad], ["--many", twice], ["--many", slash]):
+        target = tmp_path / f"refused{extra[1].stem}{len(extra)}"
         assert run("transfer", "--from", src, "--steps", 2, "--out", target, "--no-progress", *extra) == 2
         assert not target.exists()
+    err = capsys.readouterr().err
+    assert "'a' appears more than once" in err and "'a/b' cannot name a bank member" in err
     assert run("transfer", "--from", src, "--ranks", 2, 2, "--out", tmp_path / "r2", "--no-progress") == 2
 
 

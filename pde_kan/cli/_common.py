@@ -12,9 +12,10 @@ from typing import Optional, Sequence
 from ._config import CLIError
 
 EXIT_USAGE, EXIT_INTERRUPTED = 2, 130
-# what a run writes into --out; --overwrite removes exactly these (other files are left alone)
+# what a run writes into --out (glob patterns); --overwrite removes exactly these (other files are left alone)
 RUN_FILES = ("run.json", "results.h5", "history.csv", "history.png", "slice.png", "checkpoints/last.pt",
-             "adapter/adapter.pt", "adapter/adapter_config.json", "bank.h5")
+             "adapter/adapter.pt", "adapter/adapter_config.json", "bank.h5", "sets.csv", "sets/*/history.csv",
+             "sets/*/checkpoints/last.pt")
 METRIC_COLUMNS = ["rel_l2", "rel_l1", "max_abs", "trainable_parameters", "seconds", "steps_per_second",
                   "peak_memory_mb"]
 
@@ -47,9 +48,10 @@ def check_out(out: Path, *, may_reuse: bool = False, overwrite: bool = False, fl
 
 def clear_run_files(out: Path) -> None:
     """--overwrite: remove the files a previous run wrote into ``out`` (and only those)."""
-    for name in RUN_FILES:
-        if (out / name).is_file():
-            (out / name).unlink()
+    for pattern in RUN_FILES:
+        for path in out.glob(pattern):
+            if path.is_file():
+                path.unlink()
 
 
 def start_out(out: Path, cfg: dict, overwrite: bool = False) -> None:

@@ -74,6 +74,7 @@ def cmd_transfer(args) -> int:
             family = read_family(args.many, target)
         except (OSError, ValueError) as e:
             raise CLIError(f"--many: {e}") from None
+        keys = family_keys(family)
     train, sampling = build_train(cfg)
     check_device(train)
     base = load_run(args.source)
@@ -95,7 +96,7 @@ def cmd_transfer(args) -> int:
     # each method's measured default rate, unless the user set one for this run
     lr = None if any(item.split("=", 1)[0].strip() == "train.lr" for item in args.set or []) else "default"
     if family is not None:
-        return _transfer_family(base, family, out, lotra, train, sampling, lr, args)
+        return _transfer_family(base, family, keys, out, lotra, train, sampling, lr, args)
     solution = transfer(target, base, method=args.method, config=train, lotra=lotra, lr=lr,
                         callbacks=callbacks(out, args, None), sampling=sampling)
     files = write_outputs(solution, out, plots=not args.no_plots)
@@ -106,18 +107,43 @@ def cmd_transfer(args) -> int:
     return finish(solution)
 
 
-def _transfer_family(base, family, out: Path, lotra, train, sampling, lr, args) -> int:
-    """``transfer --many``: one adapter per coefficient set in one bank (``out/bank.h5``), a table of the runs."""
-    from ..transfer import train_family
+def family_keys(family) -> list[str]:
+    """The member keys of ``transfer --many`` (the file's ids, else ``set<i>``), checked before anything is
+    written: each names the bank member and its folder ``out/sets/<key>/``."""
+    from ..transfer.bank import _KEY
 
-    _, sols = train_family(base, family, path=out / "bank.h5", lotra=lotra, config=train, sampling=sampling,
-                           lr=None if lr == "default" else train.lr, callbacks=callbacks(out, args, None))
-    rows = [{"set": sol.attrs["bank"]["key"], "warm start": sol.attrs["bank"]["warm_start_from"] or "base",
-             **sol.metrics} for sol in sols]
-    print(format_table(rows, ["set", "warm start", *METRIC_COLUMNS]))
-    print(f"wrote {out / 'bank.h5'} ({len(sols)} adapters)")
-    stopped = [s for s in sols if s.stop_reason]
-    return finish(stopped[0]) if stopped else 0
+    keys = [key if key is not None else f"set{i}" for i, (key, _) in enumerate(family)]
+    for key in keys:
+        if not _KEY.match(key) or key in (".", ".."):
+            raise CLIError(f"--many: set id {key!r} cannot name a bank member and its folder; use 1-128 letters, "
+                           f"digits and _.:=+- (e.g. set3).")
+    dup = sorted({k for k in keys if keys.count(k) > 1})
+    if dup:
+        raise CLIError(f"--many: set id {dup[0]!r} appears more than once; give every set its own id.")
+    return keys
+
+
+def _transfer_family(base, family, keys, out: Path, lotra, train, sampling, lr, args) -> int:
+    """``transfer --many``: one adapter per coefficient set in one bank (``out/bank.h5``); each set's history and
+    checkpoint in ``out/sets/<key>/``, the table of the runs in ``out/sets.csv``."""
+    from .._io import atomic_write
+    from ..transfer import AdapterBank
+
+    bank = AdapterBank(base, out / "bank.h5", lotra=lotra, config=train, lr=None if lr == "default" else train.lr,
+                       sampling=sampling)
+    rows, stopped = [], None
+    for key, (_, problem) in zip(keys, family):
+        sol = bank.add(problem, key, callbacks=callbacks(out / "sets" / key, args, None))
+        rows.append({"set": key, "warm start": sol.attrs["bank"]["warm_start_from"] or "base", **sol.metrics})
+        if sol.stop_reason:  # interrupted: the sets done so far are in the bank; stop here
+            stopped = sol
+            break
+    columns = ["set", "warm start", *METRIC_COLUMNS]
+    atomic_write(out / "sets.csv", lambda tmp: tmp.write_text(
+        "\n".join(",".join(str(r.get(c, "")) for c in columns) for r in [dict(zip(columns, columns)), *rows]) + "\n"))
+    print(format_table(rows, columns))
+    print(f"wrote {out / 'bank.h5'} ({len(rows)} adapters), {out / 'sets.csv'}, histories in {out / 'sets'}")
+    return finish(stopped) if stopped else 0
 
 
 def add_parser(sub) -> None:
