@@ -12,6 +12,16 @@ Target on digits: KAN-family test accuracy >= 97% with MetaKAN using <= 1/5 of K
     python benchmarks/images.py --seeds 0 1 2 --out benchmarks/results/images.json
     python benchmarks/images.py --dataset fashion-mnist --data-dir ~/data/fmnist --preset reference --epochs 10 \\
         --max-train 10000 --out /tmp/fmnist.json
+
+The reference recipe against the reference code's own runs on the same digits splits (docs/metakan.md,
+"Reproducing the reference runs"): ``--reference-measurements`` names a JSON file with the reference code's
+test accuracies, ``{"backbones": {"metakan": {"seeds": [0, 1, 2], "test_accuracy_per_seed": [...]}}, ...}``;
+it is copied into the results with, per backbone, the per-seed and median differences in points and whether
+the medians lie within ``--tolerance-points`` of each other.
+
+    python benchmarks/images.py --preset reference --backbones metakan kan --seeds 0 1 2 \\
+        --reference-measurements benchmarks/results/images_reference_code_digits.json \\
+        --out benchmarks/results/images_reference_recipe.json
 """
 from __future__ import annotations
 
@@ -23,6 +33,37 @@ import sys
 import time
 
 from _common import command_line, write_json
+
+
+def load_average():
+    """``/proc/loadavg`` (1, 5, 15 minute load averages; None where there is none)."""
+    try:
+        with open("/proc/loadavg") as fh:
+            return [float(v) for v in fh.read().split()[:3]]
+    except OSError:
+        return None
+
+
+def compare_with_reference(summary: dict, seeds, reference: dict, tolerance_points: float) -> dict:
+    """Per backbone in ``reference``: pde_kan's and the reference code's test accuracies per seed (the seeds
+    both ran), the differences in points (pde_kan minus reference), both medians and whether they lie within
+    ``tolerance_points`` of each other."""
+    out = {}
+    for b, ref in reference.items():
+        mine = dict(zip(seeds, summary[b]["test_accuracy_per_seed"]))
+        theirs = dict(zip(ref["seeds"], ref["test_accuracy_per_seed"]))
+        common = [s for s in seeds if s in theirs]
+        if not common:
+            raise ValueError(f"reference measurements for {b!r} cover seeds {ref['seeds']}, this run {list(seeds)}")
+        a = [mine[s] for s in common]
+        r = [theirs[s] for s in common]
+        diff = 100 * (statistics.median(a) - statistics.median(r))
+        out[b] = {"seeds": common, "pde_kan": a, "reference_code": r,
+                  "difference_points_per_seed": [round(100 * (x - y), 4) for x, y in zip(a, r)],
+                  "pde_kan_median": statistics.median(a), "reference_code_median": statistics.median(r),
+                  "median_difference_points": round(diff, 4),
+                  f"within_{tolerance_points:g}_point": abs(diff) <= tolerance_points + 1e-9}
+    return out
 
 
 def main(argv=None) -> int:
@@ -40,9 +81,23 @@ def main(argv=None) -> int:
                         help="torch intra-op threads (1: spinning threads slow tiny ops on a shared CPU)")
     parser.add_argument("--metakan-base", choices=["generated", "free", "lowrank"],
                         help="MetaKAN's base_weight (default: the preset's)")
+    parser.add_argument("--reference-measurements",
+                        help="JSON file with the reference code's test accuracies per backbone and seed, to compare")
+    parser.add_argument("--tolerance-points", type=float, default=1.0,
+                        help="target for --reference-measurements: |median difference| <= this many points")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", required=True, help="JSON file to write")
     args = parser.parse_args(argv)
+
+    measured = None
+    if args.reference_measurements:
+        with open(args.reference_measurements) as fh:
+            measured = json.load(fh)
+        unknown = sorted(set(measured.get("backbones", {})) - set(args.backbones))
+        if unknown or not measured.get("backbones"):
+            parser.error(f"--reference-measurements: {args.reference_measurements} must hold 'backbones' with "
+                         f"entries among --backbones {args.backbones}; found {sorted(measured.get('backbones', {}))}")
+    load_start = load_average()
 
     import torch
 
@@ -95,12 +150,18 @@ def main(argv=None) -> int:
                                                                       CONV8.replace(n_hypernets=n))
     print("conv presets on CIFAR-10 (3 channels, 10 classes), trainable parameters: " + json.dumps(conv))
     print(f"total {time.perf_counter() - start:.0f} s")
+    comparison = None
+    if measured is not None:
+        comparison = compare_with_reference(summary, args.seeds, measured["backbones"], args.tolerance_points)
+        print("against the reference code: " + json.dumps(comparison))
 
     result = {
         "command": command_line(),
         "platform": platform.platform(), "torch": torch.__version__, "threads": args.threads,
         "dataset": args.dataset, "preset": args.preset, "preset_settings": preset.to_dict(), "seeds": args.seeds,
         "summary": summary, "target": target, "conv_parameter_counts": conv,
+        "load_average": {"start": load_start, "end": load_average()},
+        "reference_code_measurements": measured, "reference_comparison": comparison,
         "reference_results": REFERENCE_RESULTS, "runs": runs,
     }
     write_json(args.out, result)

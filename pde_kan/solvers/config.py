@@ -9,10 +9,10 @@ from typing import Any, Mapping, Optional
 from .._checks import check_fields, choice, device_name, flag, number, positive_float, positive_int, resolve_dtype
 from ..diff import available_engines, get_engine
 
-OPTIMIZERS = ("adam", "lbfgs", "adam+lbfgs")
-SCHEDULES = ("constant", "cosine", "exponential", "linear")
+OPTIMIZERS = ("adam", "adamw", "lbfgs", "adam+lbfgs")
+SCHEDULES = ("constant", "cosine", "exponential", "linear", "alternating")
 RESUMABLE = ("steps", "lbfgs_steps", "eval_every")  # the fields a resumed run may change
-FLOAT_FIELDS = ("lr", "lbfgs_lr", "lr_final_factor", "grad_clip", "retry_lr_factor")
+FLOAT_FIELDS = ("lr", "lbfgs_lr", "lr_final_factor", "grad_clip", "retry_lr_factor", "weight_decay")
 
 
 def _replace(self, **changes: Any):
@@ -52,15 +52,25 @@ class TrainConfig:
 
     Attributes:
         steps: optimisation steps (Adam steps for ``"adam+lbfgs"``).
-        optimizer: ``"adam"``, ``"lbfgs"`` or ``"adam+lbfgs"`` (Adam, then ``lbfgs_steps`` L-BFGS steps).
+        optimizer: ``"adam"``, ``"adamw"`` (decoupled weight decay), ``"lbfgs"`` or ``"adam+lbfgs"`` (Adam, then
+            ``lbfgs_steps`` L-BFGS steps).
         lr: base learning rate; None (the default) takes the model's ``recommended_lr`` (per backbone, measured:
             docs/metakan.md), 1e-3 for a model without one. ``group_lr`` overrides it per parameter group, by the
             names of the model's ``param_groups()`` (MetaKAN's ``"hypernet"`` / ``"embeddings"``, a LoTRA model's
             per-component groups, ...). Unknown group names raise at start.
+        weight_decay: the Adam / AdamW weight decay (0: none; Adam adds it to the gradient, AdamW decays the
+            parameters by ``lr * weight_decay``); ``group_weight_decay`` overrides it per parameter group, named
+            as in ``group_lr`` (the reference MetaKAN image script: hypernet 1e-4, embeddings 5e-4 with AdamW).
         lbfgs_steps, lbfgs_lr: the L-BFGS phase (``lbfgs``: ``steps`` L-BFGS steps).
         schedule: ``"constant"``, ``"cosine"``, ``"exponential"`` or ``"linear"``: the factor on the learning rate
             goes from 1 at step 0 to ``lr_final_factor`` at ``steps`` (``"linear"`` with ``lr_final_factor=0`` is
             the reference MetaKAN scripts' ``1 - step / steps``; only ``"exponential"`` needs it above 0).
+            ``"alternating"``: factor 1 for ``schedule_period`` steps, 0 for the next ``schedule_period``, and so
+            on -- what torch's ``CosineAnnealingLR(T_max=-1)`` stepped once per epoch gives (the reference MetaKAN
+            image script's default ``"cos"`` on its hypernet; ``schedule_period`` = steps per epoch).
+        group_schedule: the schedule of single parameter groups, overriding ``schedule`` for them (e.g.
+            ``{"hypernet": "alternating"}``), named as in ``group_lr``.
+        schedule_period: steps per period of ``"alternating"`` (0 when no group uses it).
         eval_every: evaluation period (steps; 0 = only at the end); it stays here (not in
             :class:`SamplingConfig`) because every task evaluates, and a resumed run may change it.
         seed: seeds the run's own generator (sampling, probes, batches); the global RNG is never touched.
@@ -75,9 +85,13 @@ class TrainConfig:
     optimizer: str = "adam"
     lr: Optional[float] = None
     group_lr: Mapping[str, float] = field(default_factory=dict)
+    weight_decay: float = 0.0
+    group_weight_decay: Mapping[str, float] = field(default_factory=dict)
     lbfgs_steps: int = 0
     lbfgs_lr: float = 1.0
     schedule: str = "constant"
+    group_schedule: Mapping[str, str] = field(default_factory=dict)
+    schedule_period: int = 0
     lr_final_factor: float = 0.1
     eval_every: int = 500
     seed: int = 0
@@ -98,6 +112,9 @@ class TrainConfig:
         if not isinstance(self.group_lr, Mapping):
             raise TypeError(f"{own}: group_lr must map parameter-group names to learning rates, got "
                             f"{self.group_lr!r}; e.g. group_lr={{'hypernet': 1e-3}}.")
+        if not isinstance(self.group_weight_decay, Mapping):
+            raise TypeError(f"{own}: group_weight_decay must map parameter-group names to weight decays, got "
+                            f"{self.group_weight_decay!r}; e.g. group_weight_decay={{'embeddings': 5e-4}}.")
         for name in ("optimizer", "schedule", "dtype", "device"):
             if not isinstance(getattr(self, name), str):
                 raise TypeError(f"{own}: {name} must be a string, got {getattr(self, name)!r} "
@@ -109,11 +126,25 @@ class TrainConfig:
         object.__setattr__(self, "group_lr", dict(self.group_lr))
         object.__setattr__(self, "group_lr", {name: positive_float(f"group_lr[{name!r}]", value, owner=own)
                                               for name, value in self.group_lr.items()})
+        positive_float("weight_decay", self.weight_decay, owner=own, allow_zero=True)
+        object.__setattr__(self, "group_weight_decay", {
+            name: positive_float(f"group_weight_decay[{name!r}]", value, owner=own, allow_zero=True)
+            for name, value in dict(self.group_weight_decay).items()})
         positive_int("lbfgs_steps", self.lbfgs_steps, minimum=0, owner=own)
         if self.optimizer == "adam+lbfgs" and self.lbfgs_steps == 0:
             raise ValueError("TrainConfig: optimizer='adam+lbfgs' needs lbfgs_steps >= 1, got 0.")
         positive_float("lbfgs_lr", self.lbfgs_lr, owner=own)
         choice("schedule", self.schedule, SCHEDULES, owner=own)
+        if not isinstance(self.group_schedule, Mapping):
+            raise TypeError(f"{own}: group_schedule must map parameter-group names to schedules, got "
+                            f"{self.group_schedule!r}; e.g. group_schedule={{'hypernet': 'alternating'}}.")
+        object.__setattr__(self, "group_schedule", {
+            name: choice(f"group_schedule[{name!r}]", value, SCHEDULES, owner=own)
+            for name, value in dict(self.group_schedule).items()})
+        positive_int("schedule_period", self.schedule_period, minimum=0, owner=own)
+        if "alternating" in {self.schedule, *self.group_schedule.values()} and self.schedule_period < 1:
+            raise ValueError(f"{own}: the 'alternating' schedule needs schedule_period >= 1 (steps per period), got "
+                             f"{self.schedule_period}.")
         positive_float("lr_final_factor", self.lr_final_factor, owner=own, allow_zero=self.schedule != "exponential")
         positive_int("eval_every", self.eval_every, minimum=0, owner=own)
         positive_int("seed", self.seed, minimum=0, owner=own)

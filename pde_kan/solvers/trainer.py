@@ -115,10 +115,12 @@ class Trainer:
         self.group_lr = dict(config.group_lr)
         if not self.group_lr and callable(getattr(model, "group_lr", None)):
             self.group_lr = dict(model.group_lr(self.lr))
-        unknown = sorted(set(self.group_lr) - set(self.groups))
-        if unknown:
-            raise ValueError(f"TrainConfig.group_lr names unknown parameter group(s) {unknown}; this model has "
-                             f"groups {sorted(self.groups)}.")
+        for field_name, named in (("group_lr", self.group_lr), ("group_weight_decay", config.group_weight_decay),
+                                  ("group_schedule", config.group_schedule)):
+            unknown = sorted(set(named) - set(self.groups))
+            if unknown:
+                raise ValueError(f"TrainConfig.{field_name} names unknown parameter group(s) {unknown}; this model "
+                                 f"has groups {sorted(self.groups)}.")
         if not any(self.groups.values()):
             raise ValueError("the model has no trainable parameters; unfreeze some or check the adapter.")
         self.step = 0
@@ -145,16 +147,22 @@ class Trainer:
             params = [p for ps in self.groups.values() for p in ps]
             return torch.optim.LBFGS(params, lr=c.lbfgs_lr, max_iter=20, history_size=50,
                                      line_search_fn="strong_wolfe", tolerance_grad=1e-12, tolerance_change=1e-15)
-        return torch.optim.Adam(optimizer_groups(self.groups, self.lr, self.group_lr))
+        groups = optimizer_groups(self.groups, self.lr, self.group_lr)
+        for g in groups:
+            g["weight_decay"] = c.group_weight_decay.get(g["name"], c.weight_decay)
+        return (torch.optim.AdamW if c.optimizer == "adamw" else torch.optim.Adam)(groups)
 
-    def _schedule(self, step: int) -> float:
+    def _schedule(self, step: int, group: Optional[str] = None) -> float:
         c = self.config
+        schedule = c.group_schedule.get(group, c.schedule)
         t = min(step / max(c.steps, 1), 1.0)
-        if c.schedule == "cosine":
+        if schedule == "alternating":
+            return 1.0 if (step // c.schedule_period) % 2 == 0 else 0.0
+        if schedule == "cosine":
             return c.lr_final_factor + (1 - c.lr_final_factor) * 0.5 * (1 + math.cos(math.pi * t))
-        if c.schedule == "exponential":
+        if schedule == "exponential":
             return c.lr_final_factor ** t
-        if c.schedule == "linear":
+        if schedule == "linear":
             return 1.0 - (1.0 - c.lr_final_factor) * t
         return 1.0
 
@@ -164,9 +172,8 @@ class Trainer:
             for g in self.optimizer.param_groups:
                 g["lr"] = c.lbfgs_lr * self.lr_scale
             return
-        f = self._schedule(self.step) * self.lr_scale
         for g in self.optimizer.param_groups:
-            g["lr"] = self.group_lr.get(g["name"], self.lr) * f
+            g["lr"] = self.group_lr.get(g["name"], self.lr) * self._schedule(self.step, g["name"]) * self.lr_scale
 
     # --- state ----------------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:

@@ -232,7 +232,7 @@ CASES = [
     Case("train-group-lr-nan", lambda t: lambda: TrainConfig(group_lr={"hypernet": math.nan}), ValueError,
          r"TrainConfig: group_lr\['hypernet'\] must be a finite number > 0, got nan"),
     Case("train-unknown-optimizer", lambda t: lambda: TrainConfig(optimizer="sgd"), ValueError,
-         r"TrainConfig: unknown optimizer 'sgd'; valid names: 'adam', 'lbfgs', 'adam\+lbfgs'"),
+         r"TrainConfig: unknown optimizer 'sgd'; valid names: 'adam', 'adamw', 'lbfgs', 'adam\+lbfgs'"),
     Case("sampling-stochastic-without-n-probes", lambda t: lambda: SamplingConfig(engine="sdgd"), ValueError,
          r"engine='sdgd' is stochastic and needs n_probes, the number of probe directions per point "
          r"\(e.g. n_probes=4\)"),

@@ -182,7 +182,7 @@ def test_solution_hdf5_round_trip_for_supervised(tmp_path):
     (dict(steps=0), "steps must be an integer >= 1, got 0"),
     (dict(steps=-3), "steps must be an integer >= 1, got -3"),
     (dict(lr=0.0), "lr must be a finite number > 0, got 0.0"),
-    (dict(optimizer="sgd"), "unknown optimizer 'sgd'; valid names: 'adam', 'lbfgs', 'adam\\+lbfgs'"),
+    (dict(optimizer="sgd"), "unknown optimizer 'sgd'; valid names: 'adam', 'adamw', 'lbfgs', 'adam\\+lbfgs'"),
     (dict(schedule="step"), "unknown schedule 'step'"),
     (dict(optimizer="adam+lbfgs"), "needs lbfgs_steps >= 1"),
     (dict(dtype="float16"), "unknown dtype 'float16'"),
@@ -261,3 +261,43 @@ def test_lr_none_takes_the_backbones_recommended_rate_and_an_explicit_lr_wins():
         assert Trainer(model, regression_task(), TrainConfig(steps=2, lr=0.25, device="cpu")).lr == 0.25
     sol = fit(regression_task(), MLP([2, 4, 1]), TrainConfig(steps=2, device="cpu"))
     assert sol.metrics["lr"] == MLP.recommended_lr  # the rate used is recorded with the results
+
+
+def test_alternating_group_schedule_is_torch_cosine_annealing_with_t_max_minus_one():
+    # the reference MetaKAN image script: CosineAnnealingLR(optimH, T_max=-1), stepped once per epoch
+    period, epochs = 3, 6
+    cfg = TrainConfig(steps=period * epochs, lr=1e-3, group_lr={"hypernet": 1e-4}, group_schedule={
+        "hypernet": "alternating"}, schedule_period=period, device="cpu")
+    tr = Trainer(MetaKAN([2, 4, 1]), regression_task(), cfg)
+    ref_opt = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], lr=1e-4)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(ref_opt, T_max=-1)
+    for epoch in range(epochs):
+        for step in range(epoch * period, (epoch + 1) * period):
+            tr.step = step
+            tr._set_lr()
+            lrs = {g["name"]: g["lr"] for g in tr.optimizer.param_groups}
+            assert lrs["hypernet"] == pytest.approx(ref_opt.param_groups[0]["lr"], abs=1e-15)
+            assert lrs["embeddings"] == 1e-3  # the groups without an entry follow `schedule`
+        ref_opt.step()  # no gradient: nothing moves, but torch wants optimiser steps before scheduler steps
+        sched.step()
+    with pytest.raises(ValueError, match="'alternating' schedule needs schedule_period >= 1"):
+        TrainConfig(group_schedule={"hypernet": "alternating"})
+    with pytest.raises(ValueError, match=r"unknown group_schedule\['hypernet'\] 'cos'"):
+        TrainConfig(group_schedule={"hypernet": "cos"})
+    with pytest.raises(ValueError, match=r"group_schedule names unknown parameter group\(s\) \['core'\]"):
+        Trainer(MetaKAN([2, 4, 1]), regression_task(), TrainConfig(group_schedule={"core": "cosine"}, device="cpu"))
+
+
+def test_adamw_and_group_weight_decay_reach_the_optimizer():
+    cfg = TrainConfig(steps=1, optimizer="adamw", lr=1e-3, weight_decay=0.0,
+                      group_weight_decay={"hypernet": 1e-4, "embeddings": 5e-4}, device="cpu")
+    tr = Trainer(MetaKAN([2, 4, 1]), regression_task(), cfg)
+    assert isinstance(tr.optimizer, torch.optim.AdamW)
+    assert {g["name"]: g["weight_decay"] for g in tr.optimizer.param_groups} == {"hypernet": 1e-4, "embeddings": 5e-4}
+    tr = Trainer(KAN([2, 4, 1]), regression_task(), TrainConfig(steps=1, weight_decay=5e-4, device="cpu"))
+    assert type(tr.optimizer) is torch.optim.Adam
+    assert [g["weight_decay"] for g in tr.optimizer.param_groups] == [5e-4]
+    with pytest.raises(ValueError, match=r"weight_decay must be a finite number >= 0"):
+        TrainConfig(weight_decay=-1.0)
+    with pytest.raises(ValueError, match=r"group_weight_decay names unknown parameter group\(s\) \['core'\]"):
+        Trainer(KAN([2, 4, 1]), regression_task(), TrainConfig(group_weight_decay={"core": 0.1}, device="cpu"))

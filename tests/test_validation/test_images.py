@@ -209,8 +209,9 @@ def test_classifier_maps_pixels_onto_the_grid_and_exposes_metakan_groups():
 def test_reference_preset_reproduces_the_reference_fc_parameter_count():
     # Fashion-MNIST, hidden 32: 25,408 edges (784*32 + 32*10); the reference counts 10 numbers per edge
     # (254,080: 8 spline coefficients, base weight and a spline scale), pde_kan's KAN 9.
-    kan = make_classifier("kan", (1, 28, 28), 10)
-    meta = make_classifier("metakan", (1, 28, 28), 10)
+    stats = (0.2860, 0.3530)  # the reference's Fashion-MNIST Normalize constants
+    kan = make_classifier("kan", (1, 28, 28), 10, stats=stats)
+    meta = make_classifier("metakan", (1, 28, 28), 10, stats=stats)
     assert kan.n_parameters() == 25408 * 9
     assert meta.n_parameters() == 25408 + 2 * (2 * 32 + 33 * 9)
 
@@ -233,3 +234,44 @@ def test_preset_chooses_metakans_base_weight():
     assert src.base_mode == "free" and src.base().shape == (64, 64)
     with pytest.raises(ValueError, match=r"ImagePreset: unknown metakan_base_weight 'tied'"):
         ImagePreset(metakan_base_weight="tied")
+
+
+def test_reference_preset_is_the_reference_scripts_recipe():
+    # the reference code (docs/metakan.md, "Reproducing the reference runs"): README FC command and
+    # image_classification/train_meta.py defaults; models/metakan.py's MetaNet is two Linear layers, no activation
+    from pde_kan.validation.images import REFERENCE
+
+    p = REFERENCE
+    assert (p.batch_size, p.epochs, p.hidden, p.grid_size, p.spline_order, p.grid_range) == (
+        128, 50, (32,), 5, 3, (-1.0, 1.0))
+    assert (p.embedding_dim, p.hyper_hidden, p.hyper_activation, p.metakan_init) == (1, 32, "identity", "reference")
+    assert (p.optimizer, p.hypernet_lr, p.embedding_lr) == ("adamw", 1e-4, 1e-3)
+    assert (p.hypernet_weight_decay, p.embedding_weight_decay) == (1e-4, 5e-4)
+    assert (p.schedule, p.hypernet_schedule, p.input_norm) == ("constant", "alternating", "standardize")
+    cfg = train_config(p, 1438, "metakan")
+    assert cfg.optimizer == "adamw" and cfg.schedule_period == 12 and cfg.steps == 50 * 12
+    assert cfg.group_schedule == {"hypernet": "alternating"}
+    assert cfg.group_weight_decay == {"hypernet": 1e-4, "embeddings": 5e-4}
+    # the digits preset keeps pde_kan's own recipe
+    d = train_config(DIGITS, 1438, "metakan")
+    assert (d.optimizer, d.group_schedule, d.group_weight_decay) == ("adam", {}, {"hypernet": 0.0, "embeddings": 0.0})
+    ref = make_classifier("metakan", (1, 8, 8), 10, p, stats=(0.3, 0.4)).backbone.config
+    assert (ref["init"], ref["hyper_activation"], ref["widths"]) == ("reference", "identity", [64, 32, 10])
+    mine = make_classifier("metakan", (1, 8, 8), 10, DIGITS).backbone.config
+    assert (mine["init"], mine["hyper_activation"]) == ("pde_kan", "relu")
+
+
+def test_standardized_inputs_are_the_reference_normalize():
+    from pde_kan.validation.images import REFERENCE, input_stats
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(20, 3, 4, 4, generator=g)
+    mean, std = input_stats(x)
+    assert torch.allclose(mean, x.transpose(0, 1).reshape(3, -1).mean(1))
+    model = make_classifier("mlp", (3, 4, 4), 10, REFERENCE, stats=(mean, std))
+    want = model.backbone(((x - mean[:, None, None]) / std[:, None, None]).reshape(20, -1))
+    assert torch.allclose(model(x), want, atol=1e-6)
+    with pytest.raises(ValueError, match="input_norm='standardize' needs stats"):
+        make_classifier("mlp", (3, 4, 4), 10, REFERENCE)
+    with pytest.raises(ValueError, match="per-channel input_stats need image_shape"):
+        ImageClassifier(model.backbone, input_stats=(mean, std), image_shape=(1, 4, 4))

@@ -29,13 +29,13 @@ Example::
 """
 from .data import (CIFAR10_FILES, DATASETS, IDX_FILES, IDX_TYPES, DataFileError, ImageData, available_datasets,
                    load_cifar10, load_dataset, load_digits, load_idx_dataset, read_idx)
-from .models import (CONV_BACKBONES, DIGITS, FC_BACKBONES, IMAGE_BACKBONES, PRESETS, REFERENCE, REFERENCE_RESULTS,
-                     ImageClassifier, ImagePreset, make_classifier, train_config)
+from .models import (CONV_BACKBONES, DIGITS, FC_BACKBONES, IMAGE_BACKBONES, INPUT_NORMS, PRESETS, REFERENCE,
+                     REFERENCE_RESULTS, ImageClassifier, ImagePreset, input_stats, make_classifier, train_config)
 from .suite import ImageSuite, run_images
 
 __all__ = [
     "CIFAR10_FILES", "CONV_BACKBONES", "DATASETS", "DIGITS", "DataFileError", "FC_BACKBONES", "IDX_FILES",
-    "IDX_TYPES", "IMAGE_BACKBONES", "ImageClassifier", "ImageData", "ImagePreset", "ImageSuite", "PRESETS",
-    "REFERENCE", "REFERENCE_RESULTS", "available_datasets", "load_cifar10", "load_dataset", "load_digits",
-    "load_idx_dataset", "make_classifier", "read_idx", "run_images", "train_config",
+    "IDX_TYPES", "IMAGE_BACKBONES", "INPUT_NORMS", "ImageClassifier", "ImageData", "ImagePreset", "ImageSuite", "PRESETS",
+    "REFERENCE", "REFERENCE_RESULTS", "available_datasets", "input_stats", "load_cifar10", "load_dataset",
+    "load_digits", "load_idx_dataset", "make_classifier", "read_idx", "run_images", "train_config",
 ]

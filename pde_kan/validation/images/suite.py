@@ -11,8 +11,8 @@ from ..._checks import choice, lookup
 from ..report import Report
 from ..suite import Callbacks, Suite, backbone_names, run_callbacks
 from .data import load_dataset
-from .models import (CONV_BACKBONES, FC_BACKBONES, IMAGE_BACKBONES, PRESETS, REFERENCE_RESULTS, make_classifier,
-                     train_config)
+from .models import (CONV_BACKBONES, FC_BACKBONES, IMAGE_BACKBONES, PRESETS, REFERENCE_RESULTS, input_stats,
+                     make_classifier, train_config)
 
 log = logging.getLogger("pde_kan")
 
@@ -72,8 +72,12 @@ class ImageSuite(Suite):
             "dataset": dataset, "source": data.source, "n_train": int(data.x_train.shape[0]),
             "n_test": int(data.x_test.shape[0]), "preset": preset.to_dict(), "epochs": epochs,
             "seed": seed, "reference_results": REFERENCE_RESULTS})
+        stats = input_stats(data.x_train) if preset.input_norm == "standardize" else None
+        if stats is not None:
+            report.metadata["input_stats"] = {"mean": stats[0].tolist(), "std": stats[1].tolist()}
         for name in names:
-            model = make_classifier(name, data.image_shape, data.n_classes, preset, seed=seed, dtype=torch.float32)
+            model = make_classifier(name, data.image_shape, data.n_classes, preset, seed=seed, dtype=torch.float32,
+                                    stats=stats)
             run_config = self.config(name) if config is None else config
             conv = name in CONV_BACKBONES
             shape = (lambda t: t) if conv else (lambda t: t.reshape(t.shape[0], -1))
