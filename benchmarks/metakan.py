@@ -81,7 +81,7 @@ def run_one(job: dict) -> dict:
     sampling = SamplingConfig(n_interior=job["n_interior"], engine="jet", n_eval=job["n_eval"])
     sol = solve(problem, model, config, sampling)
     # the residual on fixed validation points: what a user without the exact solution can select on
-    task = PDETask(problem, config)
+    task = PDETask(problem, sampling)
     g = torch.Generator().manual_seed(10_000 + job["seed"])
     x = problem.sample_interior(job["n_val"], g, dtype=model.dtype, device=torch.device(job["device"]))
     val = task.loss(sol.model, (x, None, 0))[0].detach()
