@@ -4,10 +4,12 @@ from .control_variate import ball_ansatz_derivatives
 from .directions import Coordinates, Dense, Directions, hutchinson, sdgd
 from .engines import (Derivatives, Engine, autograd_laplacian, available_engines, get_engine, gradient, laplacian,
                       make_directions, pde_derivatives)
+from .engines import head_derivatives
 from .jet import Jet, edge_derivatives, forward_jet, register_jet_rule
 
 __all__ = [  # public names only; internals stay importable from their modules
     "Coordinates", "Dense", "Derivatives", "Directions", "Engine", "Jet", "autograd_laplacian", "available_engines",
-    "ball_ansatz_derivatives", "edge_derivatives", "forward_jet", "get_engine", "gradient", "hutchinson",
+    "ball_ansatz_derivatives", "edge_derivatives", "forward_jet", "get_engine", "gradient", "head_derivatives",
+    "hutchinson",
     "laplacian", "make_directions", "pde_derivatives", "register_jet_rule", "sdgd",
 ]

@@ -223,6 +223,22 @@ def pde_derivatives(model, x: torch.Tensor, engine: str = "jet", *, spatial_dim:
             the same function serves the jet and the autograd paths.
         n_probes, generator, distribution: stochastic probes (see :func:`make_directions`).
     """
+    return head_derivatives(model, x, engine, transforms=[transform], spatial_dim=spatial_dim,
+                            first_order=first_order, n_probes=n_probes, generator=generator,
+                            distribution=distribution)[0]
+
+
+def head_derivatives(model, x: torch.Tensor, engine: str = "jet", *, transforms: Sequence[Optional[Transform]],
+                     spatial_dim: Optional[int] = None, first_order: Sequence[int] = (),
+                     n_probes: Optional[int] = None, generator: Optional[torch.Generator] = None,
+                     distribution: str = "rademacher") -> list[Derivatives]:
+    """:func:`pde_derivatives` of every output of a model with ``H = len(transforms)`` outputs ("heads"):
+    ``u_h = transforms[h](x, model(x)[:, h])``, all along the same probe directions. A jet engine propagates one
+    jet through the model for all heads; the autograd engines differentiate each head on its own.
+
+    Returns:
+        ``[Derivatives of u_0, ..., u_(H-1)]``.
+    """
     spec = get_engine(engine)
     check_points("pde_derivatives", x)
     n, d = x.shape
@@ -230,17 +246,24 @@ def pde_derivatives(model, x: torch.Tensor, engine: str = "jet", *, spatial_dim:
     fo = torch.as_tensor(list(first_order), dtype=torch.long, device=x.device)
     dirs = make_directions(spec, n, sd, n_probes=n_probes, generator=generator, dtype=x.dtype, device=x.device,
                            distribution=distribution)
+    out = []
     if spec.jet:
         dirs = _extend(dirs, d, fo, x.dtype)
-        jet = forward_jet(model, x, dirs)
-        if transform is not None:
-            jet = transform(x, jet)
-        kk = jet.tangent.shape[-1]
-        return Derivatives(jet.value[:, 0], jet.laplacian[:, 0], jet.tangent[:, 0, kk - fo.numel():])
+        raw = forward_jet(model, x, dirs)
+        for h, transform in enumerate(transforms):
+            jet = raw if len(transforms) == 1 else raw.column(h)
+            if transform is not None:
+                jet = transform(x, jet)
+            kk = jet.tangent.shape[-1]
+            out.append(Derivatives(jet.value[:, 0], jet.laplacian[:, 0], jet.tangent[:, 0, kk - fo.numel():]))
+        return out
     if hasattr(model, "check"):
         model.check(x)
-    u, lap, g = autograd_laplacian(lambda z: apply_transform(transform, z, model(z)), x, dirs.index, dirs.scale)
-    return Derivatives(u, lap, g[:, fo])
+    for h, transform in enumerate(transforms):
+        u, lap, g = autograd_laplacian(lambda z, h=h: apply_transform(transform, z, model(z)[:, h:h + 1]), x,
+                                       dirs.index, dirs.scale)
+        out.append(Derivatives(u, lap, g[:, fo]))
+    return out
 
 
 def _extend(dirs: Directions, d: int, fo: torch.Tensor, dtype) -> Directions:

@@ -63,6 +63,10 @@ class Jet:
         w = self.directions.weights
         return t2 @ w.to(t2.dtype) if w is not None else t2.sum(-1)
 
+    def column(self, j: int) -> "Jet":
+        """The jet of feature ``j`` alone, ``(N, 1)`` (views of this jet's tensors; not for the input jet)."""
+        return Jet(self.value[:, j:j + 1], self.tangent[:, j:j + 1], self.second[:, j:j + 1], self.directions)
+
     # --- jet arithmetic (features broadcast like tensors) -----------------------------------------------
     def __add__(self, other: "Jet") -> "Jet":
         return Jet(self.value + other.value, self.tangent + other.tangent, self.second + other.second,

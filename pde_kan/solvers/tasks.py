@@ -12,7 +12,7 @@ import torch
 from torch.nn import functional as F
 
 from .._checks import check_finite, choice, positive_int
-from ..diff import ball_ansatz_derivatives
+from ..diff import Derivatives, ball_ansatz_derivatives
 from .config import SamplingConfig
 
 
@@ -97,10 +97,14 @@ class PDETask:
         probe_seed = int(torch.randint(0, 2**62, (1,), generator=generator))
         return x, xc, probe_seed
 
-    def losses(self, model, x, xc, probe_seed) -> dict[str, torch.Tensor]:
-        """Mean squared residual ``"pde"`` and one mean square per soft condition (unweighted)."""
-        gen = torch.Generator(device="cpu").manual_seed(probe_seed)
-        d = self.problem.derivatives(model, x, self.sampling.engine, n_probes=self.sampling.n_probes, generator=gen)
+    def losses(self, model, x, xc, probe_seed, derivatives: Optional[Derivatives] = None) -> dict[str, torch.Tensor]:
+        """Mean squared residual ``"pde"`` and one mean square per soft condition (unweighted); ``derivatives``
+        of the interior points when the caller has them (one jet for several heads: FamilyTask)."""
+        d = derivatives
+        if d is None:
+            gen = torch.Generator(device="cpu").manual_seed(probe_seed)
+            d = self.problem.derivatives(model, x, self.sampling.engine, n_probes=self.sampling.n_probes,
+                                         generator=gen)
         r = self.problem.residual(x, d)
         out = {"pde": (r * r).mean()}
         if isinstance(xc, torch.Tensor):  # a bare boundary batch: the built-in problems' one soft condition
@@ -112,7 +116,11 @@ class PDETask:
         return out
 
     def loss(self, model, batch):
-        parts = self.losses(model, *batch)
+        return self.weighted(self.losses(model, *batch))
+
+    def weighted(self, parts: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
+        """The loss ``pde + w_b sum_c w_c cond_c`` of :meth:`losses`' parts, and its logs."""
+        parts = dict(parts)
         loss = parts.pop("pde")
         logs = {"loss_pde": float(loss.detach())}
         for name, value in parts.items():

@@ -9,7 +9,10 @@ Workflow::
     solution = transfer(new_problem, start, method="lotra")
 
 Every head sees the same collocation points each step; the loss is the mean of the per-set physics-informed
-losses. Each head runs its own forward jet (``H`` jets per step: pretraining costs about ``H`` single-set steps).
+losses. For the built-in problems with a jet engine one forward jet serves all heads
+(:func:`pde_kan.diff.head_derivatives`), so a step costs about one single-set step plus ``H`` residuals; the
+autograd engines and :class:`~pde_kan.problems.PDE` problems (their own derivative routing) run each head on
+its own.
 For a family whose solution depends linearly on the coefficients (Poisson two-body: ``u`` is linear in ``c``),
 heads that span the coefficient space make the mix alone close to the new solution; benchmarks/transfer.py
 (``--mode family``) measures what it buys and docs/transfer.md reports it.
@@ -21,7 +24,9 @@ from typing import Iterable, Optional, Sequence
 
 import torch
 
+from ..diff import head_derivatives
 from ..nn import Backbone, MixedHeads
+from ..problems.base import Problem
 from ..solvers import SamplingConfig, Solution, TrainConfig, fit, solve
 from ..solvers.tasks import PDETask
 
@@ -78,10 +83,21 @@ class FamilyTask:
     def batch(self, step, generator, dtype, device):
         return self.tasks[0].batch(step, generator, dtype, device)
 
+    def head_derivatives(self, model, x: torch.Tensor, probe_seed: int) -> list:
+        """The interior derivatives of every head's ansatz (each set's own hard conditions), one jet for all."""
+        first = self.problems[0]
+        gen = torch.Generator(device="cpu").manual_seed(probe_seed)
+        return head_derivatives(model, first.check_points(x), self.sampling.engine,
+                                transforms=[p.jet_transform for p in self.problems], spatial_dim=first.spatial_dim,
+                                first_order=first.first_order, n_probes=self.sampling.n_probes, generator=gen)
+
     def loss(self, model, batch):
+        x, xc, probe_seed = batch
+        shared = type(self.problems[0]).derivatives is Problem.derivatives  # not a problem with its own routing
+        derivs = self.head_derivatives(model, x, probe_seed) if shared else [None] * len(self.tasks)
         total, logs = 0.0, {}
-        for task, view in zip(self.tasks, self.views(model)):
-            loss, parts = task.loss(view, batch)
+        for task, view, d in zip(self.tasks, self.views(model), derivs):
+            loss, parts = task.weighted(task.losses(view, x, xc, probe_seed, derivatives=d))
             total = total + loss
             for k, v in parts.items():
                 logs[k] = logs.get(k, 0.0) + v / len(self.tasks)
