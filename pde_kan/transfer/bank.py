@@ -36,6 +36,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..nn import MixedHeads
 from ..solvers import Solution, TrainConfig, load_solution
 from .._io import atomic_write
 from ..solvers.results import open_hdf5
@@ -44,10 +45,13 @@ from .config import LoTRAConfig
 from .family import read_family
 from .io import weights_hash
 from .model import LoTRAModel, inject_lotra
+from .multitask import mix_heads
 
 BANK_FORMAT = "pde_kan.adapter_bank"
 BANK_VERSION = 1
 BANK_DTYPES = {"float32": torch.float32, "float64": torch.float64}
+#: the stored tensor name of a family-base member's mixing weights (see :class:`AdapterBank`)
+MIX = "heads.mix"
 _KEY = re.compile(r"^[A-Za-z0-9_.:=+-]{1,128}$")
 
 
@@ -109,6 +113,10 @@ class AdapterBank:
             base.
         dtype: ``"float32"`` (default: half the disk, the adapters are cast back to the model's dtype on
             load) or ``"float64"`` (bit-exact round trip).
+
+    A base with several outputs is a family base (:func:`~pde_kan.transfer.pretrain_family`): each member then
+    starts from the heads' mix fitted to its problem (:func:`~pde_kan.transfer.mix_heads`), its adapter goes on
+    that mixed model, and the bank stores the ``H`` mixing weights with the adapter (as ``"heads.mix"``).
     """
 
     def __init__(self, base, path=None, *, lotra: Optional[LoTRAConfig] = None,
@@ -135,6 +143,8 @@ class AdapterBank:
         if dtype not in BANK_DTYPES:
             raise ValueError(f"AdapterBank: dtype must be one of {', '.join(map(repr, BANK_DTYPES))}, got {dtype!r}.")
         self.base_model = model
+        #: a family base: one output per pretraining set; members are fitted mixes of the heads plus an adapter
+        self.is_family = getattr(model, "out_features", 1) > 1
         self.base_hash = weights_hash(model)
         self.lotra = lotra if lotra is not None else LoTRAConfig()
         self.config = config if config is not None else (source_config or TrainConfig())
@@ -196,9 +206,15 @@ class AdapterBank:
                 raise ValueError(f"AdapterBank.model: no stored adapter is comparable with {which!r} (different "
                                  f"problem or parameter names); add one first.")
             which = hit[0]
-        adapted = inject_lotra(copy.deepcopy(self.base_model), self.lotra)
-        adapted.load_adapter_state(self.adapter_state(which))
+        state = self.adapter_state(which)
+        adapted = inject_lotra(self._start_model(state.pop(MIX, None)), self.lotra)
+        adapted.load_adapter_state(state)
         return adapted.merge_and_unload() if merged else adapted
+
+    def _start_model(self, mix=None) -> nn.Module:
+        """What an adapter goes on: a copy of the base, or a family base's heads mixed with ``mix``."""
+        base = copy.deepcopy(self.base_model)
+        return MixedHeads(base, mix=mix) if self.is_family else base
 
     # --- training ----------------------------------------------------------------------------------------
     def add(self, problem, key: Optional[str] = None, *, warm_start: bool = True,
@@ -222,8 +238,11 @@ class AdapterBank:
         if hit is not None and hit[0] is None:  # the base is nearest: start from a zero delta
             hit = None
         start = self.adapter_state(hit[0]) if hit is not None else None
+        if start is not None:
+            start.pop(MIX, None)  # a family member's mix is fitted to its own problem below
         t0 = time.perf_counter()
-        sol = transfer(problem, self.base_model, method="lotra", config=config or self.config, lotra=self.lotra,
+        model = mix_heads(problem, self.base_model) if self.is_family else self.base_model
+        sol = transfer(problem, model, method="lotra", config=config or self.config, lotra=self.lotra,
                        lr=lr if lr is not None else self.lr, warm_start=start, callbacks=callbacks,
                        sampling=self.sampling)
         seconds = time.perf_counter() - t0
@@ -232,6 +251,8 @@ class AdapterBank:
         metrics.update({"final_loss": losses[-1] if losses else None, "train_seconds": seconds})
         store = BANK_DTYPES[self.dtype]
         tensors = {k: v.to(store) for k, v in sol.model.adapter_state().items()}
+        if self.is_family:
+            tensors[MIX] = model.mix.detach().to(store)
         self.entries[key] = BankEntry(problem=problem.params(), signature=signature, vector=vector, tensors=tensors,
                                       metrics=metrics, warm_start_from=hit[0] if hit else "")
         sol.attrs["bank"] = {"key": key, "warm_start_from": hit[0] if hit else None,
@@ -295,8 +316,9 @@ class AdapterBank:
 
     def _layout(self) -> list[tuple[str, list[int]]]:
         """``[(tensor name, shape), ...]``: one row of the ``adapters`` matrix, the same for every member."""
-        probe = inject_lotra(copy.deepcopy(self.base_model), self.lotra).adapter_state()
-        return [(name, list(t.shape)) for name, t in probe.items()]
+        probe = inject_lotra(self._start_model(), self.lotra).adapter_state()
+        extra = [(MIX, [self.base_model.out_features])] if self.is_family else []
+        return [(name, list(t.shape)) for name, t in probe.items()] + extra
 
     @classmethod
     def load(cls, path, base, *, config: Optional[TrainConfig] = None) -> "AdapterBank":

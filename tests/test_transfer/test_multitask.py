@@ -150,3 +150,27 @@ def test_mix_heads_then_lotra_adapts_the_kan_layers_and_keeps_the_mix():
     torch.testing.assert_close(sol.model.base_model.mix.detach(), mix, rtol=0, atol=0)
     with pytest.raises(TypeError, match="one output per coefficient set"):
         mix_heads(target, KAN([3, 4, 1]))
+
+
+def test_adapter_bank_on_a_family_base_stores_each_members_mix_and_round_trips(tmp_path):
+    from pde_kan.transfer import AdapterBank
+    from pde_kan.transfer.bank import MIX
+
+    problems = family(2)
+    base = pretrain_family(problems, KAN([3, 5, 2], seed=0), TrainConfig(steps=10, eval_every=0),
+                           SamplingConfig(n_interior=32, n_eval=64))
+    bank = AdapterBank(base, tmp_path / "bank.h5", config=TrainConfig(steps=3, eval_every=0), dtype="float64",
+                       sampling=SamplingConfig(n_interior=16, n_eval=32))
+    assert bank.is_family
+    targets = [problems[0].with_params(coeffs=[s * c for c in problems[0].coeffs]) for s in (1.1, 1.3)]
+    sols = [bank.add(t) for t in targets]
+    x = points()
+    for key, sol, target in zip(bank.keys(), sols, targets):
+        state = bank.adapter_state(key)
+        assert state[MIX].shape == (2,)
+        torch.testing.assert_close(state[MIX], mix_heads(target, base).mix.detach(), rtol=0, atol=0)
+        torch.testing.assert_close(bank.model(key)(x), sol.model(x), rtol=0, atol=0)
+        torch.testing.assert_close(bank.model(key, merged=True)(x), sol.model(x), rtol=1e-12, atol=1e-12)
+    loaded = AdapterBank.load(tmp_path / "bank.h5", base)
+    torch.testing.assert_close(loaded.model("set1")(x), sols[1].model(x), rtol=0, atol=0)
+    assert sols[1].attrs["bank"]["warm_start_from"] == "set0"  # 1.3c is nearer to 1.1c than to nothing
