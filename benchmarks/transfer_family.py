@@ -12,12 +12,18 @@ no target is among them).
   ``mix_heads`` (20 L-BFGS steps on the H mixing weights, heads frozen; the mixed model's error is reported as
   ``mix``), then ``transfer(method="lotra")`` with its defaults on the mixed model.
 
+``--bank STEPS``: instead, the issue's adapter-bank check on the same 20 sets: an ``AdapterBank`` on the family base
+(each member: mix fit, then STEPS LoTRA steps warm-started from the nearest member) against 20 runs from scratch
+(``--scratch-steps`` steps at scratch's default rate, as in benchmarks/transfer.py), side by side in this
+process: total seconds, sets with rel L2 <= 5e-3, disk (one bank file vs one model file per scratch run).
+
 Every fine-tuning run: each budget (``--budgets``) is its own run (Adam, exponential decay to 0.1x over its
 steps), errors at the end of the budget against the exact solution on the same 2000 evaluation points; nothing
 stops or selects on that error. Reported per target and in sum: errors, how many reach rel L2 <= 5e-3, seconds
 (mix fit included; pretraining reported separately).
 
     python benchmarks/transfer_family.py --out benchmarks/results/transfer_family.json
+    python benchmarks/transfer_family.py --bank 150 --out benchmarks/results/transfer_family_bank.json
 """
 from __future__ import annotations
 
@@ -26,7 +32,9 @@ import os
 import platform
 import statistics
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import torch
 
@@ -34,7 +42,7 @@ from pde_kan import KAN
 from pde_kan.problems import Poisson
 from pde_kan.problems.poisson import draw_coeffs
 from pde_kan.solvers import SamplingConfig, TrainConfig
-from pde_kan.transfer import mix_heads, pretrain_family, transfer
+from pde_kan.transfer import AdapterBank, default_lr, mix_heads, pretrain_family, transfer
 from pde_kan.solvers import solve
 
 from _common import command_line, write_json  # noqa: E402 (this folder is on sys.path when run as a script)
@@ -124,6 +132,49 @@ def run(args) -> dict:
     return record
 
 
+def bank_check(args) -> dict:
+    torch.set_num_threads(args.threads)
+    record = {"command": command_line(), "platform": platform.platform(), "torch": torch.__version__,
+              "settings": vars(args), "load_average_start": os.getloadavg()}
+    sampling = SamplingConfig(n_interior=args.n_interior, n_eval=args.n_eval)
+    source = Poisson.two_body(dim=10, seed=0)
+    targets = [shifted(source, 100 + k) for k in range(args.targets)]
+    heads = args.heads[0]
+    base, secs = pretrain(args, [source] + [shifted(source, 200 + j) for j in range(heads - 1)], sampling)
+    record["base"] = {"heads": heads, "seconds": secs, "rel_l2": base.metrics["rel_l2"]}
+    print(f"[family H={heads}] pretrained in {secs:.0f} s", flush=True)
+    cfg = TrainConfig(steps=args.bank, schedule="exponential", lr_final_factor=0.1, eval_every=0, device="cpu")
+    with tempfile.TemporaryDirectory() as tmp:
+        file = Path(tmp) / "bank.h5"
+        bank = AdapterBank(base, file, config=cfg, sampling=sampling)
+        t = time.perf_counter()
+        errs = [bank.add(p).metrics["rel_l2"] for p in targets]
+        record["bank"] = {"steps_each": args.bank, "seconds": time.perf_counter() - t, "rel_l2": errs,
+                          "reached": sum(e <= LEVEL for e in errs), "disk_bytes": file.stat().st_size}
+        print(f"  bank: {record['bank']['reached']} of {len(errs)} <= {LEVEL:g}, {record['bank']['seconds']:.0f} s, "
+              f"worst {max(errs):.2e}", flush=True)
+        lr = default_lr("scratch", args.pretrain_lr)
+        single = KAN([source.dim, *args.hidden, 1], seed=0)
+        t = time.perf_counter()
+        errs, disk = [], 0
+        for i, p in enumerate(targets):
+            sol = transfer(p, single, method="scratch", config=cfg.replace(steps=args.scratch_steps), lr=lr,
+                           sampling=sampling)
+            errs.append(sol.metrics["rel_l2"])
+            torch.save(sol.model.state_dict(), Path(tmp) / f"s{i}.pt")
+            disk += (Path(tmp) / f"s{i}.pt").stat().st_size
+        record["scratch"] = {"steps_each": args.scratch_steps, "seconds": time.perf_counter() - t, "rel_l2": errs,
+                             "reached": sum(e <= LEVEL for e in errs), "disk_bytes": disk, "lr": lr}
+        print(f"  scratch: {record['scratch']['reached']} of {len(errs)}, {record['scratch']['seconds']:.0f} s, "
+              f"worst {max(errs):.2e}", flush=True)
+    b, sc = record["bank"], record["scratch"]
+    record["time_ratio_scratch_over_bank"] = sc["seconds"] / b["seconds"]
+    record["time_ratio_scratch_over_bank_with_pretraining"] = sc["seconds"] / (b["seconds"] + secs)
+    record["disk_ratio_scratch_over_bank"] = sc["disk_bytes"] / b["disk_bytes"]
+    record["load_average_end"] = os.getloadavg()
+    return record
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", required=True, help="JSON record")
@@ -136,13 +187,15 @@ def main(argv=None) -> int:
     ap.add_argument("--n-eval", type=int, default=2000)
     ap.add_argument("--n-interior", type=int, default=100)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--bank", type=int, default=0, help="LoTRA steps per member of the bank check (0: no bank check)")
+    ap.add_argument("--scratch-steps", type=int, default=1500, help="steps of each scratch run of the bank check")
     args = ap.parse_args(argv)
     if any(h < 2 for h in args.heads):
         print(f"transfer_family.py: --heads must be >= 2 (1 is the single base, always run), got {args.heads}",
               file=sys.stderr)
         return 2
     t = time.perf_counter()
-    record = run(args)
+    record = bank_check(args) if args.bank else run(args)
     record["total_seconds"] = time.perf_counter() - t
     write_json(args.out, record)
     return 0
