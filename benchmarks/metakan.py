@@ -57,7 +57,83 @@ def designs(width: int, d: int) -> dict[str, tuple[str, dict, list]]:
                            [width, width]),
         "mk-generated-e2": ("metakan", {"embedding_dim": 2}, [width, width]),
         "mk-generated-wide": ("metakan", {}, [wide, wide]),  # as many parameters as kan-narrow, wider
+        # experimental sources (EXPERIMENTAL_SOURCES below), replacing every layer's source of a MetaKAN
+        "mk-tucker8": ("metakan", {"experimental": "tucker8"}, [width, width]),
+        "mk-node4": ("metakan", {"experimental": "node4"}, [width, width]),
+        "mk-node8": ("metakan", {"experimental": "node8"}, [width, width]),
     }
+
+
+def _experimental_sources():
+    """Coefficient sources tried in the design study and not (yet) in the library, built from its parts.
+
+    * ``tucker<r>``: the paper's generated coefficients plus a Tucker tensor of ranks ``(r, r, 4)`` (clipped) on
+      the spline part, initialised near zero: ``C = scale * H(e) + G x U_out x U_in x U_basis``.
+    * ``node<p>``: the hypernet also sees learned ``p``-dimensional embeddings of the edge's input and output
+      neurons: ``[C, w] = scale * H([e_ji, a_i, b_j])`` (ReLU hypernet of width 16, pde_kan's init).
+    """
+    import torch
+    from torch import nn
+
+    from pde_kan.nn import TuckerCoefficients
+    from pde_kan.nn.layer import CoefficientSource, normal_init
+
+    class TuckerResidual(CoefficientSource):
+        def __init__(self, generated, rank, generator):
+            super().__init__()
+            self.generated = generated
+            self.in_features, self.out_features, self.n_basis = generated.shape[1], generated.shape[0], \
+                generated.shape[2]
+            ranks = tuple(min(r, n) for r, n in zip((rank, rank, 4), generated.shape))
+            self.tucker = TuckerCoefficients(self.in_features, self.out_features, self.n_basis, ranks=ranks,
+                                             init_scale=1e-3, generator=generator)
+            del self.tucker.base_weight  # the base weight stays the generated one
+            self.tucker.register_parameter("base_weight", None)
+
+        def coefficients(self):
+            c, w = self.generated.coefficients()
+            return c + self.tucker.to_tensor(), w
+
+    class NodeHyper(CoefficientSource):
+        def __init__(self, generated, p, generator, hidden=16, init_scale=0.1):
+            super().__init__()
+            o, i, m = generated.shape
+            self.in_features, self.out_features, self.n_basis = i, o, m
+            dt = generated.embeddings.dtype
+            self.embeddings = nn.Parameter(normal_init((o, i, 1), 1.0, generator, dt, None))
+            self.node_in = nn.Parameter(normal_init((i, p), 1.0, generator, dt, None))
+            self.node_out = nn.Parameter(normal_init((o, p), 1.0, generator, dt, None))
+            self.fc1 = nn.utils.skip_init(nn.Linear, 1 + 2 * p, hidden, dtype=dt)
+            self.fc2 = nn.utils.skip_init(nn.Linear, hidden, m + 1, dtype=dt)
+            with torch.no_grad():
+                for fc, std in ((self.fc1, math.sqrt(2.0 / (1 + 2 * p))), (self.fc2, math.sqrt(1.0 / hidden))):
+                    fc.weight.copy_(normal_init(fc.weight.shape, std, generator, dt, None))
+                    fc.bias.zero_()
+            scale = torch.full((m + 1,), init_scale / math.sqrt(i), dtype=dt)
+            scale[-1] = 1 / math.sqrt(i)
+            self.register_buffer("scale", scale, persistent=False)
+
+        def coefficients(self):
+            o, i = self.out_features, self.in_features
+            x = torch.cat([self.embeddings, self.node_in.expand(o, i, -1),
+                           self.node_out.unsqueeze(1).expand(o, i, -1)], -1)
+            y = self.fc2(torch.relu(self.fc1(x))) * self.scale
+            return y[..., :-1], y[..., -1]
+
+    return {"tucker": TuckerResidual, "node": NodeHyper}
+
+
+def replace_sources(model, name: str, seed: int):
+    """Swap every layer's coefficient source of a MetaKAN for the experimental source ``name`` (e.g. "node8")."""
+    import torch
+
+    kind = name.rstrip("0123456789")
+    size = int(name[len(kind):])
+    cls = _experimental_sources()[kind]
+    g = torch.Generator().manual_seed(100 + seed)
+    for layer in model.layers:
+        layer.source = cls(layer.source, size, g)
+    return model
 
 
 PROBLEMS = ("poisson-two-body", "allen-cahn-two-body")
@@ -75,7 +151,11 @@ def run_one(job: dict) -> dict:
     d = job["dim"]
     backbone, kw, hidden = designs(job["width"], d)[job["design"]]
     problem = get_problem(job["problem"], dim=d, seed=0)
+    kw = dict(kw)
+    experimental = kw.pop("experimental", None)
     model = get_backbone(backbone, [d, *hidden, 1], seed=job["seed"], device=job["device"], **kw)
+    if experimental is not None:
+        model = replace_sources(model, experimental, job["seed"])
     config = TrainConfig(steps=job["steps"], lr=job["lr"], schedule="exponential", lr_final_factor=job["lr_final"],
                          eval_every=0, seed=job["seed"], device=job["device"])
     sampling = SamplingConfig(n_interior=job["n_interior"], engine="jet", n_eval=job["n_eval"])
