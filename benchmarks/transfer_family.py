@@ -39,7 +39,7 @@ from pathlib import Path
 import torch
 
 from pde_kan import KAN
-from pde_kan.problems import Poisson
+from pde_kan.problems import AllenCahnTime, Poisson
 from pde_kan.problems.poisson import draw_coeffs
 from pde_kan.solvers import SamplingConfig, TrainConfig
 from pde_kan.transfer import AdapterBank, default_lr, mix_heads, pretrain_family, transfer
@@ -84,19 +84,37 @@ def summarise(rows: list[dict], budgets) -> dict:
     return out
 
 
+def poisson_family(args):
+    """Poisson two-body d = 10: targets ``c + 0.3 δ_k`` (seeds 100..); H pretraining sets ``c`` and
+    ``c + 0.3 δ_j`` (seeds 200..)."""
+    source = Poisson.two_body(dim=10, seed=0)
+    return (source, [shifted(source, 100 + k) for k in range(args.targets)],
+            lambda heads: [source] + [shifted(source, 200 + j) for j in range(heads - 1)])
+
+
+def allen_cahn_family(args):
+    """Time-dependent Allen–Cahn on the unit ball in R^3 x [0, 1] (benchmarks/transfer.py's other family):
+    source ``c = 0``, targets ``c`` = 0.25, 0.5 (transfer.py's target), 0.75 and 1.5 (outside the pretraining
+    range); H pretraining sets ``c`` evenly spaced over [0, 1]."""
+    source = AllenCahnTime(spatial_dim=3, c=0.0)
+    return (source, [source.with_params(c=c) for c in (0.25, 0.5, 0.75, 1.5)],
+            lambda heads: [source.with_params(c=j / max(heads - 1, 1)) for j in range(heads)])
+
+
+FAMILIES = {"poisson": poisson_family, "allen-cahn-time": allen_cahn_family}
+
+
 def run(args) -> dict:
     torch.set_num_threads(args.threads)
     record = {"command": command_line(), "platform": platform.platform(), "torch": torch.__version__,
               "settings": vars(args), "load_average_start": os.getloadavg(), "bases": {}, "targets": {}}
     sampling = SamplingConfig(n_interior=args.n_interior, n_eval=args.n_eval)
-    source = Poisson.two_body(dim=10, seed=0)
-    targets = [shifted(source, 100 + k) for k in range(args.targets)]
+    source, targets, family_of = FAMILIES[args.family](args)
     # the evaluation points of every fine-tuning run (PDETask draws them from TrainConfig.seed + 1 = 1)
     x_eval = source.evaluation_set(args.n_eval, torch.Generator().manual_seed(1))[0]
     starts = {}
     for heads in [1, *args.heads]:
-        problems = [source] + [shifted(source, 200 + j) for j in range(heads - 1)]
-        sol, secs = pretrain(args, problems, sampling)
+        sol, secs = pretrain(args, family_of(heads), sampling)
         name = "single" if heads == 1 else f"family H={heads}"
         record["bases"][name] = {"heads": heads, "seconds": secs, "rel_l2": sol.metrics["rel_l2"],
                                  "rel_l2_max": sol.metrics.get("rel_l2_max", sol.metrics["rel_l2"]),
@@ -179,7 +197,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", required=True, help="JSON record")
     ap.add_argument("--heads", type=int, nargs="+", default=[10], help="family bases to compare (H >= 2)")
-    ap.add_argument("--targets", type=int, default=20)
+    ap.add_argument("--family", choices=sorted(FAMILIES), default="poisson")
+    ap.add_argument("--targets", type=int, default=20, help="Poisson targets (Allen-Cahn: always its four)")
     ap.add_argument("--hidden", type=int, nargs="+", default=[32, 32])
     ap.add_argument("--pretrain-steps", type=int, default=3000)
     ap.add_argument("--pretrain-lr", type=float, default=1e-2)
