@@ -67,13 +67,16 @@ class FamilyTask:
             problem.check_model(view)
 
     def views(self, model: Backbone) -> list[MixedHeads]:
-        """One single-output view per head, sharing ``model``'s layers (rebuilt when the model changes)."""
-        if self._views[0] is not model:
+        """One single-output view per head, sharing ``model``'s layers (rebuilt when the model, its dtype or its
+        device changes: the trainer moves the model after the inputs are checked)."""
+        p = next(model.parameters())
+        key = (model, p.dtype, p.device)
+        if self._views[0] != key:
             eye = torch.eye(len(self.problems), dtype=torch.float64)
             views = [MixedHeads(model, mix=row) for row in eye]
             for v in views:  # the shared layers stay as they are; the one-hot mix is fixed
                 v.layers[-1].requires_grad_(False)
-            self._views = (model, views)
+            self._views = (key, views)
         return self._views[1]
 
     def prepare(self, dtype, device):

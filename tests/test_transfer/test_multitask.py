@@ -97,10 +97,11 @@ def test_family_loss_is_the_mean_of_each_sets_loss_on_its_head():
     assert metrics["rel_l2"] == pytest.approx(sum(metrics[f"rel_l2_{h}"] for h in range(3)) / 3)
 
 
-def test_pretrain_family_trains_every_head_and_records_the_family():
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_pretrain_family_trains_every_head_and_records_the_family(dtype):
     problems = family(2)
-    model = KAN([3, 6, 2], seed=0)
-    cfg = TrainConfig(steps=60, lr=1e-2, eval_every=0)
+    model = KAN([3, 6, 2], seed=0)  # float64: the trainer moves it to the run's dtype after the inputs are checked
+    cfg = TrainConfig(steps=60, lr=1e-2, eval_every=0, dtype=dtype)
     sol = pretrain_family(problems, model, cfg, SamplingConfig(n_interior=64, n_eval=256))
     assert sol.attrs["family"] == [p.params() for p in problems]
     assert sol.history[-1]["loss"] < 0.5 * sol.history[0]["loss"]
