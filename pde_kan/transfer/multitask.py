@@ -24,6 +24,7 @@ from typing import Iterable, Optional, Sequence
 
 import torch
 
+from .._checks import dtype_name
 from ..diff import head_derivatives
 from ..nn import Backbone, MixedHeads
 from ..problems.base import Problem
@@ -155,7 +156,7 @@ def mix_heads(problem, base, *, mix: Optional[Sequence[float]] = None, config: O
         base: the multi-output backbone from :func:`pretrain_family` (or its :class:`~pde_kan.solvers.Solution`).
             Never modified: the result holds a copy.
         mix: the starting weights (default ``1/H`` each).
-        config: the fit (default :data:`MIX_CONFIG`: 20 L-BFGS steps).
+        config: the fit (default :data:`MIX_CONFIG`, 20 L-BFGS steps, in the base's dtype and on its device).
         sampling: collocation points of the fit (default :data:`MIX_SAMPLING`: 1000 points drawn once, as L-BFGS
             needs; 2000 evaluation points).
 
@@ -173,6 +174,9 @@ def mix_heads(problem, base, *, mix: Optional[Sequence[float]] = None, config: O
     model.requires_grad_(False)
     model.layers[-1].requires_grad_(True)
     sampling = MIX_SAMPLING if sampling is None else sampling
-    solve(problem, model, MIX_CONFIG if config is None else config, sampling)
+    if config is None:  # the base's own dtype and device
+        p = next(base.parameters())
+        config = MIX_CONFIG.replace(dtype=dtype_name(p.dtype), device=str(p.device))
+    solve(problem, model, config, sampling)
     model.requires_grad_(True)
     return model

@@ -151,6 +151,7 @@ def test_mix_heads_then_lotra_adapts_the_kan_layers_and_keeps_the_mix():
     torch.testing.assert_close(sol.model.base_model.mix.detach(), mix, rtol=0, atol=0)
     with pytest.raises(TypeError, match="one output per coefficient set"):
         mix_heads(target, KAN([3, 4, 1]))
+    assert mix_heads(target, KAN([3, 4, 2], dtype=torch.float32)).dtype == torch.float32  # the base's dtype
 
 
 def test_adapter_bank_on_a_family_base_stores_each_members_mix_and_round_trips(tmp_path):
