@@ -348,12 +348,22 @@ def collect(args) -> int:
             out["targets"][f"reproduction_{r['backbone']}_within_15pct"] = {
                 "ratio": r["ratio_to_reference"], "met": abs(r["ratio_to_reference"] - 1) <= 0.15}
 
-    design = []
-    for name in ("metakan_design_d10.json", "metakan_design_d100.json"):
+    images = _load(results, "images_reference_recipe.json")
+    if images:
+        out["sources"]["reproduction_digits"] = "images_reference_recipe.json"
+        cmp = images["reference_comparison"]["metakan"]
+        out["reproduction_digits"] = images["reference_comparison"]
+        out["targets"]["reproduction_digits_metakan_within_1_point"] = {
+            "points": cmp["median_difference_points"], "met": cmp["within_1_point"]}
+
+    design, seen = [], set()
+    for name in ("metakan_design_d10_more.json", "metakan_design_d10.json", "metakan_design_d100.json"):  # newest first
         d = _load(results, name)
         if d:
             out["sources"][f"design_{name[15:-5]}"] = name
-            design += d["summary"]
+            rows = [r for r in d["summary"] if (r["problem"], r["dim"], r["design"]) not in seen]
+            seen.update((r["problem"], r["dim"], r["design"]) for r in rows)
+            design += rows
     out["design"] = design
     cases = sorted({(r["problem"], r["dim"]) for r in design})
     winners = {}
