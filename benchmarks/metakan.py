@@ -57,7 +57,8 @@ def designs(width: int, d: int) -> dict[str, tuple[str, dict, list]]:
                            [width, width]),
         "mk-generated-e2": ("metakan", {"embedding_dim": 2}, [width, width]),
         "mk-generated-wide": ("metakan", {}, [wide, wide]),  # as many parameters as kan-narrow, wider
-        # experimental sources (EXPERIMENTAL_SOURCES below), replacing every layer's source of a MetaKAN
+        "slimkan-8": ("slimkan", {"ranks": [8, 8, 4]}, [width, width]),  # Tucker coefficients alone, ~1/5
+        # experimental sources (_experimental_sources below), replacing every layer's source of a MetaKAN
         "mk-tucker8": ("metakan", {"experimental": "tucker8"}, [width, width]),
         "mk-node4": ("metakan", {"experimental": "node4"}, [width, width]),
         "mk-node8": ("metakan", {"experimental": "node8"}, [width, width]),
