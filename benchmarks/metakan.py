@@ -157,7 +157,9 @@ def run_one(job: dict) -> dict:
     model = get_backbone(backbone, [d, *hidden, 1], seed=job["seed"], device=job["device"], **kw)
     if experimental is not None:
         model = replace_sources(model, experimental, job["seed"])
+    lbfgs = job.get("lbfgs_steps", 0)
     config = TrainConfig(steps=job["steps"], lr=job["lr"], schedule="exponential", lr_final_factor=job["lr_final"],
+                         optimizer="adam+lbfgs" if lbfgs else "adam", lbfgs_steps=lbfgs,
                          eval_every=0, seed=job["seed"], device=job["device"])
     sampling = SamplingConfig(n_interior=job["n_interior"], engine="jet", n_eval=job["n_eval"])
     sol = solve(problem, model, config, sampling)
@@ -231,6 +233,7 @@ def design_study(args) -> int:
         done = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
     seen = {(r["problem"], r["dim"], r["design"], r["lr"], r["seed"]) for r in done}
     jobs = [dict(problem=p, dim=d, design=name, lr=lr, seed=s, steps=args.steps, lr_final=args.lr_final,
+                 lbfgs_steps=args.lbfgs_steps,
                  width=args.width, n_interior=args.n_interior, n_eval=args.n_eval, n_val=args.n_val,
                  device=args.device)
             for d in args.dims for p in args.problems for name in args.designs for s in args.seeds for lr in args.lrs
@@ -440,6 +443,7 @@ def main(argv=None) -> int:
     d.add_argument("--seeds", type=int, nargs="+", default=[0])
     d.add_argument("--steps", type=int, default=3000)
     d.add_argument("--lr-final", type=float, default=0.01, help="exponential decay to lr * lr_final")
+    d.add_argument("--lbfgs-steps", type=int, default=0, help="an L-BFGS phase of this many steps after Adam")
     d.add_argument("--n-interior", type=int, default=100)
     d.add_argument("--n-eval", type=int, default=20000)
     d.add_argument("--n-val", type=int, default=2000, help="validation collocation points for lr selection")
