@@ -176,3 +176,37 @@ def test_adapter_bank_on_a_family_base_stores_each_members_mix_and_round_trips(t
     loaded = AdapterBank.load(tmp_path / "bank.h5", base)
     torch.testing.assert_close(loaded.model("set1")(x), sols[1].model(x), rtol=0, atol=0)
     assert sols[1].attrs["bank"]["warm_start_from"] == "set0"  # 1.3c is nearer to 1.1c than to nothing
+
+
+def test_family_of_user_pdes_runs_each_head_through_its_own_routing():
+    """PDE problems route their own derivatives (no shared jet): the family loss is still the mean of each set's
+    PDETask loss on its head, soft conditions included, and pretraining runs."""
+    import math
+
+    from pde_kan.problems import PDE, Box, Dirichlet, Initial, SpaceTime
+
+    def heat(k):
+        def u0(x):
+            return torch.sin(math.pi * x[:, 0]) * torch.sin(math.pi * x[:, 1])
+
+        return PDE(lambda x, u: u.dt - k * u.laplacian, domain=SpaceTime(Box.cube(2), 0.0, 1.0),
+                   conditions=[Dirichlet(0.0, hard=False), Initial(u0, hard=False)],
+                   exact=lambda x: torch.exp(-2 * math.pi ** 2 * k * x[:, 2]) * u0(x))
+
+    problems = [heat(0.05), heat(0.1)]
+    model = KAN([3, 5, 2], seed=0)
+    smp = SamplingConfig(n_interior=16, n_boundary=8, n_eval=32)
+    task = FamilyTask(problems, smp)
+    task.prepare(torch.float64, "cpu")
+    batch = task.batch(0, torch.Generator().manual_seed(0), torch.float64, "cpu")
+    assert batch[1]  # soft-condition points are part of the batch
+    loss, logs = task.loss(model, batch)
+    singles = []
+    for h, p in enumerate(problems):
+        single = PDETask(p, smp)
+        single.prepare(torch.float64, "cpu")
+        singles.append(single.loss(MixedHeads(model, mix=one_hot(h, 2)), batch)[0])
+    torch.testing.assert_close(loss, torch.stack(singles).mean(), **TOL)
+    assert {"loss_pde", "loss_dirichlet", "loss_initial"} <= set(logs)
+    sol = pretrain_family(problems, model, TrainConfig(steps=3, eval_every=0), smp)
+    assert set(sol.metrics) >= {"rel_l2", "rel_l2_max", "rel_l2_0", "rel_l2_1"}
