@@ -67,6 +67,11 @@ class Solution:
         if self.model is None:
             raise ValueError("Solution.predict: this solution has no model (its file did not name a backbone); "
                              "load a results file written by solve() or transfer().")
+        if self.problem is None and getattr(self.model, "out_features", 1) > 1:
+            raise ValueError(f"Solution.predict: this model has {self.model.out_features} outputs, one per coefficient "
+                             f"set of a family (pde_kan.transfer.pretrain_family); predict a set through its head: "
+                             f"problem.ansatz(x, MixedHeads(solution.model, mix=<one-hot of the set>)(x)), or a new "
+                             f"set from pde_kan.transfer.mix_heads(problem, solution).")
         if self.problem is None:
             raise ValueError("Solution.predict: this solution has no problem, so the ansatz that turns the network "
                              "output into u is unknown; load it with load_solution(path, problem=your_problem) "

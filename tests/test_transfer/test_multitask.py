@@ -104,6 +104,8 @@ def test_pretrain_family_trains_every_head_and_records_the_family(dtype):
     cfg = TrainConfig(steps=60, lr=1e-2, eval_every=0, dtype=dtype)
     sol = pretrain_family(problems, model, cfg, SamplingConfig(n_interior=64, n_eval=256))
     assert sol.attrs["family"] == [p.params() for p in problems]
+    with pytest.raises(ValueError, match="2 outputs, one per coefficient set"):  # no single ansatz to apply
+        sol.predict(points())
     assert sol.history[-1]["loss"] < 0.5 * sol.history[0]["loss"]
     assert sol.metrics["rel_l2_max"] < 1.0
 
