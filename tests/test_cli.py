@@ -191,6 +191,11 @@ def test_transfer_many_trains_one_adapter_per_set_into_one_bank(tmp_path, capsys
     err = capsys.readouterr().err
     assert "'a' appears more than once" in err and "'a/b' cannot name a bank member" in err
     assert run("transfer", "--from", src, "--ranks", 2, 2, "--out", tmp_path / "r2", "--no-progress") == 2
+    # a source LoTRA cannot adapt (an MLP): one line, exit 2, nothing written
+    mlp = _solve(tmp_path / "mlp_src", "mlp")
+    assert run("transfer", "--from", mlp, "--set", "problem.seed=1", "--out", tmp_path / "mlp_t", "--no-progress") == 2
+    assert not (tmp_path / "mlp_t").exists()
+    assert "has no KAN layers to adapt" in capsys.readouterr().err
 
 
 # --- issue 16: results a user can use after the run --------------------------------------------------------

@@ -1,6 +1,7 @@
 """``pde-kan transfer``: adapt a solved run to new problem parameters (one run, or ``--many`` into a bank)."""
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
@@ -84,6 +85,10 @@ def cmd_transfer(args) -> int:
         if base.model is None:
             raise ValueError("its results file holds no model")
         target.check_model(base.model)
+        if args.method == "lotra":  # the adapter fits this model (its layer kinds, the ranks) before anything is written
+            from ..transfer import inject_lotra
+
+            inject_lotra(copy.deepcopy(base.model), lotra)
     except (ValueError, TypeError, RuntimeError) as e:
         raise CLIError(f"--from {args.source!r}: {e}") from None
     preflight(target, base.model, train, sampling, groups=False)  # LoTRA brings its own groups

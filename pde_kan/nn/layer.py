@@ -104,6 +104,29 @@ class DenseCoefficients(CoefficientSource):
         return torch.cat([self.base_weight[:, index].unsqueeze(-1), self.spline_weight[:, index]], dim=-1)
 
 
+class ScaledDenseCoefficients(CoefficientSource):
+    """The reference KAN's edge parameters (the efficient-KAN layer of the reference MetaKAN code): dense ``C0`` and
+    ``w`` plus a trainable per-edge spline scale ``s``, ``C = C0 * s``. Parameters: ``out * in * (n_basis + 2)``.
+
+    Init (the reference's): ``w ~ U(-1, 1) / sqrt(in)``, ``C0 ~ N(0, (0.01 / sqrt(in * n_basis))^2)``,
+    ``s ~ N(1, 0.1^2)``. For reproducing reference runs (:meth:`pde_kan.nn.KAN.reference`); LoTRA does not adapt
+    it (the effective ``C`` is a product).
+    """
+
+    def __init__(self, in_features, out_features, n_basis, *, generator=None, dtype=torch.float64, device=None):
+        super().__init__()
+        self.in_features, self.out_features, self.n_basis = in_features, out_features, n_basis
+        u = torch.rand((out_features, in_features), generator=generator, dtype=dtype) * 2 - 1
+        self.base_weight = nn.Parameter((u / math.sqrt(in_features)).to(device))
+        std = 0.01 / math.sqrt(in_features) / math.sqrt(n_basis)
+        self.spline_weight = nn.Parameter(normal_init((out_features, in_features, n_basis), std, generator, dtype,
+                                                      device))
+        self.spline_scale = nn.Parameter(1.0 + normal_init((out_features, in_features), 0.1, generator, dtype, device))
+
+    def coefficients(self):
+        return self.spline_weight * self.spline_scale.unsqueeze(-1), self.base_weight
+
+
 class KANLayer(nn.Module):
     """``y_j = sum_i w_ji silu(x_i) + sum_i sum_m C_jim B_m(x_i)`` for ``x: (N, in)`` -> ``y: (N, out)``.
 

@@ -112,14 +112,16 @@ class ImagePreset:
         for n in ("weight_decay", "hypernet_weight_decay", "embedding_weight_decay"):
             positive_float(n, getattr(self, n), owner=own, allow_zero=True)
 
-    def backbone_settings(self) -> dict:
-        """The model settings as one flat mapping of backbone keywords (see
-        :func:`~pde_kan.validation.suite.backbone_kwargs`)."""
+    def backbone_settings(self, backbone: str = "metakan") -> dict:
+        """The model settings of ``backbone`` as one flat mapping of backbone keywords (see
+        :func:`~pde_kan.validation.suite.backbone_kwargs`). ``metakan_init`` is MetaKAN's alone: the other
+        backbones keep their own default initialisation (KAN and MLP have reference options of their own, for the
+        reference's PDE scripts)."""
         return dict(grid_size=self.grid_size, spline_order=self.spline_order, grid_range=self.grid_range,
                     embedding_dim=self.embedding_dim, hyper_hidden=self.hyper_hidden,
                     share_hypernet=self.share_hypernet, base_weight=self.metakan_base_weight,
-                    hyper_activation=self.hyper_activation, init=self.metakan_init, ranks=self.slim_ranks,
-                    activation=self.mlp_activation)
+                    hyper_activation=self.hyper_activation, ranks=self.slim_ranks, activation=self.mlp_activation,
+                    **({"init": self.metakan_init} if backbone == "metakan" else {}))
 
     def replace(self, **changes) -> "ImagePreset":
         return dataclasses.replace(self, **changes)
@@ -233,7 +235,7 @@ def make_classifier(backbone: str, image_shape: Sequence[int], n_classes: int, p
                                             grid_range=p.grid_range, embedding_dim=p.embedding_dim)
         return ConvKANNet(backbone.split("_", 1)[1], c, n_classes, conv, seed=seed, dtype=dtype, device=device)
     net = build_backbone(backbone, [c * h * w, *p.hidden, n_classes],
-                         dict(p.backbone_settings(), seed=seed, dtype=dtype, device=device))
+                         dict(p.backbone_settings(backbone), seed=seed, dtype=dtype, device=device))
     if p.input_norm == "standardize":
         if stats is None:
             raise ValueError("make_classifier: preset.input_norm='standardize' needs stats=(mean, std) of the "
