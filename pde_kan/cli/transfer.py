@@ -115,11 +115,11 @@ def cmd_transfer(args) -> int:
 def family_keys(family) -> list[str]:
     """The member keys of ``transfer --many`` (the file's ids, else ``set<i>``), checked before anything is
     written: each names the bank member and its folder ``out/sets/<key>/``."""
-    from ..transfer.bank import _KEY
+    from ..transfer.bank import KEY_PATTERN
 
     keys = [key if key is not None else f"set{i}" for i, (key, _) in enumerate(family)]
     for key in keys:
-        if not _KEY.match(key) or key in (".", ".."):
+        if not KEY_PATTERN.match(key) or key in (".", ".."):
             raise CLIError(f"--many: set id {key!r} cannot name a bank member and its folder; use 1-128 letters, "
                            f"digits and _.:=+- (e.g. set3).")
     dup = sorted({k for k in keys if keys.count(k) > 1})

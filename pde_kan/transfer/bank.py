@@ -52,7 +52,8 @@ BANK_VERSION = 1
 BANK_DTYPES = {"float32": torch.float32, "float64": torch.float64}
 #: the stored tensor name of a family-base member's mixing weights (see :class:`AdapterBank`)
 MIX = "heads.mix"
-_KEY = re.compile(r"^[A-Za-z0-9_.:=+-]{1,128}$")
+#: what a member key may be: it names the member in the bank file and, for `pde-kan transfer --many`, a folder
+KEY_PATTERN = re.compile(r"^[A-Za-z0-9_.:=+-]{1,128}$")
 
 
 def coefficient_vector(problem) -> tuple[str, np.ndarray]:
@@ -275,7 +276,7 @@ class AdapterBank:
             while f"set{i}" in self.entries:
                 i += 1
             return f"set{i}"
-        if not isinstance(key, str) or not _KEY.match(key):
+        if not isinstance(key, str) or not KEY_PATTERN.match(key):
             raise ValueError(f"AdapterBank: key must be 1-128 characters of letters, digits and _.:=+-, got {key!r}.")
         if key in self.entries:
             raise ValueError(f"AdapterBank: key {key!r} is already stored; pass another key or remove() it first.")

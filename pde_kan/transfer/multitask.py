@@ -57,6 +57,8 @@ class FamilyTask:
         self.problems = _check_family(problems, "FamilyTask")
         self.tasks = [PDETask(p, sampling, seed) for p in self.problems]
         self.sampling = self.tasks[0].sampling
+        #: one jet for all heads, unless the problems route their own derivatives (PDE)
+        self.shared_jet = type(self.problems[0]).derivatives is Problem.derivatives
         self._views: tuple = (None, [])
 
     def check_inputs(self, model) -> None:
@@ -97,8 +99,7 @@ class FamilyTask:
 
     def loss(self, model, batch):
         x, xc, probe_seed = batch
-        shared = type(self.problems[0]).derivatives is Problem.derivatives  # not a problem with its own routing
-        derivs = self.head_derivatives(model, x, probe_seed) if shared else [None] * len(self.tasks)
+        derivs = self.head_derivatives(model, x, probe_seed) if self.shared_jet else [None] * len(self.tasks)
         total, logs = 0.0, {}
         for task, view, d in zip(self.tasks, self.views(model), derivs):
             loss, parts = task.weighted(task.losses(view, x, xc, probe_seed, derivatives=d))
