@@ -376,7 +376,8 @@ def collect(args) -> int:
                 "met": abs(spread["median_difference_points"]) <= 1.0}
 
     design, seen = [], set()
-    for name in ("metakan_design_d10_more.json", "metakan_design_d10.json", "metakan_design_d100.json"):  # newest first
+    for name in ("metakan_design_d10_more.json", "metakan_design_d10.json", "metakan_design_d100.json",
+                 "metakan_design_d100_allen_cahn.json"):  # newest first where two files hold the same case
         d = _load(results, name)
         if d:
             out["sources"][f"design_{name[15:-5]}"] = name
