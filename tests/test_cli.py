@@ -365,3 +365,23 @@ def test_flags_mirror_the_python_names():
                 ["transfer", "--from", "r", "--problem-set", "seed=1", "--out", "o"]):
         with pytest.raises(CLIError, match="unrecognized arguments"):
             parser.parse_args(old)
+
+
+@pytest.mark.parametrize("backbone", ["kan", "mlp", "metakan"])
+def test_resume_accepts_a_checkpoint_written_before_newer_settings_existed(tmp_path, backbone):
+    """A setting a checkpoint predates (model.init, train.weight_decay, ...) is not a difference when the run
+    keeps its default (what the older run had): the run resumes. Another value of it is refused."""
+    import torch
+
+    args = ["solve", "--problem", "poisson-sine-square", "--backbone", backbone, "--hidden", 4, "--n-eval", 100,
+            "--out", tmp_path, "--no-progress", "--no-plots", "--checkpoint-every", 2]
+    assert run(*args, "--steps", 4) == 0
+    path = tmp_path / "checkpoints" / "last.pt"
+    state = torch.load(path, weights_only=False)
+    state["model_config"].pop("init", None)
+    for key in ("weight_decay", "group_weight_decay", "group_schedule", "schedule_period"):
+        state["config"].pop(key, None)
+    torch.save(state, path)
+    # the older run had the default init: resuming it as another init is another run
+    assert run(*args, "--steps", 6, "--resume", "--set", "model.init=reference") == 2
+    assert run(*args, "--steps", 6, "--resume") == 0

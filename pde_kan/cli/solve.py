@@ -71,7 +71,7 @@ def check_resume(path: Path, problem, model, train, sampling, cfg: dict) -> None
     ``sampling.n_interior``, ...) with both values."""
     from ..solvers import load_checkpoint
     from ..solvers.config import RESUMABLE
-    from ..solvers.trainer import resume_mismatches, saved_sampling
+    from ..solvers.trainer import resume_mismatches, saved_sampling, setting_defaults
 
     try:  # on CPU: a checkpoint written on a GPU is compared here, and the trainer maps it to the run's device
         state = load_checkpoint(path, map_location="cpu")
@@ -88,7 +88,8 @@ def check_resume(path: Path, problem, model, train, sampling, cfg: dict) -> None
     saved_model = state.get("model_config")
     saved_model = {k: v for k, v in saved_model.items() if k != "dtype"} if isinstance(saved_model, dict) else None
     differ = resume_mismatches({**state, "model_config": saved_model, "problem": saved_problem}, train,
-                               model_cfg, problem.params(), sampling=sampling)
+                               model_cfg, problem.params(), sampling=sampling,
+                               defaults={"model": setting_defaults(model), "problem": setting_defaults(problem)})
     olds = {"train": state.get("config") or {}, "sampling": saved_sampling(state), "model": saved_model or {},
             "problem": saved_problem or {}}
     news = {"train": train.to_dict(), "sampling": sampling.to_dict(), "model": model_cfg,

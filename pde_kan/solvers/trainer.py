@@ -44,19 +44,43 @@ def _problem_params(task) -> Optional[dict]:
 
 
 def resume_mismatches(state: dict, config: TrainConfig, model_config: Optional[dict] = None,
-                      problem_params: Optional[dict] = None, sampling: Optional[SamplingConfig] = None) -> list[str]:
+                      problem_params: Optional[dict] = None, sampling: Optional[SamplingConfig] = None,
+                      defaults: Optional[dict] = None) -> list[str]:
     """The settings in which a checkpoint ``state`` differs from the run about to resume from it, as
     ``"train.lr"``, ``"sampling.n_interior"``, ``"model.widths"``, ``"problem.coeffs"``, ... (empty when they
     agree). Only ``steps``, ``lbfgs_steps`` and ``eval_every`` may change; what a checkpoint does not record
-    (older files) is not compared."""
+    (older files) is not compared — except a model or problem setting that did not exist when the checkpoint was
+    written: the run then had that setting's default, so it differs unless the run about to resume has it too
+    (``defaults``: ``{"model": {key: default}, "problem": {...}}``, see :func:`setting_defaults`; a setting
+    without a known default differs)."""
     differ = [f"train.{k}" for k in config.differences(dict(state.get("config") or {}))]
     if sampling is not None:
         differ += [f"sampling.{k}" for k in sampling.differences(saved_sampling(state))]
+    defaults = defaults or {}
     for section, saved, mine in (("model", state.get("model_config"), model_config),
                                  ("problem", state.get("problem"), problem_params)):
         if isinstance(saved, dict) and isinstance(mine, dict):
-            differ += [f"{section}.{k}" for k in sorted(set(saved) | set(mine)) if saved.get(k) != mine.get(k)]
+            known = defaults.get(section) or {}
+            for k in sorted(set(saved) | set(mine)):
+                if k not in saved and k in known and known[k] == mine[k]:
+                    continue  # a newer setting at the default the older run had
+                if saved.get(k) != mine.get(k):
+                    differ.append(f"{section}.{k}")
     return differ
+
+
+def setting_defaults(obj) -> dict[str, Any]:
+    """The constructor defaults of a model (``{keyword: default}``) or a dataclass problem (``{field: default}``),
+    as JSON values (tuples as lists): what a run had for a setting its checkpoint predates."""
+    import dataclasses
+    import inspect
+
+    from ..problems.base import jsonable
+
+    if dataclasses.is_dataclass(obj):
+        return {f.name: jsonable(f.default) for f in dataclasses.fields(obj) if f.default is not dataclasses.MISSING}
+    params = inspect.signature(type(obj)).parameters.values()
+    return {p.name: jsonable(p.default) for p in params if p.default is not inspect.Parameter.empty}
 
 
 def saved_sampling(state: dict) -> dict:
