@@ -1,10 +1,10 @@
 """KAN backbone: dense coefficients on every edge."""
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
-
-from typing import Any
 
 from .._checks import choice
 from .backbone import Backbone, layer_bases
