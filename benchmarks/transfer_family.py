@@ -17,6 +17,10 @@ no target is among them).
 (``--scratch-steps`` steps at scratch's default rate, as in benchmarks/transfer.py), side by side in this
 process: total seconds, sets with rel L2 <= 5e-3, disk (one bank file vs one model file per scratch run).
 
+``--rate-probe RATE [RATE ...]``: instead, LoTRA on the mixed start of the first five Poisson targets at each base
+rate, per budget; each target's rate is chosen on the mean training loss of the last 10 steps (the error against
+the exact solution is only reported): does a good mix want a lower LoTRA rate than the default 3e-2?
+
 Every fine-tuning run: each budget (``--budgets``) is its own run (Adam, exponential decay to 0.1x over its
 steps), errors at the end of the budget against the exact solution on the same 2000 evaluation points; nothing
 stops or selects on that error. Reported per target and in sum: errors, how many reach rel L2 <= 5e-3, seconds
@@ -24,10 +28,13 @@ stops or selects on that error. Reported per target and in sum: errors, how many
 
     python benchmarks/transfer_family.py --out benchmarks/results/transfer_family.json
     python benchmarks/transfer_family.py --bank 150 --out benchmarks/results/transfer_family_bank.json
+    python benchmarks/transfer_family.py --rate-probe 3e-3 1e-2 3e-2 --budgets 50 150 \
+        --out benchmarks/results/transfer_family_rates.json
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import statistics
@@ -193,6 +200,41 @@ def bank_check(args) -> dict:
     return record
 
 
+def rate_probe(args) -> dict:
+    torch.set_num_threads(args.threads)
+    record = {"command": command_line(), "platform": platform.platform(), "torch": torch.__version__,
+              "settings": vars(args), "load_average_start": os.getloadavg(), "runs": []}
+    sampling = SamplingConfig(n_interior=args.n_interior, n_eval=args.n_eval)
+    source, targets, family_of = poisson_family(args)
+    base, _ = pretrain(args, family_of(args.heads[0]), sampling)
+    for k, target in enumerate(targets[:5]):
+        start = mix_heads(target, base)
+        for steps in args.budgets:
+            for lr in args.rate_probe:
+                cfg = TrainConfig(steps=steps, schedule="exponential", lr_final_factor=0.1, eval_every=0,
+                                  device="cpu", seed=0)
+                sol = transfer(target, start, method="lotra", config=cfg, lr=lr, sampling=sampling)
+                row = {"target": k, "steps": steps, "lr": lr, "rel_l2": sol.metrics["rel_l2"],
+                       "train_loss_last10": statistics.fmean(r["loss"] for r in sol.history[-10:])}
+                record["runs"].append(row)
+                print(row, flush=True)
+    chosen = {}
+    for steps in args.budgets:
+        picks = []
+        for k in range(min(5, len(targets))):
+            rows = [r for r in record["runs"] if r["target"] == k and r["steps"] == steps]
+            picks.append(min(rows, key=lambda r: r["train_loss_last10"]))
+        chosen[str(steps)] = {"lr_per_target": [r["lr"] for r in picks],
+                              "median_rel_l2_at_chosen": statistics.median(r["rel_l2"] for r in picks),
+                              "median_rel_l2_per_lr": {str(lr): statistics.median(
+                                  r["rel_l2"] for r in record["runs"] if r["steps"] == steps and r["lr"] == lr)
+                                  for lr in args.rate_probe}}
+    record["chosen_on_training_loss"] = chosen
+    record["load_average_end"] = os.getloadavg()
+    print(json.dumps(chosen, indent=1))
+    return record
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", required=True, help="JSON record")
@@ -208,13 +250,15 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--bank", type=int, default=0, help="LoTRA steps per member of the bank check (0: no bank check)")
     ap.add_argument("--scratch-steps", type=int, default=1500, help="steps of each scratch run of the bank check")
+    ap.add_argument("--rate-probe", type=float, nargs="+", default=None, metavar="RATE",
+                    help="LoTRA base rates to probe on mixed starts (instead of the comparison)")
     args = ap.parse_args(argv)
     if any(h < 2 for h in args.heads):
         print(f"transfer_family.py: --heads must be >= 2 (1 is the single base, always run), got {args.heads}",
               file=sys.stderr)
         return 2
     t = time.perf_counter()
-    record = bank_check(args) if args.bank else run(args)
+    record = bank_check(args) if args.bank else rate_probe(args) if args.rate_probe else run(args)
     record["total_seconds"] = time.perf_counter() - t
     write_json(args.out, record)
     return 0
