@@ -9,8 +9,7 @@ method          trainable                                          default learn
 ==============  =================================================  ==========================================
 ``lotra``       LoTRA deltas (core + 3 factors per targeted        3e-2 as the base rate of the per-component
                 layer), base frozen                                rule (the factors are orthonormal, so the
-                                                                   rate does not depend on the source's);
-                                                                   3e-3 on a mixed start (``mix_heads``)
+                                                                   rate does not depend on the source's)
 ``full``        every parameter of a copy of the source model      0.3 x the source run's rate
 ``last_layer``  the last layer of a copy, the rest frozen          3 x the source run's rate
 ``scratch``     a freshly initialised model of the same            3 x the source run's rate
@@ -27,7 +26,7 @@ from typing import Callable, Iterable, Optional, Union
 from torch import nn
 
 from .._checks import lookup, positive_float
-from ..nn import MixedHeads, backbone_from_config, n_parameters
+from ..nn import backbone_from_config, n_parameters
 from ..solvers import Solution, TrainConfig, load_solution, solve
 from ..solvers.trainer import resolve_lr
 from .config import LoTRAConfig
@@ -88,25 +87,17 @@ METHOD_RATES: dict[str, MethodRate] = {
 }
 # the source rate assumed when none is known: the one METHOD_RATES were measured against
 FALLBACK_SOURCE_LR = 1e-2
-# LoTRA's base rate on a mixed start (mix_heads: the start already nearly solves the problem): chosen on the
-# training loss over 3e-3 / 1e-2 / 3e-2 on five family targets at 50 and 150 steps (3e-3 every time),
-# benchmarks/results/transfer_family_rates.json
-MIXED_START_LOTRA_LR = 3e-3
 
 
-def default_lr(method: str, source_lr: Optional[float] = None, mixed_start: bool = False) -> float:
+def default_lr(method: str, source_lr: Optional[float] = None) -> float:
     """The default learning rate of ``method`` (:data:`METHOD_RATES`) for a source trained at ``source_lr``.
 
     Args:
         method: a name in :data:`TRANSFER_METHODS`.
         source_lr: the source run's (peak) learning rate; None assumes :data:`FALLBACK_SOURCE_LR` (1e-2).
-        mixed_start: the source is a fitted mix of a family base's heads (:func:`~pde_kan.transfer.mix_heads`):
-            LoTRA then starts at :data:`MIXED_START_LOTRA_LR`.
     """
     rate = lookup(METHOD_RATES, "transfer method", method)
     src = FALLBACK_SOURCE_LR if source_lr is None else positive_float("source_lr", source_lr, owner="default_lr")
-    if mixed_start and method == "lotra":
-        return MIXED_START_LOTRA_LR
     return rate.resolve(src)
 
 
@@ -198,8 +189,7 @@ def transfer(problem, source, *, method: str = "lotra", config: Optional[TrainCo
     elif config is not None and lr is None and config.lr is not None:
         lr, lr_from = config.lr, "config"
     else:  # relative to the rate the source trained at (its config's, else its backbone's recommended rate)
-        lr, lr_from = default_lr(method, resolve_lr(model, source_config or TrainConfig()),
-                                 mixed_start=isinstance(model, MixedHeads)), "default"
+        lr, lr_from = default_lr(method, resolve_lr(model, source_config or TrainConfig())), "default"
     config = config if config is not None else (source_config or TrainConfig())
     config = config.replace(lr=lr)
     tuned = prepare(model, lotra)

@@ -107,8 +107,7 @@ class AdapterBank:
             that any adapter can warm-start any other.
         config: the :class:`~pde_kan.solvers.TrainConfig` of each member's run (default: the base run's config,
             else ``TrainConfig()``); its ``lr`` is not used unless ``lr`` is given (LoTRA's default rate is).
-        lr: the LoTRA base rate (default :func:`~pde_kan.transfer.default_lr` ``("lotra")``; on a family base
-            the mixed-start rate).
+        lr: the LoTRA base rate (default :func:`~pde_kan.transfer.default_lr` ``("lotra")``).
         base_problem: the problem the base was trained on (default: the base solution's problem). A member
             whose coefficients are nearer to it than to every stored member starts from the base itself (a
             zero delta): in a family spread around the base, another member is usually farther away than the
@@ -150,7 +149,7 @@ class AdapterBank:
         self.base_hash = weights_hash(model)
         self.lotra = lotra if lotra is not None else LoTRAConfig()
         self.config = config if config is not None else (source_config or TrainConfig())
-        self.lr = lr if lr is not None else default_lr("lotra", mixed_start=self.is_family)
+        self.lr = lr if lr is not None else default_lr("lotra")
         self.dtype = dtype
         self.path = None if path is None else Path(path)
         self.entries: dict[str, BankEntry] = {}
