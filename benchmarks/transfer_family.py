@@ -111,11 +111,16 @@ def allen_cahn_family(args):
 FAMILIES = {"poisson": poisson_family, "allen-cahn-time": allen_cahn_family}
 
 
-def run(args) -> dict:
+def begin(args, **fields) -> tuple[dict, SamplingConfig]:
+    """What every mode begins with: one torch thread count, the record's header, the sampling of every run."""
     torch.set_num_threads(args.threads)
     record = {"command": command_line(), "platform": platform.platform(), "torch": torch.__version__,
-              "settings": vars(args), "load_average_start": os.getloadavg(), "bases": {}, "targets": {}}
-    sampling = SamplingConfig(n_interior=args.n_interior, n_eval=args.n_eval)
+              "settings": vars(args), "load_average_start": os.getloadavg(), **fields}
+    return record, SamplingConfig(n_interior=args.n_interior, n_eval=args.n_eval)
+
+
+def run(args) -> dict:
+    record, sampling = begin(args, bases={}, targets={})
     source, targets, family_of = FAMILIES[args.family](args)
     # the evaluation points of every fine-tuning run (PDETask draws them from TrainConfig.seed + 1 = 1)
     x_eval = source.evaluation_set(args.n_eval, torch.Generator().manual_seed(1))[0]
@@ -158,14 +163,10 @@ def run(args) -> dict:
 
 
 def bank_check(args) -> dict:
-    torch.set_num_threads(args.threads)
-    record = {"command": command_line(), "platform": platform.platform(), "torch": torch.__version__,
-              "settings": vars(args), "load_average_start": os.getloadavg()}
-    sampling = SamplingConfig(n_interior=args.n_interior, n_eval=args.n_eval)
-    source = Poisson.two_body(dim=10, seed=0)
-    targets = [shifted(source, 100 + k) for k in range(args.targets)]
+    record, sampling = begin(args)
+    source, targets, family_of = poisson_family(args)
     heads = args.heads[0]
-    base, secs = pretrain(args, [source] + [shifted(source, 200 + j) for j in range(heads - 1)], sampling)
+    base, secs = pretrain(args, family_of(heads), sampling)
     record["base"] = {"heads": heads, "seconds": secs, "rel_l2": base.metrics["rel_l2"]}
     print(f"[family H={heads}] pretrained in {secs:.0f} s", flush=True)
     cfg = TrainConfig(steps=args.bank, schedule="exponential", lr_final_factor=0.1, eval_every=0, device="cpu")
@@ -201,10 +202,7 @@ def bank_check(args) -> dict:
 
 
 def rate_probe(args) -> dict:
-    torch.set_num_threads(args.threads)
-    record = {"command": command_line(), "platform": platform.platform(), "torch": torch.__version__,
-              "settings": vars(args), "load_average_start": os.getloadavg(), "runs": []}
-    sampling = SamplingConfig(n_interior=args.n_interior, n_eval=args.n_eval)
+    record, sampling = begin(args, runs=[])
     source, targets, family_of = poisson_family(args)
     base, _ = pretrain(args, family_of(args.heads[0]), sampling)
     for k, target in enumerate(targets[:5]):
