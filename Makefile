@@ -6,7 +6,7 @@ PY      = $(VENV)/bin/python
 
 .PHONY: venv demo test test-fast docs clean
 
-$(VENV)/.installed: pyproject.toml constraints.txt
+$(VENV)/.installed: pyproject.toml setup.py constraints.txt pde_kan/nn/_pwkernel.c
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade pip >/dev/null
 	$(PY) -m pip install -c constraints.txt -e ".[test]"

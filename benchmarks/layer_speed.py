@@ -31,7 +31,7 @@ from _common import command_line, write_json
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pde_kan.nn import KAN, MLP, MetaKAN, SlimKAN, n_parameters  # noqa: E402
+from pde_kan.nn import KAN, MLP, MetaKAN, SlimKAN, fused_kernels_available, n_parameters  # noqa: E402
 
 CASES = [  # (name, widths, N)
     ("[64, 64, 64, 1] N=1024", [64, 64, 64, 1], 1024),
@@ -249,7 +249,7 @@ def main(argv=None):
             "benchmark": "layer_speed", "command": command_line(),
             "loadavg_start": load_start, "loadavg_end": os.getloadavg(), "torch": torch.__version__, "threads": args.threads, "clock": args.clock, "repeats": args.repeats,
             "inner": args.inner, "machine": platform.machine(), "processor": platform.processor(),
-            "grid_size": GRID, "spline_order": ORDER,
+            "grid_size": GRID, "spline_order": ORDER, "metakan_fused_kernels": fused_kernels_available(),
             "definition": "one forward+backward (MSE loss) per step; matmul = the same GEMMs "
                           "(N, in*n_basis) x (in*n_basis, out) forward+backward",
             "results": results,

@@ -229,9 +229,11 @@ def main(argv=None):
     if args.out:
         import torch
 
+        from pde_kan.nn import fused_kernels_available
+
         payload = {
-            "benchmark": "memory", "command": command_line(),
-            "torch": torch.__version__, "threads": args.threads, "device": args.device, "repeats": args.repeats,
+            "benchmark": "memory", "command": command_line(), "loadavg_end": os.getloadavg(),
+            "metakan_fused_kernels": fused_kernels_available(), "torch": torch.__version__, "threads": args.threads, "device": args.device, "repeats": args.repeats,
             "machine": platform.machine(),
             "definition": "peak = extra resident memory of building the model + optimizer and running two "
                           "training steps (forward, loss, backward, Adam step), fresh process per run",

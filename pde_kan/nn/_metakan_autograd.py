@@ -7,6 +7,10 @@ or :func:`piecewise_rows` (a scalar embedding through :func:`piecewise_tables`).
 chunk into the output (:class:`GeneratedLinear`, :class:`PiecewiseLinear`) or return it (:class:`Regenerate`,
 :class:`PiecewiseGenerate`) without keeping the generator's activations; under ``create_graph`` their backward
 passes record the same formulas, so higher derivatives are exact.
+
+On the CPU (float32 / float64, fewer than 256 segments) the piecewise generation and its backward run in the fused
+C kernels of ``_pwkernel.c`` (one pass over the edges each instead of a bucketize, gathers, multiply-adds and
+``index_add`` s); where that module was not built, or on other devices, the same formulas run as torch operations.
 """
 from __future__ import annotations
 
@@ -14,6 +18,11 @@ import math
 from typing import Optional
 
 import torch
+
+try:  # built by `pip install` from _pwkernel.c; optional (the torch operations below are the fallback)
+    from . import _pwkernel as _KERNEL
+except ImportError:  # pragma: no cover - depends on the install
+    _KERNEL = None
 
 
 def hyper_rows(emb, w1, b1, w2, b2):
@@ -75,6 +84,45 @@ def _pw_weights(emb, seg, a, b):
     return b.index_select(0, seg).addcmul_(a.index_select(0, seg), emb.unsqueeze(1))
 
 
+def fused_kernels_available() -> bool:
+    """Whether MetaKAN's fused C kernels were built at install (``pde_kan.nn._pwkernel``). Without them MetaKAN
+    computes the same numbers with torch operations, slower on the CPU (docs/metakan.md, "Memory and speed")."""
+    return _KERNEL is not None
+
+
+def _fused(s, *tensors) -> bool:
+    """Whether the C kernels can serve these tensors: built, CPU, one float dtype, < 256 segments, not recording."""
+    if _KERNEL is None or torch.is_grad_enabled() or (s is not None and s.shape[0] >= 256):
+        return False
+    dtype = tensors[0].dtype
+    return dtype in (torch.float32, torch.float64) and all(
+        t.device.type == "cpu" and t.dtype == dtype and t.is_contiguous() for t in tensors)
+
+
+def _fused_weights(emb, s, a, b, w, seg=None):
+    """``w (E, n_out) <- A[seg] * e + B[seg]`` in one pass; ``seg`` (uint8) is searched in ``s`` and returned when
+    not given. ``emb (E,)``, ``w`` contiguous; ``a``, ``b`` ``(n_seg, n_out)``."""
+    a, b = a.contiguous(), b.contiguous()
+    given = seg is not None
+    if not given:
+        seg = torch.empty(emb.shape[0], dtype=torch.uint8)
+    _KERNEL.generate(emb.dtype == torch.float64, emb.data_ptr(), emb.shape[0],
+                     0 if given else s.data_ptr(), 0 if given else s.shape[0], a.data_ptr(), b.data_ptr(),
+                     a.shape[1], w.data_ptr(), 0 if given else seg.data_ptr(), seg.data_ptr() if given else 0)
+    return seg
+
+
+def _fused_grads(gw, emb, seg, a, need_e, need_a, need_b):
+    """:func:`_pw_grads` in one pass (per-segment sums accumulated in double); ``seg`` uint8."""
+    a = a.contiguous()
+    g_e = emb.new_empty(emb.shape) if need_e else None
+    g_a = a.new_empty(a.shape) if need_a else None
+    g_b = a.new_empty(a.shape) if need_b else None
+    _KERNEL.grads(emb.dtype == torch.float64, gw.data_ptr(), emb.data_ptr(), seg.data_ptr(), emb.shape[0],
+                  a.data_ptr(), a.shape[0], a.shape[1], *(0 if t is None else t.data_ptr() for t in (g_e, g_a, g_b)))
+    return g_e, g_a, g_b
+
+
 class Workspace:
     """Two scratch matrices for generating one chunk of coefficients, reused by every chunk of every layer that
     shares the workspace (a network's layers run one after another), so that a training step allocates no
@@ -86,14 +134,15 @@ class Workspace:
     def __init__(self):
         self._buf: Optional[torch.Tensor] = None
 
-    def get(self, rows: int, cols: int, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Two contiguous ``(rows, cols)`` matrices of ``like``'s dtype and device (contents undefined)."""
+    def get(self, rows: int, cols: int, like: torch.Tensor, count: int = 2) -> tuple[torch.Tensor, ...]:
+        """``count`` contiguous ``(rows, cols)`` matrices of ``like``'s dtype and device (contents undefined): two
+        for the torch operations (the weights and the gathered table rows), one for the fused kernels."""
         n = rows * cols
         buf = self._buf
-        if buf is None or buf.numel() < 2 * n or buf.dtype != like.dtype or buf.device != like.device:
+        if buf is None or buf.numel() < count * n or buf.dtype != like.dtype or buf.device != like.device:
             self._buf = buf = None  # let the old buffer go before the new one is allocated
-            self._buf = buf = like.new_empty(2 * n)
-        return buf[:n].view(rows, cols), buf[n:2 * n].view(rows, cols)
+            self._buf = buf = like.new_empty(count * n)
+        return tuple(buf[i * n:(i + 1) * n].view(rows, cols) for i in range(count))
 
     def __deepcopy__(self, memo):
         return Workspace()
@@ -137,16 +186,24 @@ class PiecewiseGenerate(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, emb, s, a, b):
-        seg, small = _segments(emb, s)
+        if _fused(s, emb, a, b):
+            w = a.new_empty(emb.shape[0], a.shape[1])
+            small = _fused_weights(emb, s, a, b, w)
+        else:
+            seg, small = _segments(emb, s)
+            w = _pw_weights(emb, seg, a, b)
         ctx.save_for_backward(emb, a, small)
-        return _pw_weights(emb, seg, a, b)
+        return w
 
     @staticmethod
     def backward(ctx, gw):
         emb, a, seg = ctx.saved_tensors
         need_e, _, need_a, need_b = ctx.needs_input_grad
-        gw = gw if torch.is_grad_enabled() else gw.clone()
-        g_e, g_a, g_b = _pw_grads(gw, emb, seg.long(), a, need_e, need_a, need_b)
+        if seg.dtype == torch.uint8 and _fused(None, emb, a):
+            g_e, g_a, g_b = _fused_grads(gw.contiguous(), emb, seg, a, need_e, need_a, need_b)
+        else:
+            gw = gw if torch.is_grad_enabled() else gw.clone()
+            g_e, g_a, g_b = _pw_grads(gw, emb, seg.long(), a, need_e, need_a, need_b)
         return g_e, None, g_a, g_b
 
 
@@ -163,29 +220,45 @@ class PiecewiseLinear(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, features, emb, s, a, b, rows, keep, ws):
-        seg, small = _segments(emb, s)
-        w = _pw_weights(emb, seg, a, b) if keep else _pw_weights_into(ws, emb, seg, a, b)[0]
+        if _fused(s, emb, a, b):
+            w = a.new_empty(emb.shape[0], a.shape[1]) if keep else ws.get(emb.shape[0], a.shape[1], a, 1)[0]
+            small = _fused_weights(emb, s, a, b, w)
+        else:
+            seg, small = _segments(emb, s)
+            w = _pw_weights(emb, seg, a, b) if keep else _pw_weights_into(ws, emb, seg, a, b)[0]
         ctx.rows, ctx.ws = rows, ws
         ctx.save_for_backward(features, emb, a, b, small, w if keep else None)
         return features @ w.view(rows, -1).T
 
     @staticmethod
     def backward(ctx, gy):
-        features, emb, a, b, seg, w = ctx.saved_tensors
+        features, emb, a, b, small, kept = ctx.saved_tensors
         rows = ctx.rows
-        seg = seg.long()
         need_f, need_e, _, need_a, need_b, _, _, _ = ctx.needs_input_grad
-        scratch = None
         if torch.is_grad_enabled():  # create_graph: the same formulas, differentiable
+            seg = small.long()
             w = _pw_weights(emb, seg, a, b)
             gw = (gy.T @ features).view(w.shape)
             g_f = gy @ w.view(rows, -1) if need_f else None
+            g_e, g_a, g_b = _pw_grads(gw, emb, seg, a, need_e, need_a, need_b)
+            return g_f, g_e, None, g_a, g_b, None, None, None
+        fused = small.dtype == torch.uint8 and _fused(None, emb, a, b)
+        seg = None if fused else small.long()
+        scratch = None
+        if kept is not None:
+            w = kept
+        elif fused:
+            w = ctx.ws.get(emb.shape[0], a.shape[1], a, 1)[0]
+            _fused_weights(emb, None, a, b, w, small)
         else:
-            if w is None:
-                w, scratch = _pw_weights_into(ctx.ws, emb, seg, a, b)
-            g_f = gy @ w.view(rows, -1) if need_f else None
-            gw = torch.mm(gy.T, features, out=w.view(rows, -1)).view(w.shape)  # W's buffer is free now
-        g_e, g_a, g_b = _pw_grads(gw, emb, seg, a, need_e, need_a, need_b, scratch)
+            w, scratch = _pw_weights_into(ctx.ws, emb, seg, a, b)
+        g_f = gy @ w.view(rows, -1) if need_f else None
+        # W's buffer is free now, unless W was kept (a second backward with retain_graph reads it again)
+        gw = (gy.T @ features if kept is not None else torch.mm(gy.T, features, out=w.view(rows, -1))).view(w.shape)
+        if fused:
+            g_e, g_a, g_b = _fused_grads(gw, emb, small, a, need_e, need_a, need_b)
+        else:
+            g_e, g_a, g_b = _pw_grads(gw, emb, seg, a, need_e, need_a, need_b, scratch)
         return g_f, g_e, None, g_a, g_b, None, None, None
 
 
