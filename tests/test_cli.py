@@ -198,6 +198,56 @@ def test_transfer_many_trains_one_adapter_per_set_into_one_bank(tmp_path, capsys
     assert "has no KAN layers to adapt" in capsys.readouterr().err
 
 
+def test_solve_family_base_then_transfer_to_new_sets(tmp_path, capsys):
+    from pde_kan.nn import MixedHeads
+    from pde_kan.solvers import load_solution
+
+    sets = tmp_path / "sets.toml"
+    sets.write_text('[[set]]\nid = "a"\ncoeffs = [1.0, 0.0]\n[[set]]\nid = "b"\ncoeffs = [0.0, 1.0]\n')
+    base = tmp_path / "base"
+    common = ["--problem", "poisson-two-body", "--dim", 3, "--backbone", "kan", "--hidden", 6, "--n-eval", 500,
+              "--no-progress", "--no-plots"]
+    assert run("solve", *common, "--family", sets, "--steps", 40, "--out", base) == 0
+    text = capsys.readouterr().out
+    assert re.search(r"^\s+a\s+\d", text, re.M) and re.search(r"^\s+b\s+\d", text, re.M) and "all (mean)" in text
+    sol = load_solution(base / "results.h5")
+    assert sol.model.out_features == 2 and sol.attrs["family_sets"] == ["a", "b"]
+    assert [p["coeffs"] for p in sol.attrs["family"]] == [[1.0, 0.0], [0.0, 1.0]]
+    assert json.loads((base / "run.json").read_text())["family"] == {"file": str(sets), "sets": ["a", "b"]}
+    # a new set: the heads' mix fitted to its residual, then LoTRA on the mixed model
+    new = tmp_path / "new"
+    assert run("transfer", "--from", base, "--set", "problem.coeffs=[0.5,2.0]", "--steps", 3, "--out", new,
+               "--no-progress", "--no-plots") == 0
+    moved = load_solution(new / "results.h5")
+    mixed = moved.model.merge_and_unload()
+    assert moved.problem.coeffs == (0.5, 2.0) and isinstance(mixed, MixedHeads)
+    mix = mixed.layers[-1].weight.detach().flatten()
+    assert not torch.allclose(mix, torch.full_like(mix, 0.5), atol=0.05)  # fitted, not the default 1/H each
+    assert "family" not in json.loads((new / "run.json").read_text())  # the transfer solves one set
+    many = tmp_path / "many.csv"
+    many.write_text("id,coeffs[0],coeffs[1]\nx,0.3,0.7\n")
+    assert run("transfer", "--from", base, "--many", many, "--ranks", 1, "--steps", 2, "--out", tmp_path / "bank",
+               "--no-progress", "--no-plots") == 0
+    # resume: the same sets continue; other sets are refused naming the set and the field
+    assert run("solve", *common, "--family", sets, "--steps", 45, "--out", base, "--resume") == 0
+    assert load_solution(base / "results.h5").metrics["steps"] == 45
+    other = tmp_path / "other.toml"
+    other.write_text(sets.read_text().replace("[0.0, 1.0]", "[0.0, 2.0]"))
+    capsys.readouterr()
+    assert run("solve", *common, "--family", other, "--steps", 50, "--out", base, "--resume") == 2
+    assert "problem.family set 2 (head 1) coeffs: checkpoint [0.0, 1.0], now [0.0, 2.0]" in capsys.readouterr().err
+    # a family base is no single solution: predict says how to get one; one set is no family
+    pts = tmp_path / "pts.npy"
+    np.save(pts, np.full((2, 3), 0.1))
+    assert run("predict", "--from", base, "--points", pts, "--out", tmp_path / "p.h5") == 2
+    one = tmp_path / "one.toml"
+    one.write_text('[[set]]\ncoeffs = [1.0, 0.0]\n')
+    assert run("solve", *common, "--family", one, "--steps", 2, "--out", tmp_path / "one") == 2
+    err = capsys.readouterr().err
+    assert "is a family base (2 heads, sets a, b)" in err and "needs at least 2" in err
+    assert not (tmp_path / "one").exists() and not (tmp_path / "p.h5").exists()
+
+
 # --- issue 16: results a user can use after the run --------------------------------------------------------
 def _solve(out, backbone="kan", *extra):
     assert run("solve", "--problem", "poisson-two-body", "--dim", 3, "--backbone", backbone, "--hidden", 4,

@@ -149,6 +149,33 @@ def callbacks(out: Path, args, dist, metric: str = "rel_l2"):
     return cbs
 
 
+def family_keys(family, flag: str) -> list[str]:
+    """The set keys of a family file read by ``flag`` (``--many``, ``--family``): the file's ids, else
+    ``set<i>``; checked before anything is written, as each names a bank member or a head, and a folder."""
+    from ..transfer.bank import KEY_PATTERN
+
+    keys = [key if key is not None else f"set{i}" for i, (key, _) in enumerate(family)]
+    for key in keys:
+        if not KEY_PATTERN.match(key) or key in (".", ".."):
+            raise CLIError(f"{flag}: set id {key!r} cannot name a bank member and its folder; use 1-128 letters, "
+                           f"digits and _.:=+- (e.g. set3).")
+    dup = sorted({k for k in keys if keys.count(k) > 1})
+    if dup:
+        raise CLIError(f"{flag}: set id {dup[0]!r} appears more than once; give every set its own id.")
+    return keys
+
+
+def read_family_file(path: str, template, flag: str) -> list:
+    """``[(key, problem), ...]`` of a ``.toml`` / ``.csv`` family file (``read_family``), errors as CLIError."""
+    from ..transfer import read_family
+
+    try:
+        family = read_family(path, template)
+    except (OSError, ValueError) as e:
+        raise CLIError(f"{flag}: {e}") from None
+    return list(zip(family_keys(family, flag), (p for _, p in family)))
+
+
 # --- runs on disk ---------------------------------------------------------------------------------------
 def run_dir(source: str) -> tuple[Path, Path]:
     """(results.h5, run.json) of a run given by its --out directory or its results file."""

@@ -134,15 +134,19 @@ def build_train(cfg: dict):
     return build_config(TrainConfig, cfg["train"]), build_config(SamplingConfig, cfg.get("sampling") or {})
 
 
-def build(cfg: dict):
-    """Problem, model, TrainConfig and SamplingConfig from a resolved run config (errors become CLIError)."""
+def build(cfg: dict, outputs: int = 1):
+    """Problem, model, TrainConfig and SamplingConfig from a resolved run config (errors become CLIError).
+    ``outputs > 1``: the model of a family base, one output per coefficient set (checked per head by the
+    family task)."""
     from ..nn import get_backbone
 
     problem = build_problem(cfg["problem"])
     try:
         mkw = {k: v for k, v in cfg["model"].items() if k not in ("backbone", "hidden")}
-        model = get_backbone(cfg["model"]["backbone"], [problem.dim, *_hidden(cfg["model"]["hidden"]), 1], **mkw)
-        problem.check_model(model)
+        model = get_backbone(cfg["model"]["backbone"], [problem.dim, *_hidden(cfg["model"]["hidden"]), outputs],
+                             **mkw)
+        if outputs == 1:
+            problem.check_model(model)
     except (ValueError, TypeError) as e:
         raise CLIError(str(e)) from None
     return (problem, model, *build_train(cfg))

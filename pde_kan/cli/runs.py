@@ -49,6 +49,16 @@ def _check_out_file(out: Path, overwrite: bool) -> None:
     check_out(out.parent, may_reuse=True)
 
 
+def _refuse_family_base(sol, source: str) -> None:
+    """A family base has one output per coefficient set and no single problem: say how to get a solution."""
+    if sol.attrs.get("family") is None:
+        return
+    sets = sol.attrs.get("family_sets") or [f"set{i}" for i in range(len(sol.attrs["family"]))]
+    raise CLIError(f"--from {source!r} is a family base ({len(sets)} heads, sets {', '.join(sets)}), not one "
+                   f"solution; solve a set with `pde-kan transfer --from {source} --set problem.KEY=VALUE --out DIR` "
+                   f"(a fitted mix of the heads, then LoTRA) and predict from that run.")
+
+
 def cmd_predict(args) -> int:
     """u at the points of --points, with the run's model and the problem's ansatz, into an HDF5 file."""
     import h5py
@@ -60,6 +70,7 @@ def cmd_predict(args) -> int:
     if out.suffix not in (".h5", ".hdf5"):
         raise CLIError(f"--out {args.out!r}: predictions are written as HDF5; name the file *.h5.")
     sol = load_run(args.source)
+    _refuse_family_base(sol, args.source)
     if sol.model is None or sol.problem is None:
         what = "a model" if sol.model is None else f"a registered problem ({sol.attrs.get('problem')!r})"
         raise CLIError(f"--from {args.source!r}: the run has no {what}; for a problem of your own use the Python "
@@ -100,7 +111,8 @@ def cmd_plot(args) -> int:
     out = Path(args.out) if args.out else results.parent
     sol = load_run(args.source)
     check_out(out, may_reuse=True)  # only PNGs are written; they are derived from the run and are redrawn
-    files = write_plots(sol, out) if sol.problem is not None else []
+    # a family base has no single problem: its training history only
+    files = write_plots(sol, out) if sol.problem is not None or sol.attrs.get("family") is not None else []
     if not files:
         raise CLIError(f"--from {args.source!r}: the run's problem is not registered; plot it from Python with "
                        f"load_solution(path, problem=...).")

@@ -4,9 +4,10 @@ from __future__ import annotations
 import copy
 import json
 from pathlib import Path
+from typing import Optional
 
 from ._common import (METRIC_COLUMNS, add_run_flags, callbacks, check_out, finish, format_table, integer, load_run,
-                      real, start_out, write_outputs)
+                      read_family_file, real, start_out, write_outputs)
 from ._config import (RUN_SECTIONS, CLIError, apply_override, build_problem, build_train, check_device, parse_number,
                       preflight, upgrade_run_config)
 
@@ -30,7 +31,8 @@ def lotra_ranks(args) -> dict:
     return {**kw, "ranks": ranks[0] if len(ranks) == 1 else tuple(ranks)}
 
 
-def _source_config(args) -> dict:
+def _source_config(args) -> tuple[dict, Optional[dict]]:
+    """The run sections of the source's run.json, and its ``family`` section (a `solve --family` base) or None."""
     src = Path(args.source)
     run_json = (src if src.is_dir() else src.parent) / "run.json"
     if not run_json.is_file():
@@ -40,15 +42,16 @@ def _source_config(args) -> dict:
         cfg = json.loads(run_json.read_text())
     except ValueError as e:
         raise CLIError(f"--from {args.source!r}: run.json is not valid JSON ({e}).") from None
-    return upgrade_run_config(cfg)
+    return upgrade_run_config(cfg), cfg.get("family")
 
 
 def cmd_transfer(args) -> int:
     from .._checks import lookup
-    from ..transfer import LoTRAConfig, LoTRAModel, transfer
+    from ..nn import MixedHeads
+    from ..transfer import LoTRAConfig, LoTRAModel, mix_heads, transfer
     from ..transfer.api import TRANSFER_METHODS
 
-    cfg = _source_config(args)
+    cfg, family_base = _source_config(args)  # family_base: the sets a family base was trained on
     cfg["lotra"] = lotra_ranks(args)
     for item in args.set or []:
         apply_override(cfg, item, sections=TRANSFER_SECTIONS)
@@ -69,39 +72,37 @@ def cmd_transfer(args) -> int:
         if args.method != "lotra":
             raise CLIError(f"--many trains one LoTRA adapter per coefficient set; it needs --method lotra, got "
                            f"--method {args.method}.")
-        from ..transfer import read_family
-
-        try:
-            family = read_family(args.many, target)
-        except (OSError, ValueError) as e:
-            raise CLIError(f"--many: {e}") from None
-        keys = family_keys(family)
+        family = read_family_file(args.many, target, "--many")
     train, sampling = build_train(cfg)
     check_device(train)
     base = load_run(args.source)
+    heads = family_base is not None  # a base trained for a family (`solve --family`): one output per set
     try:
         if isinstance(base.model, LoTRAModel):  # transfer of a transfer starts from the merged model
             base.model = base.model.merge_and_unload()
         if base.model is None:
             raise ValueError("its results file holds no model")
-        target.check_model(base.model)
+        view = MixedHeads(base.model) if heads else base.model  # the single-output model a target is solved by
+        target.check_model(view)
         if args.method == "lotra":  # the adapter fits this model (its layer kinds, the ranks) before anything is written
             from ..transfer import inject_lotra
 
-            inject_lotra(copy.deepcopy(base.model), lotra)
+            inject_lotra(copy.deepcopy(view), lotra)
     except (ValueError, TypeError, RuntimeError) as e:
         raise CLIError(f"--from {args.source!r}: {e}") from None
-    preflight(target, base.model, train, sampling, groups=False)  # LoTRA brings its own groups
+    preflight(target, view, train, sampling, groups=False)  # LoTRA brings its own groups
     out = Path(args.out)
     check_out(out, overwrite=args.overwrite)
     start_out(out, {**cfg, "transfer": {"from": str(args.source), "method": args.method,
                                         "ranks": lotra_section.get("ranks", "auto"), "rank_budget": args.rank_budget,
-                                        "many": args.many, "lotra": lotra.to_dict()}},
+                                        "many": args.many, "family_base": heads, "lotra": lotra.to_dict()}},
               overwrite=args.overwrite)
     # each method's measured default rate, unless the user set one for this run
     lr = None if any(item.split("=", 1)[0].strip() == "train.lr" for item in args.set or []) else "default"
-    if family is not None:
-        return _transfer_family(base, family, keys, out, lotra, train, sampling, lr, args)
+    if family is not None:  # the bank fits each member's own mix of a family base's heads
+        return _transfer_family(base, family, out, lotra, train, sampling, lr, args)
+    if heads:  # start from the heads' mix fitted to the target's residual (heads frozen meanwhile)
+        base = mix_heads(target, base.model)
     solution = transfer(target, base, method=args.method, config=train, lotra=lotra, lr=lr,
                         callbacks=callbacks(out, args, None), sampling=sampling)
     files = write_outputs(solution, out, plots=not args.no_plots)
@@ -112,23 +113,7 @@ def cmd_transfer(args) -> int:
     return finish(solution)
 
 
-def family_keys(family) -> list[str]:
-    """The member keys of ``transfer --many`` (the file's ids, else ``set<i>``), checked before anything is
-    written: each names the bank member and its folder ``out/sets/<key>/``."""
-    from ..transfer.bank import KEY_PATTERN
-
-    keys = [key if key is not None else f"set{i}" for i, (key, _) in enumerate(family)]
-    for key in keys:
-        if not KEY_PATTERN.match(key) or key in (".", ".."):
-            raise CLIError(f"--many: set id {key!r} cannot name a bank member and its folder; use 1-128 letters, "
-                           f"digits and _.:=+- (e.g. set3).")
-    dup = sorted({k for k in keys if keys.count(k) > 1})
-    if dup:
-        raise CLIError(f"--many: set id {dup[0]!r} appears more than once; give every set its own id.")
-    return keys
-
-
-def _transfer_family(base, family, keys, out: Path, lotra, train, sampling, lr, args) -> int:
+def _transfer_family(base, family, out: Path, lotra, train, sampling, lr, args) -> int:
     """``transfer --many``: one adapter per coefficient set in one bank (``out/bank.h5``); each set's history and
     checkpoint in ``out/sets/<key>/``, the table of the runs in ``out/sets.csv``."""
     from .._io import atomic_write
@@ -137,7 +122,7 @@ def _transfer_family(base, family, keys, out: Path, lotra, train, sampling, lr, 
     bank = AdapterBank(base, out / "bank.h5", lotra=lotra, config=train, lr=None if lr == "default" else train.lr,
                        sampling=sampling)
     rows, stopped = [], None
-    for key, (_, problem) in zip(keys, family):
+    for key, problem in family:
         sol = bank.add(problem, key, callbacks=callbacks(out / "sets" / key, args, None))
         rows.append({"set": key, "warm start": sol.attrs["bank"]["warm_start_from"] or "base", **sol.metrics})
         if sol.stop_reason:  # interrupted: the sets done so far are in the bank; stop here

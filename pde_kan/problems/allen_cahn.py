@@ -35,10 +35,11 @@ class AllenCahn(Problem):
         return s.laplacian + s.value - s.value ** 3
 
     @staticmethod
-    def two_body(dim: int, seed: int = 0, rng: str = "torch", **fields) -> "AllenCahnTwoBody":
+    def two_body(dim: int, seed: int = 0, rng: str = "torch", coeffs=None, **fields) -> "AllenCahnTwoBody":
         """``Δu + u - u³ = f`` on the unit ball in ``R^dim``, coefficients ``c ~ N(0, 1)`` from ``seed`` (with
-        ``rng``, see :func:`~pde_kan.problems.poisson.draw_coeffs`)."""
-        return AllenCahnTwoBody(dim=dim, coeffs=draw_coeffs(dim, seed, rng), **fields)
+        ``rng``, see :func:`~pde_kan.problems.poisson.draw_coeffs`), or the given ``coeffs`` (``seed`` and
+        ``rng`` then unused)."""
+        return AllenCahnTwoBody(dim=dim, coeffs=draw_coeffs(dim, seed, rng) if coeffs is None else coeffs, **fields)
 
     @staticmethod
     def time(spatial_dim: int, c: float = 1.0, **fields) -> "AllenCahnTime":

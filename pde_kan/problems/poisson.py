@@ -108,10 +108,10 @@ class Poisson(Problem):
         return self.laplacian_sign * self.solution(self.check_points(x)).laplacian
 
     @staticmethod
-    def two_body(dim: int, seed: int = 0, rng: str = "torch", **fields) -> "PoissonTwoBody":
+    def two_body(dim: int, seed: int = 0, rng: str = "torch", coeffs=None, **fields) -> "PoissonTwoBody":
         """``Δu = f`` on the unit ball in ``R^dim`` with coefficients ``c ~ N(0, 1)`` drawn from ``seed`` (with
-        ``rng``, see :func:`draw_coeffs`)."""
-        return PoissonTwoBody(dim=dim, coeffs=draw_coeffs(dim, seed, rng), **fields)
+        ``rng``, see :func:`draw_coeffs`), or the given ``coeffs`` (``seed`` and ``rng`` then unused)."""
+        return PoissonTwoBody(dim=dim, coeffs=draw_coeffs(dim, seed, rng) if coeffs is None else coeffs, **fields)
 
     @staticmethod
     def sine_cube(dim: int = 5, **fields) -> "PoissonSineCube":

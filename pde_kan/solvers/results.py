@@ -19,6 +19,10 @@ FORMAT = "pde_kan.solution"
 FORMAT_VERSION = 1
 
 
+#: the attrs of a family base's results file: ``family`` (each head's problem params), ``family_sets`` (names)
+FAMILY_ATTRS = ("family", "family_sets")
+
+
 @dataclass
 class Solution:
     """A trained model with its history and metrics.
@@ -151,6 +155,9 @@ class Solution:
             "seed": int(cfg.get("seed", 0)) if isinstance(cfg, dict) else 0,
             "stop_reason": self.stop_reason or "",
         }
+        for key in FAMILY_ATTRS:  # a family base (pretrain_family): each head's problem, and the sets' names
+            if self.attrs.get(key) is not None:
+                attrs[key] = json.dumps(self.attrs[key])
 
         def write(tmp):
             with h5py.File(tmp, "w") as f:
@@ -230,7 +237,8 @@ def load_solution(path, device=None, problem=None) -> Solution:
         config_dict, sampling_dict = split_legacy(config_dict)
     config = TrainConfig.from_dict(config_dict)
     sampling = SamplingConfig.from_dict(sampling_dict) if sampling_dict else None
-    attrs = {k: (json.loads(v) if k in ("problem", "model_config", "sampling") else v) for k, v in attrs.items()}
+    attrs = {k: (json.loads(v) if k in ("problem", "model_config", "sampling", *FAMILY_ATTRS) else v)
+             for k, v in attrs.items()}
     if problem is None:
         try:
             problem = _rebuild_problem(attrs.get("problem"))

@@ -39,6 +39,11 @@ def resolve_lr(model: torch.nn.Module, config: TrainConfig) -> float:
 
 
 def _problem_params(task) -> Optional[dict]:
+    """What a checkpoint records of the task's problem(s) so that a resume of another problem is refused: the
+    task's own ``problem_params()`` where it has one (a family task: every set), else its problem's params."""
+    own = getattr(task, "problem_params", None)
+    if callable(own):
+        return own()
     problem = getattr(task, "problem", None)
     return problem.params() if hasattr(problem, "params") else None
 

@@ -61,6 +61,11 @@ class FamilyTask:
         self.shared_jet = type(self.problems[0]).derivatives is Problem.derivatives
         self._views: tuple = (None, [])
 
+    def problem_params(self) -> dict:
+        """``{"family": [each set's params]}``: recorded in checkpoints, so that resuming a family run with other
+        sets (or in another order: head h is set h) is refused."""
+        return {"family": [p.params() for p in self.problems]}
+
     def check_inputs(self, model) -> None:
         n = len(self.problems)
         if getattr(model, "out_features", None) != n:

@@ -269,3 +269,14 @@ def test_two_body_numpy_rng_draws_the_reference_coefficients_without_global_stat
     assert state[0] == after[0] and (state[1] == after[1]).all() and state[2:] == after[2:]
     with pytest.raises(ValueError, match=r"two_body: unknown rng 'random'; valid names: 'torch', 'numpy'"):
         Poisson.two_body(4, rng="random")
+
+
+def test_two_body_takes_explicit_coefficients_from_the_registry_too():
+    from pde_kan.problems import AllenCahn, Poisson, get_problem
+
+    for cls, name in ((Poisson, "poisson-two-body"), (AllenCahn, "allen-cahn-two-body")):
+        p = cls.two_body(3, coeffs=[0.5, 2.0])
+        assert p.coeffs == (0.5, 2.0)
+        assert get_problem(name, dim=3, seed=4, coeffs=[0.5, 2.0]).coeffs == (0.5, 2.0)  # the coefficients win
+        with pytest.raises(ValueError, match="coeffs must have dim - 1 = 2 entries"):
+            cls.two_body(3, coeffs=[1.0])

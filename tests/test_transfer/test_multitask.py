@@ -110,6 +110,22 @@ def test_pretrain_family_trains_every_head_and_records_the_family(dtype):
     assert sol.metrics["rel_l2_max"] < 1.0
 
 
+def test_family_checkpoint_resumes_only_the_same_sets_in_the_same_order(tmp_path):
+    from pde_kan.solvers import Checkpoint
+
+    problems = family(2)
+    cfg = TrainConfig(steps=4, lr=1e-2, eval_every=0)
+    sampling = SamplingConfig(n_interior=16, n_eval=32)
+    pretrain_family(problems, KAN([3, 4, 2], seed=0), cfg, sampling, callbacks=[Checkpoint(tmp_path, every=2)])
+    ckpt = str(tmp_path / "last.pt")
+    longer = cfg.replace(steps=6)
+    resumed = pretrain_family(problems, KAN([3, 4, 2], seed=0), longer, sampling, resume=ckpt)
+    assert resumed.metrics["steps"] == 6
+    for other in (problems[::-1], [problems[0], family(3)[2]]):  # swapped heads, another set
+        with pytest.raises(ValueError, match=r"different config for \['problem.family'\]"):
+            pretrain_family(other, KAN([3, 4, 2], seed=0), longer, sampling, resume=ckpt)
+
+
 def test_family_inputs_are_checked_before_training():
     problems = family(3)
     with pytest.raises(ValueError, match="one output per coefficient set, out_features=3, got 1"):
