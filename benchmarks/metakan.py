@@ -62,6 +62,8 @@ def designs(width: int, d: int) -> dict[str, tuple[str, dict, list]]:
         "mk-tucker8": ("metakan", {"experimental": "tucker8"}, [width, width]),
         "mk-node4": ("metakan", {"experimental": "node4"}, [width, width]),
         "mk-node8": ("metakan", {"experimental": "node8"}, [width, width]),
+        "mk-fourier8": ("metakan", {"experimental": "fourier8"}, [width, width]),
+        "mk-norm1": ("metakan", {"experimental": "norm1"}, [width, width]),
     }
 
 
@@ -72,6 +74,12 @@ def _experimental_sources():
       the spline part, initialised near zero: ``C = scale * H(e) + G x U_out x U_in x U_basis``.
     * ``node<p>``: the hypernet also sees learned ``p``-dimensional embeddings of the edge's input and output
       neurons: ``[C, w] = scale * H([e_ji, a_i, b_j])`` (ReLU hypernet of width 16, pde_kan's init).
+    * ``fourier<k>``: as ``node`` but the neuron codes are fixed Fourier features of the edge's position,
+      ``[sin, cos](2 pi B (i / in, j / out))`` with ``B`` of ``k`` rows drawn once from N(0, 2^2): coordinate inputs
+      to the hypernet, no parameters beyond the embeddings and the hypernet.
+    * ``norm<_>``: the paper's generated ``[C, w]`` normalised over the layer's edges, channel by channel, with a
+      learned per-channel scale and shift, initialised to the generated numbers' own mean and std (the same
+      function at step 0): ``[C, w] = gamma * (G - mean(G)) / std(G) + beta``.
     """
     import torch
     from torch import nn
@@ -121,7 +129,43 @@ def _experimental_sources():
             y = self.fc2(torch.relu(self.fc1(x))) * self.scale
             return y[..., :-1], y[..., -1]
 
-    return {"tucker": TuckerResidual, "node": NodeHyper}
+    class FourierHyper(NodeHyper):
+        def __init__(self, generated, k, generator, hidden=16, init_scale=0.1):
+            super().__init__(generated, k, generator, hidden, init_scale)
+            o, i = self.out_features, self.in_features
+            dt = self.embeddings.dtype
+            freqs = 2.0 * torch.randn(k // 2, generator=generator, dtype=torch.float64).to(dt)
+            del self.node_in, self.node_out  # fixed codes instead of learned node embeddings
+
+            def code(n):  # (n, k): k // 2 sines and k // 2 cosines of 2 pi f (index / n)
+                t = 2 * math.pi * (torch.arange(n, dtype=dt) / max(n, 1)).unsqueeze(1) * freqs
+                return torch.cat([t.sin(), t.cos()], 1)
+
+            self.register_buffer("node_in", code(i), persistent=False)
+            self.register_buffer("node_out", code(o), persistent=False)
+
+    class NormalisedGenerated(CoefficientSource):
+        def __init__(self, generated, _size, generator):
+            super().__init__()
+            self.generated = generated
+            o, i, m = generated.shape
+            self.in_features, self.out_features, self.n_basis = i, o, m
+            with torch.no_grad():
+                g = self._stacked()
+                mean, std = g.mean((0, 1)), g.std((0, 1)).clamp_min(1e-12)
+            self.gamma = nn.Parameter(std.clone())
+            self.beta = nn.Parameter(mean.clone())
+
+        def _stacked(self):
+            c, w = self.generated.coefficients()
+            return torch.cat([c, w.unsqueeze(-1)], -1)
+
+        def coefficients(self):
+            g = self._stacked()
+            y = (g - g.mean((0, 1))) / g.std((0, 1)).clamp_min(1e-12) * self.gamma + self.beta
+            return y[..., :-1], y[..., -1]
+
+    return {"tucker": TuckerResidual, "node": NodeHyper, "fourier": FourierHyper, "norm": NormalisedGenerated}
 
 
 def replace_sources(model, name: str, seed: int):

@@ -19,103 +19,101 @@
 #include <string.h>
 
 #define BLOCK 64
-#define LANES 4
 
-/* The kernels are written once as always-inlined bodies over a number type T and a row length c, and dispatched
- * with c a compile-time constant for the common row lengths (8: splines only, 9: with the base weight), so that
- * the compiler unrolls and vectorises the per-row loops. Segments are searched a block of edges at a time,
- * vectorised over the edges: seg = number of breakpoints strictly below e (torch.bucketize(e, s), right=False). */
-#define DEFINE_KERNELS(T, SUF)                                                                              \
-    static inline __attribute__((always_inline)) void generate_body_##SUF(                                 \
-        const T *restrict e, int64_t n_edges, const T *restrict s, int64_t h, const T *restrict a, const T *restrict b, const int64_t c, T *restrict w,  \
-        uint8_t *restrict seg_out, const uint8_t *restrict seg_in) {                                                          \
-        int32_t cnt[BLOCK];                                                                                 \
-        for (int64_t k0 = 0; k0 < n_edges; k0 += BLOCK) {                                                   \
-            const int64_t m = n_edges - k0 < BLOCK ? n_edges - k0 : BLOCK;                                  \
-            const T *eb = e + k0;                                                                           \
-            if (seg_in) {                                                                                   \
-                for (int64_t i = 0; i < m; ++i) cnt[i] = seg_in[k0 + i];                                    \
-            } else {                                                                                        \
-                for (int64_t i = 0; i < m; ++i) cnt[i] = 0;                                                 \
-                for (int64_t j = 0; j < h; ++j) {                                                           \
-                    const T sj = s[j];                                                                      \
-                    for (int64_t i = 0; i < m; ++i) cnt[i] += sj < eb[i];                                   \
-                }                                                                                           \
-                if (seg_out)                                                                                \
-                    for (int64_t i = 0; i < m; ++i) seg_out[k0 + i] = (uint8_t)cnt[i];                      \
-            }                                                                                               \
-            for (int64_t i = 0; i < m; ++i) {                                                               \
-                const T ek = eb[i];                                                                         \
-                const T *ar = a + cnt[i] * c, *br = b + cnt[i] * c;                                         \
-                T *wr = w + (k0 + i) * c;                                                                   \
-                for (int64_t j = 0; j < c; ++j) wr[j] = ar[j] * ek + br[j];                                 \
-            }                                                                                               \
-        }                                                                                                   \
-    }                                                                                                       \
-                                                                                                            \
-    static void generate_##SUF(const T *restrict e, int64_t n_edges, const T *restrict s, int64_t h, const T *restrict a, const T *restrict b,  \
-                               int64_t c, T *restrict w, uint8_t *restrict seg_out, const uint8_t *restrict seg_in) {                  \
-        if (c == 8)                                                                                         \
-            generate_body_##SUF(e, n_edges, s, h, a, b, 8, w, seg_out, seg_in);                             \
-        else if (c == 9)                                                                                    \
-            generate_body_##SUF(e, n_edges, s, h, a, b, 9, w, seg_out, seg_in);                             \
-        else                                                                                                \
-            generate_body_##SUF(e, n_edges, s, h, a, b, c, w, seg_out, seg_in);                             \
-    }                                                                                                       \
-                                                                                                            \
-    /* g_e[k] = sum_c gw[k,c] A[t_k,c]; acc_a[t,c] += gw[k,c] e_k; acc_b[t,c] += gw[k,c] (acc NULL: none) */ \
-    static inline __attribute__((always_inline)) void grads_body_##SUF(                                    \
-        const T *restrict gw, const T *restrict e, const uint8_t *restrict seg, int64_t n_edges, const T *restrict a, int64_t n_seg, const int64_t c, T *restrict g_e,  \
-        double *restrict acc_a, double *restrict acc_b) {                                                                     \
-        for (int64_t k = 0; k < n_edges; ++k) {                                                             \
-            const int64_t t = seg[k];                                                                       \
-            const T *gr = gw + k * c;                                                                       \
-            if (g_e) {                                                                                      \
-                const T *ar = a + t * c;                                                                    \
-                T dot = 0;                                                                                  \
-                for (int64_t j = 0; j < c; ++j) dot += gr[j] * ar[j];                                       \
-                g_e[k] = dot;                                                                               \
-            }                                                                                               \
-            if (acc_a) { /* LANES interleaved copies: consecutive edges of one segment do not wait on each other */ \
-                const double ek = (double)e[k];                                                             \
-                const int64_t r = ((k % LANES) * n_seg + t) * c;                                            \
-                double *pa = acc_a + r, *pb = acc_b + r;                                                    \
-                for (int64_t j = 0; j < c; ++j) {                                                           \
-                    pb[j] += (double)gr[j];                                                                 \
-                    pa[j] += (double)gr[j] * ek;                                                            \
-                }                                                                                           \
-            }                                                                                               \
-        }                                                                                                   \
-    }                                                                                                       \
-                                                                                                            \
-    static int grads_##SUF(const T *restrict gw, const T *restrict e, const uint8_t *restrict seg, int64_t n_edges,   \
-                           const T *restrict a, int64_t n_seg, int64_t c, T *restrict g_e, T *restrict g_a,         \
-                           T *restrict g_b) {                                                               \
-        double *acc = NULL, *acc_a = NULL, *acc_b = NULL;                                                   \
-        const int64_t table = n_seg * c;                                                                    \
-        if (g_a || g_b) {                                                                                   \
-            acc = (double *)calloc((size_t)(2 * LANES * table), sizeof(double));                            \
-            if (!acc) return -1;                                                                            \
-            acc_a = acc;                                                                                    \
-            acc_b = acc + LANES * table;                                                                    \
-        }                                                                                                   \
-        if (c == 8)                                                                                         \
-            grads_body_##SUF(gw, e, seg, n_edges, a, n_seg, 8, g_e, acc_a, acc_b);                          \
-        else if (c == 9)                                                                                    \
-            grads_body_##SUF(gw, e, seg, n_edges, a, n_seg, 9, g_e, acc_a, acc_b);                          \
-        else                                                                                                \
-            grads_body_##SUF(gw, e, seg, n_edges, a, n_seg, c, g_e, acc_a, acc_b);                          \
-        for (int64_t i = 0; acc && i < table; ++i) {                                                        \
-            double sa = 0, sb = 0;                                                                          \
-            for (int64_t l = 0; l < LANES; ++l) {                                                           \
-                sa += acc_a[l * table + i];                                                                 \
-                sb += acc_b[l * table + i];                                                                 \
-            }                                                                                               \
-            if (g_a) g_a[i] = (T)sa;                                                                        \
-            if (g_b) g_b[i] = (T)sb;                                                                        \
-        }                                                                                                   \
-        free(acc);                                                                                          \
-        return 0;                                                                                           \
+/* CALL with `cc` the row length c, a compile-time constant for the common ones (8: splines only, 9: with the base
+ * weight), so that the compiler unrolls and vectorises the per-row loops of the always-inlined bodies. */
+#define WITH_ROW_LENGTH(c, CALL)   \
+    do {                           \
+        if ((c) == 8) {            \
+            const int64_t cc = 8;  \
+            CALL;                  \
+        } else if ((c) == 9) {     \
+            const int64_t cc = 9;  \
+            CALL;                  \
+        } else {                   \
+            const int64_t cc = (c); \
+            CALL;                  \
+        }                          \
+    } while (0)
+
+/* The kernels over a number type T. Segments are searched a block of edges at a time, vectorised over the edges:
+ * seg = number of breakpoints strictly below e (torch.bucketize(e, s), right=False). */
+#define DEFINE_KERNELS(T, SUF)                                                                                    \
+    static inline __attribute__((always_inline)) void generate_body_##SUF(                                       \
+        const T *restrict e, int64_t n_edges, const T *restrict s, int64_t h, const T *restrict a,                \
+        const T *restrict b, const int64_t c, T *restrict w, uint8_t *restrict seg_out,                           \
+        const uint8_t *restrict seg_in) {                                                                         \
+        int32_t cnt[BLOCK];                                                                                       \
+        for (int64_t k0 = 0; k0 < n_edges; k0 += BLOCK) {                                                         \
+            const int64_t m = n_edges - k0 < BLOCK ? n_edges - k0 : BLOCK;                                        \
+            const T *eb = e + k0;                                                                                 \
+            if (seg_in) {                                                                                         \
+                for (int64_t i = 0; i < m; ++i) cnt[i] = seg_in[k0 + i];                                          \
+            } else {                                                                                              \
+                for (int64_t i = 0; i < m; ++i) cnt[i] = 0;                                                       \
+                for (int64_t j = 0; j < h; ++j) {                                                                 \
+                    const T sj = s[j];                                                                            \
+                    for (int64_t i = 0; i < m; ++i) cnt[i] += sj < eb[i];                                         \
+                }                                                                                                 \
+                if (seg_out)                                                                                      \
+                    for (int64_t i = 0; i < m; ++i) seg_out[k0 + i] = (uint8_t)cnt[i];                            \
+            }                                                                                                     \
+            for (int64_t i = 0; i < m; ++i) {                                                                     \
+                const T ek = eb[i];                                                                               \
+                const T *ar = a + cnt[i] * c, *br = b + cnt[i] * c;                                               \
+                T *wr = w + (k0 + i) * c;                                                                         \
+                for (int64_t j = 0; j < c; ++j) wr[j] = ar[j] * ek + br[j];                                       \
+            }                                                                                                     \
+        }                                                                                                         \
+    }                                                                                                             \
+                                                                                                                  \
+    static void generate_##SUF(const T *restrict e, int64_t n_edges, const T *restrict s, int64_t h,              \
+                               const T *restrict a, const T *restrict b, int64_t c, T *restrict w,                \
+                               uint8_t *restrict seg_out, const uint8_t *restrict seg_in) {                       \
+        WITH_ROW_LENGTH(c, generate_body_##SUF(e, n_edges, s, h, a, b, cc, w, seg_out, seg_in));                  \
+    }                                                                                                             \
+                                                                                                                  \
+    /* g_e[k] = sum_c gw[k,c] A[t_k,c]; acc_a[t,c] += gw[k,c] e_k; acc_b[t,c] += gw[k,c] (acc NULL: none) */       \
+    static inline __attribute__((always_inline)) void grads_body_##SUF(                                          \
+        const T *restrict gw, const T *restrict e, const uint8_t *restrict seg, int64_t n_edges,                  \
+        const T *restrict a, const int64_t c, T *restrict g_e, double *restrict acc_a, double *restrict acc_b) {  \
+        for (int64_t k = 0; k < n_edges; ++k) {                                                                   \
+            const int64_t t = seg[k];                                                                             \
+            const T *gr = gw + k * c;                                                                             \
+            if (g_e) {                                                                                            \
+                const T *ar = a + t * c;                                                                          \
+                T dot = 0;                                                                                        \
+                for (int64_t j = 0; j < c; ++j) dot += gr[j] * ar[j];                                             \
+                g_e[k] = dot;                                                                                     \
+            }                                                                                                     \
+            if (acc_a) {                                                                                          \
+                const double ek = (double)e[k];                                                                   \
+                double *pa = acc_a + t * c, *pb = acc_b + t * c;                                                  \
+                for (int64_t j = 0; j < c; ++j) {                                                                 \
+                    pb[j] += (double)gr[j];                                                                       \
+                    pa[j] += (double)gr[j] * ek;                                                                  \
+                }                                                                                                 \
+            }                                                                                                     \
+        }                                                                                                         \
+    }                                                                                                             \
+                                                                                                                  \
+    static int grads_##SUF(const T *restrict gw, const T *restrict e, const uint8_t *restrict seg,                \
+                           int64_t n_edges, const T *restrict a, int64_t n_seg, int64_t c, T *restrict g_e,       \
+                           T *restrict g_a, T *restrict g_b) {                                                    \
+        const int64_t table = n_seg * c;                                                                          \
+        double *acc = NULL;                                                                                       \
+        if (g_a || g_b) {                                                                                         \
+            acc = (double *)calloc((size_t)(2 * table), sizeof(double));                                          \
+            if (!acc) return -1;                                                                                  \
+        }                                                                                                         \
+        double *acc_a = acc, *acc_b = acc ? acc + table : NULL;                                                   \
+        WITH_ROW_LENGTH(c, grads_body_##SUF(gw, e, seg, n_edges, a, cc, g_e, acc_a, acc_b));                      \
+        for (int64_t i = 0; acc && i < table; ++i) {                                                              \
+            if (g_a) g_a[i] = (T)acc_a[i];                                                                        \
+            if (g_b) g_b[i] = (T)acc_b[i];                                                                        \
+        }                                                                                                         \
+        free(acc);                                                                                                \
+        return 0;                                                                                                 \
     }
 
 DEFINE_KERNELS(float, f32)
