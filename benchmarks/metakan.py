@@ -64,6 +64,7 @@ def designs(width: int, d: int) -> dict[str, tuple[str, dict, list]]:
         "mk-node8": ("metakan", {"experimental": "node8"}, [width, width]),
         "mk-fourier8": ("metakan", {"experimental": "fourier8"}, [width, width]),
         "mk-norm1": ("metakan", {"experimental": "norm1"}, [width, width]),
+        "mk-normtucker8": ("metakan", {"experimental": "normtucker8"}, [width, width]),
     }
 
 
@@ -80,6 +81,7 @@ def _experimental_sources():
     * ``norm<_>``: the paper's generated ``[C, w]`` normalised over the layer's edges, channel by channel, with a
       learned per-channel scale and shift, initialised to the generated numbers' own mean and std (the same
       function at step 0): ``[C, w] = gamma * (G - mean(G)) / std(G) + beta``.
+    * ``normtucker<r>``: ``norm`` plus the Tucker residual of ``tucker<r>`` on the spline part.
     """
     import torch
     from torch import nn
@@ -165,7 +167,11 @@ def _experimental_sources():
             y = (g - g.mean((0, 1))) / g.std((0, 1)).clamp_min(1e-12) * self.gamma + self.beta
             return y[..., :-1], y[..., -1]
 
-    return {"tucker": TuckerResidual, "node": NodeHyper, "fourier": FourierHyper, "norm": NormalisedGenerated}
+    def norm_tucker(generated, rank, generator):
+        return TuckerResidual(NormalisedGenerated(generated, rank, generator), rank, generator)
+
+    return {"tucker": TuckerResidual, "node": NodeHyper, "fourier": FourierHyper, "norm": NormalisedGenerated,
+            "normtucker": norm_tucker}
 
 
 def replace_sources(model, name: str, seed: int):
@@ -420,8 +426,9 @@ def collect(args) -> int:
                 "met": abs(spread["median_difference_points"]) <= 1.0}
 
     design, seen = [], set()
-    for name in ("metakan_design_d10_more.json", "metakan_design_d10.json", "metakan_design_d100.json",
-                 "metakan_design_d100_allen_cahn.json"):  # newest first where two files hold the same case
+    for name in ("metakan_design_d10_fourier_norm.json", "metakan_design_d10_more.json", "metakan_design_d10.json",
+                 "metakan_design_d100.json", "metakan_design_d100_allen_cahn.json"):  # newest first where two
+        # files hold the same case
         d = _load(results, name)
         if d:
             out["sources"][f"design_{name[15:-5]}"] = name
