@@ -90,13 +90,15 @@ def fused_kernels_available() -> bool:
     return _KERNEL is not None
 
 
-def _fused(s, *tensors) -> bool:
-    """Whether the C kernels can serve these tensors: built, CPU, one float dtype, < 256 segments, not recording."""
+def _fused(s, emb, *tables) -> bool:
+    """Whether the C kernels can serve these tensors: built, not recording (``create_graph``), all on the CPU in
+    one float dtype, fewer than 256 segments (they are saved as bytes), ``emb`` contiguous (the small tables are
+    made contiguous by the callers). ``s`` None: the segments are given, no search."""
     if _KERNEL is None or torch.is_grad_enabled() or (s is not None and s.shape[0] >= 256):
         return False
-    dtype = tensors[0].dtype
-    return dtype in (torch.float32, torch.float64) and all(
-        t.device.type == "cpu" and t.dtype == dtype and t.is_contiguous() for t in tensors)
+    tensors = (emb, *tables) if s is None else (emb, s, *tables)
+    return emb.dtype in (torch.float32, torch.float64) and emb.is_contiguous() and all(
+        t.device.type == "cpu" and t.dtype == emb.dtype for t in tensors)
 
 
 def _fused_weights(emb, s, a, b, w, seg=None):

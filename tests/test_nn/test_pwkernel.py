@@ -121,5 +121,7 @@ def test_fused_is_declined_where_the_kernels_do_not_apply():
         assert not M._fused(torch.zeros(256, dtype=F64), e)  # segments no longer fit one byte
         assert not M._fused(s, e.float(), torch.zeros(2, dtype=F64))  # mixed dtypes
         assert not M._fused(s, e.to(torch.float16))
-        assert not M._fused(s, torch.randn(4, 3, dtype=F64).T)  # not contiguous
+        assert not M._fused(s, torch.randn(4, 3, dtype=F64).T)  # embeddings not contiguous
+        assert not M._fused(s.float(), e)  # breakpoints in another dtype
+        assert M._fused(s, e, torch.randn(4, 3, dtype=F64).T) is (M._KERNEL is not None)  # tables: made contiguous
     assert not M._fused(s, e)  # autograd recording (create_graph): the differentiable torch formulas
