@@ -4,11 +4,12 @@
  * breakpoints s below e) the edge's numbers are W[c] = A[t, c] e + B[t, c]. In torch operations this takes a
  * bucketize, two row gathers and a multiply-add in forward, and in backward the same again plus a row-wise dot
  * product and two per-segment sums (index_add), each one pass over (edges x numbers) memory. These kernels do the
- * forward in one pass and the backward in one pass, keeping the per-segment sums in a small local table; they
- * are what makes a MetaKAN training step cost about a KAN step on the CPU (benchmarks/layer_speed.py).
+ * forward in one pass, and the backward in two (regenerating W from the saved segments, then all gradients at
+ * once, the per-segment sums kept in a small local table); with them a MetaKAN training step costs 1.2x a KAN
+ * step on the CPU instead of 1.7-2x (benchmarks/layer_speed.py, docs/metakan.md).
  *
- * The module takes raw addresses and sizes; pde_kan/nn/_pwkernels.py checks dtype, device, contiguity and
- * shapes before calling and falls back to the torch operations when the module was not built. Results equal
+ * The module takes raw addresses and sizes; pde_kan/nn/_metakan_autograd.py checks dtype, device and contiguity
+ * before calling and runs the torch operations where the module was not built. Results equal
  * the torch operations' up to the order of floating-point summation (the per-segment sums accumulate in
  * double here). Single-threaded, the GIL released.
  */
@@ -16,7 +17,6 @@
 #include <Python.h>
 #include <stdint.h>
 #include <stdlib.h>
-#include <string.h>
 
 #define BLOCK 64
 
