@@ -192,9 +192,10 @@ def _solve_family(args, cfg: dict) -> int:
     keys, problems = [k for k, _ in family], [p for _, p in family]
     _, model, train, sampling = build(cfg, outputs=len(problems))
     check_device(train)
-    for key, problem in family:  # every head is a single-output solver of its set
+    view = MixedHeads(model)  # every head is a single-output solver of its set
+    for key, problem in family:
         try:
-            problem.check_model(MixedHeads(model))
+            problem.check_model(view)
         except (ValueError, TypeError) as e:
             raise CLIError(f"--family set {key!r}: {e}") from None
     out = Path(args.out)

@@ -2,9 +2,8 @@
 (:func:`get_engine`, :func:`available_engines`)."""
 from .control_variate import ball_ansatz_derivatives
 from .directions import Coordinates, Dense, Directions, hutchinson, sdgd
-from .engines import (Derivatives, Engine, autograd_laplacian, available_engines, get_engine, gradient, laplacian,
-                      make_directions, pde_derivatives)
-from .engines import head_derivatives
+from .engines import (Derivatives, Engine, autograd_laplacian, available_engines, get_engine, gradient,
+                      head_derivatives, laplacian, make_directions, pde_derivatives)
 from .jet import Jet, edge_derivatives, forward_jet, register_jet_rule
 
 __all__ = [  # public names only; internals stay importable from their modules
